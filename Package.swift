@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "entropy-tunnel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "entropy-tunnel", targets: ["entropy-tunnel"]),
+        .executable(name: "entropy-tunnel-testhost", targets: ["entropy-tunnel-testhost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0", traits: []),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // libssh2 from Debian's libssh2-1-dev: a module map and one header with inline shims.
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // All of the logic: SSH, FIFO sink, pump, supervisor, health tests, config, install.
+        .target(
+            name: "EntropyTunnelCore",
+            dependencies: [
+                "CLibSSH2",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command line: parse, build the configuration, hand over.
+        .executableTarget(
+            name: "entropy-tunnel",
+            dependencies: [
+                "EntropyTunnelCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The project's own test harness: a real OpenSSH sshd on loopback with throwaway keys.
+        .target(
+            name: "TestHost",
+            dependencies: [
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        // The harness as a command, for install/demo.sh and bench/.
+        .executableTarget(
+            name: "entropy-tunnel-testhost",
+            dependencies: ["TestHost"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EntropyTunnelCoreTests",
+            dependencies: ["EntropyTunnelCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["EntropyTunnelCore", "TestHost", "entropy-tunnel"],
+            swiftSettings: strict
+        ),
+    ]
+)

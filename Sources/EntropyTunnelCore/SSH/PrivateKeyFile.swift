@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks a user's private key file before libssh2 sees it, so that the user gets the same
+/// refusals OpenSSH gives, with the fix in the message.
+public enum PrivateKeyFile {
+    /// The key algorithm named inside an OpenSSH-format or PEM private key file.
+    public static func keyType(ofFileContents text: String) -> String? {
+        if text.contains("-----BEGIN RSA PRIVATE KEY-----") { return "ssh-rsa" }
+        if text.contains("-----BEGIN DSA PRIVATE KEY-----") { return "ssh-dss" }
+        if text.contains("-----BEGIN EC PRIVATE KEY-----") { return "ecdsa" }
+        guard let begin = text.firstRange(of: "-----BEGIN OPENSSH PRIVATE KEY-----"),
+              let end = text.firstRange(of: "-----END OPENSSH PRIVATE KEY-----"),
+              let blob = Base64.decode(text[begin.upperBound..<end.lowerBound]) else { return nil }
+        // "openssh-key-v1\0", then string ciphername, string kdfname, string kdfoptions,
+        // uint32 number of keys, string public key blob (whose first field is the key type).
+        var reader = SSHWireReader(blob)
+        guard reader.skip(literal: Array("openssh-key-v1\0".utf8)),
+              reader.string() != nil, reader.string() != nil, reader.string() != nil,
+              let count = reader.uint32(), count >= 1,
+              let publicBlob = reader.string() else { return nil }
+        var inner = SSHWireReader(publicBlob)
+        return inner.string().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Throws a `.privateKey` error when `path` is missing, unreadable, too open or of a key
+    /// type that cannot authenticate against a current OpenSSH server.
+    public static func check(_ path: String) throws(TunnelError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw TunnelError(.privateKey,
+                              "private key \(path) does not exist; create one with " +
+                              "`entropy-tunnel keys generate --identity \(path)` or point --identity at yours")
+        }
+        let mode = st.st_mode & 0o777
+        if mode & 0o077 != 0 && st.st_uid == getuid() {
+            throw TunnelError(.privateKey,
+                              "private key \(path) is accessible by group or others (mode 0\(String(mode, radix: 8))); " +
+                              "OpenSSH ignores such keys and so does entropy-tunnel: run `chmod 600 \(path)`")
+        }
+        guard let contents = readSmallFile(path, limit: 64 << 10) else {
+            throw TunnelError(.privateKey, "cannot read private key \(path): \(String(cString: strerror(errno)))")
+        }
+        switch keyType(ofFileContents: contents) {
+        case "ssh-rsa":
+            throw TunnelError(.privateKey,
+                              "private key \(path) is an RSA key: libssh2 1.10 (Debian 12) signs only with ssh-rsa (SHA-1), " +
+                              "which OpenSSH 8.8 and later refuse; create an Ed25519 key with " +
+                              "`entropy-tunnel keys generate --identity \(path)` (move this one away first)")
+        case "ssh-dss":
+            throw TunnelError(.privateKey,
+                              "private key \(path) is a DSA key, which OpenSSH no longer accepts; " +
+                              "create an Ed25519 key with `entropy-tunnel keys generate`")
+        case nil:
+            throw TunnelError(.privateKey,
+                              "\(path) is not an OpenSSH private key (Ed25519 or ECDSA expected); " +
+                              "create one with `entropy-tunnel keys generate --identity \(path)`")
+        default:
+            return
+        }
+    }
+}
+
+/// Reads a whole small file as text, or nil (with `errno` set) on failure.
+func readSmallFile(_ path: String, limit: Int) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while bytes.count <= limit {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        if n == 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Reads SSH wire-format fields (RFC 4251 §5) from a byte buffer.
+struct SSHWireReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func skip(literal: [UInt8]) -> Bool {
+        guard bytes.count - offset >= literal.count,
+              Array(bytes[offset..<offset + literal.count]) == literal else { return false }
+        offset += literal.count
+        return true
+    }
+
+    mutating func uint32() -> UInt32? {
+        guard bytes.count - offset >= 4 else { return nil }
+        defer { offset += 4 }
+        return (0..<4).reduce(0) { $0 << 8 | UInt32(bytes[offset + $1]) }
+    }
+
+    mutating func string() -> [UInt8]? {
+        guard let length = uint32(), bytes.count - offset >= Int(length) else { return nil }
+        defer { offset += Int(length) }
+        return Array(bytes[offset..<offset + Int(length)])
+    }
+}

@@ -1,0 +1,89 @@
+import CLibSSH2
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exec channel on an `SSHSession`: the remote command's stdout, stderr and exit status.
+///
+/// Holds its session strongly, so the session cannot be freed first. Frees the
+/// `LIBSSH2_CHANNEL` in `deinit`.
+public final class SSHChannel {
+    public let session: SSHSession
+    let raw: OpaquePointer
+
+    init(session: SSHSession, raw: OpaquePointer) {
+        self.session = session
+        self.raw = raw
+    }
+
+    deinit {
+        // Non-blocking libssh2_channel_free may have to send a close first; if the connection
+        // is gone it gives up, and libssh2_session_free releases the channel with the session.
+        _ = try? session.perform("closing the channel", deadline: .now + .milliseconds(200), ignoringStop: true) {
+            libssh2_channel_free(raw)
+        }
+    }
+
+    /// What `read` found.
+    public enum ReadResult {
+        case bytes(Int)
+        case wouldBlock
+        /// The remote sent EOF and every byte of this stream has been read.
+        case endOfStream
+    }
+
+    /// Reads stdout (stream 0) or stderr (stream 1) with `libssh2_channel_read_ex`.
+    ///
+    /// Every call may re-open the SSH window, so the pump calls this only when it has room
+    /// for the bytes: that is what makes the backpressure end to end.
+    func read(stream: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(TunnelError) -> ReadResult {
+        let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let rc = stream == 0
+            ? clibssh2_channel_read(raw, base, buffer.count)
+            : clibssh2_channel_read_stderr(raw, base, buffer.count)
+        if rc > 0 { return .bytes(rc) }
+        if rc == Int(LIBSSH2_ERROR_EAGAIN) { return .wouldBlock }
+        if rc == 0 { return libssh2_channel_eof(raw) != 0 ? .endOfStream : .wouldBlock }
+        throw session.error(for: Int32(truncatingIfNeeded: rc), "reading from the remote command")
+    }
+
+    /// Lets libssh2 process whatever the host sent (keepalive replies, EOF, close) **without**
+    /// re-opening the window: `libssh2_channel_wait_eof` in non-blocking mode reads the transport
+    /// until it would block and does not adjust the window, unlike every read call.
+    ///
+    /// Returns true once the remote has sent EOF.
+    func serviceTransport() throws(TunnelError) -> Bool {
+        let rc = libssh2_channel_wait_eof(raw)
+        if rc == 0 { return true }
+        if rc == LIBSSH2_ERROR_EAGAIN { return false }
+        throw session.error(for: rc, "waiting for data")
+    }
+
+    /// How the remote command ended.
+    public struct Exit: Sendable, CustomStringConvertible {
+        public var status: Int32?
+        public var signal: String?
+        public var description: String {
+            if let signal { return "killed by signal \(signal)" }
+            if let status { return "exit status \(status)" }
+            return "no exit status"
+        }
+        public var succeeded: Bool { signal == nil && (status ?? 0) == 0 }
+    }
+
+    /// Closes the channel (`libssh2_channel_close`, `libssh2_channel_wait_closed`) and returns
+    /// the remote exit status or signal, as far as the host reported them.
+    func close(deadline: Instant) -> Exit {
+        _ = try? session.perform("closing the channel", deadline: deadline, ignoringStop: true) { libssh2_channel_close(raw) }
+        _ = try? session.perform("closing the channel", deadline: deadline, ignoringStop: true) { libssh2_channel_wait_closed(raw) }
+        var exit = Exit()
+        var signal: UnsafeMutablePointer<CChar>?
+        var signalLength = 0
+        if libssh2_channel_get_exit_signal(raw, &signal, &signalLength, nil, nil, nil, nil) == 0, let signal {
+            if signalLength > 0 { exit.signal = String(cString: signal) }
+            free(signal)
+        }
+        if exit.signal == nil { exit.status = libssh2_channel_get_exit_status(raw) }
+        return exit
+    }
+}

@@ -1,0 +1,9 @@
+/// Where the pump puts the host's bytes.
+public protocol ByteSink: AnyObject {
+    /// The descriptor to poll for writability while the sink is full.
+    var descriptor: Int32 { get }
+    /// How many bytes can be written right now without blocking (0 when full).
+    func writableBytes() throws(TunnelError) -> Int
+    /// Writes some of `bytes`; `.wouldBlock` when the sink is full.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int>
+}

@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The FIFO entropy-tunnel creates and owns, held open for as long as the tunnel runs.
+///
+/// It is opened read-write (`O_RDWR`): the open never waits for a reader, and a consumer that
+/// closes and reopens the FIFO (rngd restarting) neither stops the pump with EPIPE nor sees EOF.
+/// While nobody reads, the pipe fills and the pump stops reading from SSH: backpressure.
+public final class FIFOSink: ByteSink {
+    public let path: String
+    public let descriptor: Int32
+    /// The pipe's capacity (`F_GETPIPE_SZ`).
+    public let capacity: Int
+    private let device: UInt
+    private let inode: UInt
+
+    /// Creates the FIFO if it is missing (mode 0600, parent directories 0755), or reuses an
+    /// existing FIFO; refuses a regular file, directory, symlink or anything else at `path`,
+    /// and leaves it untouched.
+    ///
+    /// - Parameter size: the pipe capacity to request (`F_SETPIPE_SZ`); nil keeps the default.
+    public init(path: String, size: ByteSize?) throws(TunnelError) {
+        guard path.hasPrefix("/") else {
+            throw TunnelError(.invalidArgument, "--fifo \(path) must be an absolute path")
+        }
+        self.path = path
+        try FIFOSink.createIfMissing(path)
+        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            let err = errno
+            throw TunnelError(.sink, "cannot open FIFO \(path): \(String(cString: strerror(err)))")
+        }
+        var st = stat()
+        fstat(fd, &st)
+        guard (st.st_mode & S_IFMT) == S_IFIFO else {
+            close(fd)
+            throw TunnelError(.sink, "\(path) changed while it was being opened; refusing to use it")
+        }
+        fchmod(fd, 0o600)
+        if let size {
+            if fcntl(fd, F_SETPIPE_SZ, Int32(clamping: size.bytes)) < 0 {
+                let err = errno
+                close(fd)
+                let hint = err == EPERM ? " (above /proc/sys/fs/pipe-max-size; use a smaller --fifo-size)" : ""
+                throw TunnelError(.invalidArgument,
+                                  "cannot set the FIFO size to \(size): \(String(cString: strerror(err)))\(hint)")
+            }
+        }
+        descriptor = fd
+        capacity = Int(fcntl(fd, F_GETPIPE_SZ))
+        device = UInt(st.st_dev)
+        inode = UInt(st.st_ino)
+    }
+
+    deinit { close(descriptor) }
+
+    private static func createIfMissing(_ path: String) throws(TunnelError) {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            let kind: String
+            switch st.st_mode & S_IFMT {
+            case S_IFIFO: return
+            case S_IFREG: kind = "a regular file"
+            case S_IFDIR: kind = "a directory"
+            case S_IFLNK: kind = "a symbolic link"
+            default: kind = "not a FIFO"
+            }
+            throw TunnelError(.sink,
+                              "--fifo \(path) is \(kind); entropy-tunnel creates and owns its FIFO and will not " +
+                              "replace it: remove it or choose another path with --fifo")
+        }
+        guard errno == ENOENT else {
+            throw TunnelError(.sink, "cannot check --fifo \(path): \(String(cString: strerror(errno)))")
+        }
+        try makeDirectories(parentOf: path)
+        if mkfifo(path, 0o600) != 0 && errno != EEXIST {
+            throw TunnelError(.sink, "cannot create FIFO \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Whether `path` still names the FIFO this sink holds (it may have been deleted or replaced).
+    public var isStillAtPath: Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && UInt(st.st_dev) == device && UInt(st.st_ino) == inode
+    }
+
+    /// Bytes waiting in the pipe for the consumer (`FIONREAD`).
+    public func queuedBytes() -> Int {
+        var queued: Int32 = 0
+        _ = ioctl(descriptor, UInt(FIONREAD), &queued)
+        return Int(queued)
+    }
+
+    public func writableBytes() throws(TunnelError) -> Int { max(0, capacity - queuedBytes()) }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
+        do {
+            return try syscall("write") { Glibc.write(descriptor, bytes.baseAddress, bytes.count) }
+        } catch {
+            throw TunnelError(.sink, "cannot write to FIFO \(path): \(error.message)", errno: error.errno)
+        }
+    }
+}
+
+/// fcntl commands Glibc does not export without _GNU_SOURCE (F_LINUX_SPECIFIC_BASE + 7, + 8).
+private let F_SETPIPE_SZ: Int32 = 1031
+private let F_GETPIPE_SZ: Int32 = 1032
+
+/// `mkdir -p` for the parent directory of `path`, mode 0755.
+func makeDirectories(parentOf path: String) throws(TunnelError) {
+    var prefix = ""
+    let components = path.split(separator: "/").dropLast()
+    for component in components {
+        prefix += "/" + component
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw TunnelError(.sink, "cannot create directory \(prefix): \(String(cString: strerror(errno)))")
+        }
+    }
+}

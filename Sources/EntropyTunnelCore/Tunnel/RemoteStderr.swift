@@ -1,0 +1,51 @@
+import Logging
+
+/// Splits the remote command's stderr into lines, logs them (bounded), and keeps the last few
+/// for error messages: "Permission denied" on /dev/hwrng is the most useful thing a user sees.
+struct RemoteStderr {
+    static let maxLineLength = 300
+    static let maxLoggedLines = 50
+    static let keptLines = 4
+
+    private var partial: [UInt8] = []
+    private var logged = 0
+    private(set) var tail: [String] = []
+    let logger: Logger
+    let host: HostSpec
+
+    init(logger: Logger, host: HostSpec) {
+        self.logger = logger
+        self.host = host
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                emit()
+            } else if partial.count < RemoteStderr.maxLineLength {
+                partial.append(byte)
+            }
+        }
+    }
+
+    /// Flushes an unterminated last line.
+    mutating func finish() { if !partial.isEmpty { emit() } }
+
+    private mutating func emit() {
+        // Keep only printable text: the stream is the remote's, not ours.
+        let line = String(decoding: partial.map { (0x20..<0x7f).contains($0) || $0 == 9 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        partial.removeAll(keepingCapacity: true)
+        guard !line.isEmpty else { return }
+        tail.append(line)
+        if tail.count > RemoteStderr.keptLines { tail.removeFirst() }
+        logged += 1
+        if logged <= RemoteStderr.maxLoggedLines {
+            logger.warning("remote stderr: \(line)", metadata: ["host": "\(host)"])
+        } else if logged == RemoteStderr.maxLoggedLines + 1 {
+            logger.warning("remote stderr: further lines not logged", metadata: ["host": "\(host)"])
+        }
+    }
+
+    /// ": <last lines>" for error messages, or "" when the remote said nothing.
+    var summary: String { tail.isEmpty ? "" : ": " + tail.joined(separator: " | ") }
+}

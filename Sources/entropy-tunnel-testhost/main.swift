@@ -1,0 +1,2 @@
+import TestHost
+print("x")

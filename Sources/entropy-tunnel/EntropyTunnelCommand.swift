@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// entropy-tunnel: randomness from a machine with a hardware RNG, over SSH.
+@main
+struct EntropyTunnelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "entropy-tunnel",
+        abstract: "Feed this machine's kernel with random bytes from another machine's hardware RNG, over SSH.",
+        discussion: """
+            entropy-tunnel connects to an entropy host as an unprivileged user, checks the host's \
+            pinned key, runs the host's RNG reader (by default `dd if=/dev/hwrng bs=512 status=none`) \
+            and pumps its bytes into a FIFO here, with backpressure: when nobody reads the FIFO, it \
+            stops reading, so the host's RNG is not drained.
+
+            Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
+            """,
+        version: "0.1.0",
+        subcommands: [RunCommand.self, FetchCommand.self]
+    )
+}
