@@ -1,0 +1,55 @@
+import Foundation
+
+/// Runs helper programs (ssh-keygen, useradd) for the harness and the tests.
+public enum Shell {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `program` (looked up on PATH) and throws unless it exits 0.
+    @discardableResult
+    public static func run(_ program: String, _ arguments: String...) throws -> Result {
+        try run(program, arguments)
+    }
+
+    @discardableResult
+    public static func run(_ program: String, _ arguments: [String], input: Data? = nil) throws -> Result {
+        let result = try capture(program, arguments, input: input)
+        guard result.status == 0 else {
+            throw HarnessError("\(program) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+        }
+        return result
+    }
+
+    /// Runs `program` and returns its status and output, whatever the status.
+    public static func capture(_ program: String, _ arguments: [String], input: Data? = nil,
+                               environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let inPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        try process.run()
+        if let input {
+            inPipe.fileHandleForWriting.write(input)
+            try inPipe.fileHandleForWriting.close()
+        }
+        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
