@@ -150,9 +150,10 @@ public final class LoopbackHost: @unchecked Sendable {
         lock.withLock { sessions }
     }
 
-    /// Kills every session's sshd with `signal` (our own children, by PID).
+    /// Kills every session's sshd processes with `signal` (each session's process group, which
+    /// the harness created: our own children and theirs).
     public func killSessions(signal: Int32 = SIGKILL) {
-        for pid in sessionPIDs { kill(pid, signal) }
+        for pid in sessionPIDs { kill(-pid, signal) }
     }
 
     /// Stops listening and kills the sessions.
@@ -251,9 +252,16 @@ public final class LoopbackHost: @unchecked Sendable {
         if log >= 0 { posix_spawn_file_actions_adddup2(&actions, log, 2) }
         let args = ["/usr/sbin/sshd", "-i", "-e", "-f", directory + "/sshd_config"]
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        // Each session gets a process group of its own (sshd's monitor and its unprivileged child),
+        // so that "kill the session" really ends the connection.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, args[0], &actions, nil, &argv, environ)
+        let rc = posix_spawn(&pid, args[0], &actions, &attributes, &argv, environ)
         posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
         argv.forEach { free($0) }
         if log >= 0 { close(log) }
         if rc == 0 { lock.withLock { sessions.append(pid) } }
@@ -271,7 +279,7 @@ public final class LoopbackHost: @unchecked Sendable {
 
     private func reapAll() {
         for pid in lock.withLock({ sessions }) {
-            kill(pid, SIGKILL)
+            kill(-pid, SIGKILL)
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }

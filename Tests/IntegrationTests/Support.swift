@@ -1,0 +1,126 @@
+import Foundation
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `entropy-tunnel` binary built next to the test bundle.
+let tunnelBinary: String = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var candidate = bundle
+    // The test binary is either .build/debug/X.xctest (a file) or inside a bundle directory.
+    for _ in 0..<4 {
+        let path = candidate.appendingPathComponent("entropy-tunnel").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        candidate = candidate.deletingLastPathComponent()
+    }
+    return "entropy-tunnel"
+}()
+
+/// A running `entropy-tunnel` process started by a test; ended by the test, by PID.
+final class TunnelProcess: @unchecked Sendable {
+    // Safe: used from one test at a time.
+    let process = Process()
+    let logPath: String
+
+    init(_ arguments: [String], logPath: String) throws {
+        self.logPath = logPath
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: tunnelBinary)
+        process.arguments = arguments
+        let log = FileHandle(forWritingAtPath: logPath)!
+        process.standardError = log
+        process.standardOutput = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the exit status, or nil on timeout.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, within seconds: Double = 5) -> Int32? {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        return waitForExit(within: seconds)
+    }
+
+    func waitForExit(within seconds: Double) -> Int32? {
+        let ok = waitUntil(seconds) { !self.process.isRunning }
+        guard ok else { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+}
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
+@discardableResult
+func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
+
+/// The connection options for a harness host, as command-line arguments.
+func connectionArguments(_ host: LoopbackHost, identity: String? = nil, knownHosts: String? = nil) -> [String] {
+    ["--host", host.endpoint, "--user", host.user,
+     "--identity", identity ?? host.identity, "--known-hosts", knownHosts ?? host.knownHosts]
+}
+
+/// Runs `entropy-tunnel ARGS` to completion.
+func runTunnel(_ arguments: [String]) throws -> Shell.Result {
+    try Shell.capture(tunnelBinary, arguments)
+}
+
+/// A file of `size` random bytes in `directory`, readable by the test user, and its SHA-256.
+func makeRandomFile(in directory: String, size: Int, name: String = "data.bin") throws -> (path: String, sha256: String) {
+    let path = directory + "/" + name
+    _ = try Shell.capture("sh", ["-c", "head -c \(size) /dev/urandom > '\(path)' && chmod 644 '\(path)'"])
+    return (path, try sha256(ofFile: path))
+}
+
+func sha256(ofFile path: String) throws -> String {
+    let out = try Shell.run("sha256sum", path).stdout
+    return String(out.prefix(64))
+}
+
+/// Opens the FIFO for reading once it exists (the tunnel creates it).
+func openFIFOForReading(_ path: String, within seconds: Double = 10) -> Int32 {
+    var fd: Int32 = -1
+    waitUntil(seconds) {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO else { return false }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        return fd >= 0
+    }
+    return fd
+}
+
+/// Reads exactly `count` bytes from `fd` (blocking), appending them to `output`; returns how many arrived
+/// before EOF or the deadline.
+@discardableResult
+func readExactly(_ fd: Int32, _ count: Int, into output: FileHandle?, within seconds: Double = 60) -> Int {
+    var total = 0
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    let deadline = Date().addingTimeInterval(seconds)
+    while total < count && Date() < deadline {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 1000) >= 0 else { break }
+        if p.revents == 0 { continue }
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, count - total)) }
+        if n <= 0 { break }
+        output?.write(Data(buffer[0..<n]))
+        total += n
+    }
+    return total
+}
+
+/// Reads an integer the remote command keeps in a file (its byte counter).
+func readCounter(_ path: String) -> Int {
+    Int(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "0").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bad input gets a clear error that names the problem and the fix, and loses nothing.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct TunnelRefusalTests {
+    static let command = "dd if=/dev/urandom bs=512 status=none"
+
+    func fetch(_ host: LoopbackHost, _ extra: [String] = [], identity: String? = nil, knownHosts: String? = nil) throws -> (Shell.Result, output: String) {
+        let output = host.directory + "/out-\(UInt32.random(in: 0...UInt32.max)).bin"
+        let result = try runTunnel(["fetch"] + connectionArguments(host, identity: identity, knownHosts: knownHosts) + ["--bytes", "4K", "--output", output] + extra)
+        return (result, output)
+    }
+
+    func bytesWritten(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    @Test("an unknown host key is refused, with the fingerprint and how to pin it")
+    func unknownHostKey() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let empty = host.directory + "/empty_known_hosts"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        let (result, output) = try fetch(host, knownHosts: empty)
+        #expect(result.status != 0)
+        let fingerprint = try Shell.run("ssh-keygen", "-lf", host.directory + "/ssh_host_key.pub").stdout.split(separator: " ")[1]
+        #expect(result.stderr.contains("is not pinned in \(empty)"))
+        #expect(result.stderr.contains(String(fingerprint)))
+        #expect(result.stderr.contains("entropy-tunnel keys trust \(host.endpoint)"))
+        #expect(bytesWritten(output) == 0)
+        // The key was never offered: sshd saw no authentication attempt.
+        let log = (try? String(contentsOfFile: host.directory + "/sshd.log", encoding: .utf8)) ?? ""
+        #expect(!log.contains("Accepted publickey"))
+    }
+
+    @Test("a changed host key is refused loudly, showing both fingerprints")
+    func changedHostKey() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let oldFingerprint = try Shell.run("ssh-keygen", "-lf", host.directory + "/ssh_host_key.pub").stdout.split(separator: " ")[1]
+        try host.changeHostKey()
+        let newFingerprint = try Shell.run("ssh-keygen", "-lf", host.directory + "/ssh_host_key.pub").stdout.split(separator: " ")[1]
+        let (result, output) = try fetch(host)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("HOST KEY MISMATCH"))
+        #expect(result.stderr.contains(String(oldFingerprint)))
+        #expect(result.stderr.contains(String(newFingerprint)))
+        #expect(bytesWritten(output) == 0)
+    }
+
+    @Test("a host key of another type than the pinned one is refused")
+    func changedHostKeyType() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        try host.changeHostKey(type: "ecdsa")
+        let (result, _) = try fetch(host)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("offers none of the host key types pinned"))
+    }
+
+    @Test("an ECDSA host key pinned in a hashed known_hosts entry is accepted")
+    func hashedEcdsaPin() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command, hostKeyType: "ecdsa")
+        defer { host.shutdown() }
+        _ = try Shell.run("ssh-keygen", "-H", "-f", host.knownHosts)
+        #expect(try String(contentsOfFile: host.knownHosts, encoding: .utf8).hasPrefix("|1|"))
+        let (result, output) = try fetch(host)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(bytesWritten(output) == 4096)
+    }
+
+    @Test("a user key the host does not know is refused, with how to authorize it")
+    func wrongUserKey() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let other = host.directory + "/other_key"
+        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other)
+        let (result, output) = try fetch(host, identity: other)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("refused key \(other) for user '\(host.user)'"))
+        #expect(result.stderr.contains("keys authorize"))
+        #expect(bytesWritten(output) == 0)
+    }
+
+    @Test("a private key readable by group or others is refused with the chmod to run")
+    func groupReadableKey() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        chmod(host.identity, 0o640)
+        let (result, _) = try fetch(host)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("mode 0640"))
+        #expect(result.stderr.contains("chmod 600 \(host.identity)"))
+    }
+
+    @Test("an RSA key is refused with the reason")
+    func rsaKey() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let rsa = host.directory + "/id_rsa"
+        try Shell.run("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa)
+        let (result, _) = try fetch(host, identity: rsa)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("is an RSA key"))
+        #expect(result.stderr.contains("SHA-1"))
+    }
+
+    @Test("a remote command that fails shows its stderr and exit status")
+    func failingRemoteCommand() throws {
+        let host = try LoopbackHost(forcedCommand: "dd if=/dev/hwrng-missing bs=512 status=none")
+        defer { host.shutdown() }
+        let (result, output) = try fetch(host)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("/dev/hwrng-missing"))
+        #expect(result.stderr.contains("No such file or directory"))
+        #expect(result.stderr.contains("exit status 1"))
+        #expect(bytesWritten(output) == 0)
+    }
+
+    @Test("an unreachable host is a clear connection error")
+    func unreachableHost() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        host.shutdown()  // nothing listens on its port any more
+        let (result, _) = try fetch(host, ["--connect-timeout", "3"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot connect to \(host.endpoint)"))
+        #expect(result.stderr.contains("Connection refused"))
+    }
+
+    @Test("a regular file, directory or symlink at the FIFO path is an error and is left untouched",
+          arguments: ["file", "directory", "symlink"])
+    func fifoPathIsNotAFIFO(kind: String) throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let path = host.directory + "/not-a-fifo"
+        let content = "precious data\n"
+        switch kind {
+        case "file": try content.write(toFile: path, atomically: true, encoding: .utf8)
+        case "directory": try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        default:
+            try content.write(toFile: path + ".target", atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: path + ".target")
+        }
+        let result = try runTunnel(["run"] + connectionArguments(host) + ["--fifo", path])
+        #expect(result.status != 0)
+        let expected = ["file": "is a regular file", "directory": "is a directory", "symlink": "is a symbolic link"][kind]!
+        #expect(result.stderr.contains("\(path) \(expected)"))
+        #expect(result.stderr.contains("choose another path with --fifo"))
+        switch kind {
+        case "file": #expect(try String(contentsOfFile: path, encoding: .utf8) == content)
+        case "directory": #expect(FileManager.default.fileExists(atPath: path))
+        default:
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: path) == path + ".target")
+            #expect(try String(contentsOfFile: path + ".target", encoding: .utf8) == content)
+        }
+    }
+
+    @Test("a lost connection ends run with a clear error and a non-zero status")
+    func lostConnectionEndsRun() throws {
+        let host = try LoopbackHost(forcedCommand: Self.command)
+        defer { host.shutdown() }
+        let fifo = host.directory + "/entropy.fifo"
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--fifo", fifo], logPath: host.directory + "/run.log")
+        defer { tunnel.stop() }
+        let fd = openFIFOForReading(fifo)
+        defer { close(fd) }
+        #expect(readExactly(fd, 4096, into: nil) == 4096)
+        host.killSessions()
+        let status = tunnel.waitForExit(within: 10)
+        #expect(status != nil && status != 0)
+        #expect(tunnel.log.contains("connection to \(host.endpoint) lost") || tunnel.log.contains("remote command on \(host.endpoint)"), "\(tunnel.log)")
+    }
+}
