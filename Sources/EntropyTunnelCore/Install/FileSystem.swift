@@ -1,0 +1,128 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small file operations for the config file, keys and install, without Foundation.
+///
+/// Writes go through `writeIfChanged`: it compares the content (and mode) first and leaves an
+/// identical file untouched (same inode, same mtime), so running `install` twice rewrites nothing.
+public enum FileSystem {
+    /// The whole file as UTF-8 text (`open`/`read`).
+    public static func read(_ path: String) throws(TunnelError) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    /// The whole file as bytes.
+    public static func readBytes(_ path: String) throws(TunnelError) -> [UInt8] {
+        let fd = try syscallValue("open") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = try syscallValue("read") { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { return bytes }
+            bytes += buffer[0..<n]
+        }
+    }
+
+    /// The file's text, or nil when it does not exist.
+    public static func readIfExists(_ path: String) throws(TunnelError) -> String? {
+        guard exists(path) else { return nil }
+        return try read(path)
+    }
+
+    /// Whether anything (file, directory, link target) exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    /// Whether `path` is a directory.
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The permission bits of `path`, or nil when it does not exist.
+    public static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_mode & 0o7777
+    }
+
+    /// What `writeIfChanged` did.
+    public enum Change: String, Sendable {
+        case created, updated, unchanged
+    }
+
+    /// Writes `content` to `path` with `mode` unless the file already holds exactly that content
+    /// with that mode. The new content goes to a temporary file that is renamed over the old one,
+    /// so a reader never sees half a file.
+    @discardableResult
+    public static func writeIfChanged(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) -> Change {
+        let existed = exists(path)
+        if existed, let old = try? readBytes(path), old == Array(content.utf8) {
+            if self.mode(path) == mode { return .unchanged }
+            _ = try syscallValue("chmod") { chmod(path, mode) }
+            return .updated
+        }
+        try makeDirectories(parent(of: path), mode: 0o755)
+        let temporary = path + ".tmp-entropy-tunnel"
+        let fd = try wrap(path) { () throws(TunnelError) in
+            try syscallValue("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temporary) }
+        }
+        try wrap(path) { () throws(TunnelError) in
+            _ = try syscallValue("fchmod") { fchmod(fd, mode) }
+            var bytes = Array(content.utf8)[...]
+            while !bytes.isEmpty {
+                let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+                bytes = bytes.dropFirst(n)
+            }
+            _ = try syscallValue("fsync") { fsync(fd) }
+            _ = try syscallValue("rename") { rename(temporary, path) }
+        }
+        ok = true
+        return existed ? .updated : .created
+    }
+
+    /// `mkdir -p` with `mode` for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(TunnelError) {
+        if path.isEmpty || isDirectory(path) { return }
+        try makeDirectories(parent(of: path), mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            let err = Errno(rawValue: errno)
+            throw TunnelError(.system, "cannot create directory \(path): \(err)", errno: err)
+        }
+    }
+
+    /// Removes a file; a missing file is not an error. Returns whether something was removed.
+    @discardableResult
+    public static func remove(_ path: String) throws(TunnelError) -> Bool {
+        if unlink(path) == 0 { return true }
+        if errno == ENOENT { return false }
+        let err = Errno(rawValue: errno)
+        throw TunnelError(.system, "cannot remove \(path): \(err)", errno: err)
+    }
+
+    /// The directory part of `path` ("" for a bare name, "/" for a top-level entry).
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// Runs `body`, adding `path` to the message of a system error.
+    private static func wrap<T>(_ path: String, _ body: () throws(TunnelError) -> T) throws(TunnelError) -> T {
+        do throws(TunnelError) {
+            return try body()
+        } catch {
+            throw TunnelError(error.code, "cannot write \(path): \(error.message)", errno: error.errno)
+        }
+    }
+}
