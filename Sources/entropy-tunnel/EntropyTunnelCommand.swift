@@ -15,6 +15,6 @@ struct EntropyTunnelCommand: AsyncParsableCommand {
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, FetchCommand.self]
+        subcommands: [RunCommand.self, FetchCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self]
     )
 }

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `keys authorize`, on the entropy host as root: an unprivileged account whose only use is to
+/// stream the RNG to one client key.
+///
+/// It creates the user if missing (shell /bin/sh, password field `*`: not locked, so sshd
+/// without PAM accepts it, yet no password works), writes the restricted authorized_keys line
+/// idempotently, gives the user read access to the RNG device (a udev rule for the next boot
+/// and the same group and mode right away), and proves that the forced command works by
+/// running it as that user.
+public struct HostAuthorizer: Sendable {
+    public var line: AuthorizedKeyLine
+    public var user = "entropy"
+    public var device = "/dev/hwrng"
+    public var udevRule = "/etc/udev/rules.d/60-entropy-tunnel.rules"
+    /// How many bytes the forced command must deliver to count as working.
+    public var proofBytes = 16
+
+    public init(line: AuthorizedKeyLine) { self.line = line }
+
+    /// What `run` did, one line per step, for the administrator.
+    public struct Report: Sendable {
+        public var steps: [String] = []
+        /// The forced command's first bytes, as run by the user.
+        public var proof: [UInt8] = []
+    }
+
+    /// The account as the system knows it.
+    struct Account {
+        var uid: uid_t
+        var gid: gid_t
+        var home: String
+        var shell: String
+        var groupName: String
+    }
+
+    /// Runs every step; the first failure throws with what to fix.
+    public func run() async throws(TunnelError) -> Report {
+        guard getuid() == 0 else {
+            throw TunnelError(.invalidArgument, "`keys authorize` sets up a user and a device on the entropy host: run it as root there (sudo)")
+        }
+        try line.validate()
+        if user.isEmpty || user.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
+            throw TunnelError(.invalidArgument, "--user '\(user)' is not a valid user name (letters, digits, - _ .)")
+        }
+        var report = Report()
+        let account = try await ensureAccount(&report)
+        try writeAuthorizedKeys(account, &report)
+        try await grantDeviceAccess(account, &report)
+        report.proof = try await proveForcedCommand(account)
+        report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
+        return report
+    }
+
+    // MARK: - Steps
+
+    func ensureAccount(_ report: inout Report) async throws(TunnelError) -> Account {
+        if getpwnam(user) == nil {
+            try await ExternalCommand.check("useradd", ["--system", "--user-group", "--create-home",
+                                                        "--home-dir", "/var/lib/\(user)", "--shell", "/bin/sh",
+                                                        "--comment", "entropy-tunnel RNG reader", user])
+            report.steps.append("created system user \(user) (home /var/lib/\(user), shell /bin/sh)")
+        } else {
+            report.steps.append("user \(user) exists")
+        }
+        guard var account = Self.account(user) else {
+            throw TunnelError(.system, "user \(user) does not exist after useradd; check /etc/passwd")
+        }
+        // The forced command runs through the login shell: nologin or false would break it.
+        if account.shell.hasSuffix("nologin") || account.shell.hasSuffix("/false") || account.shell.isEmpty {
+            try await ExternalCommand.check("usermod", ["--shell", "/bin/sh", user])
+            report.steps.append("changed the shell of \(user) from \(account.shell) to /bin/sh (the forced command runs through it)")
+            account.shell = "/bin/sh"
+        }
+        // "!" (useradd's default) is a locked account, which sshd refuses when PAM is off; "*" is not locked.
+        if Self.passwordField(user).hasPrefix("!") {
+            try await ExternalCommand.check("usermod", ["-p", "*", user])
+            report.steps.append("set the password field of \(user) to '*' (no password works, the account is not locked)")
+        }
+        if !FileSystem.isDirectory(account.home) {
+            try FileSystem.makeDirectories(account.home, mode: 0o750)
+            chown(account.home, account.uid, account.gid)
+        }
+        return account
+    }
+
+    func writeAuthorizedKeys(_ account: Account, _ report: inout Report) throws(TunnelError) {
+        let sshDirectory = account.home + "/.ssh"
+        try FileSystem.makeDirectories(sshDirectory, mode: 0o700)
+        chmod(sshDirectory, 0o700)
+        chown(sshDirectory, account.uid, account.gid)
+        let path = sshDirectory + "/authorized_keys"
+        let existing = try FileSystem.readIfExists(path) ?? ""
+        let change = try FileSystem.writeIfChanged(path, line.merged(into: existing), mode: 0o600)
+        chown(path, account.uid, account.gid)
+        report.steps.append("\(path): \(change.rawValue) (\(line.key.type.rawValue) \(line.key.fingerprint) \(line.key.comment))")
+    }
+
+    func grantDeviceAccess(_ account: Account, _ report: inout Report) async throws(TunnelError) {
+        var st = stat()
+        guard stat(device, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else {
+            throw TunnelError(.configuration,
+                              "\(device) is not a character device on this host; is the hardware RNG driver loaded " +
+                              "(`ls -l /dev/hwrng`, `cat /sys/class/misc/hw_random/rng_current`)? Pass --device for another device")
+        }
+        let kernelName = device.split(separator: "/").last.map(String.init) ?? "hwrng"
+        let rule = """
+            # Written by `entropy-tunnel keys authorize`: lets user \(user) (group \(account.groupName)) read the RNG.
+            SUBSYSTEM=="misc", KERNEL=="\(kernelName)", GROUP="\(account.groupName)", MODE="0440"
+
+            """
+        let change = try FileSystem.writeIfChanged(udevRule, rule, mode: 0o644)
+        report.steps.append("\(udevRule): \(change.rawValue) (group \(account.groupName), mode 0440 at every boot)")
+        if change != .unchanged, ExternalCommand.locate("udevadm") != nil {
+            _ = try? await ExternalCommand.run("udevadm", ["control", "--reload-rules"])
+        }
+        // The same access right away, without waiting for udev to re-apply the rule.
+        if st.st_gid != account.gid || st.st_mode & 0o777 != 0o440 {
+            guard chown(device, uid_t.max, account.gid) == 0, chmod(device, 0o440) == 0 else {
+                let err = errno
+                throw TunnelError(.system, "cannot give group \(account.groupName) read access to \(device): \(String(cString: strerror(err)))")
+            }
+            report.steps.append("\(device): group \(account.groupName), mode 0440")
+        } else {
+            report.steps.append("\(device): already readable by group \(account.groupName)")
+        }
+    }
+
+    /// Runs the forced command as the user, like sshd would (through /bin/sh, from the home
+    /// directory), and returns the first `proofBytes` bytes; fails with the command's stderr.
+    func proveForcedCommand(_ account: Account) async throws(TunnelError) -> [UInt8] {
+        let script = "timeout 20 runuser -u \"$1\" -- /bin/sh -c \"$2\" | head -c \(proofBytes)"
+        let result = try await ExternalCommand.run("/bin/sh", ["-c", script, "sh", user, line.command],
+                                                   workingDirectory: account.home)
+        guard result.stdoutBytes.count == proofBytes else {
+            let stderr = result.stderr.trimmingSpaces
+            throw TunnelError(.remoteCommandFailed,
+                              "the forced command `\(line.command)` run as \(user) gave \(result.stdoutBytes.count) of \(proofBytes) bytes" +
+                              (stderr.isEmpty ? "" : ": \(stderr)") +
+                              "; check that \(user) can read the device (`ls -l \(device)`) and that the command is right")
+        }
+        return result.stdoutBytes
+    }
+
+    // MARK: - Account lookup
+
+    static func account(_ name: String) -> Account? {
+        guard let pw = getpwnam(name) else { return nil }
+        let gid = pw.pointee.pw_gid
+        let groupName = getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? name
+        return Account(uid: pw.pointee.pw_uid, gid: gid, home: String(cString: pw.pointee.pw_dir),
+                       shell: String(cString: pw.pointee.pw_shell), groupName: groupName)
+    }
+
+    /// The user's password field in /etc/shadow ("" when unreadable).
+    static func passwordField(_ name: String) -> String {
+        guard let shadow = try? FileSystem.read("/etc/shadow") else { return "" }
+        for entry in shadow.split(separator: "\n") {
+            let fields = entry.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count > 1, fields[0] == name { return String(fields[1]) }
+        }
+        return ""
+    }
+
+    /// The `sshd_config` block recommended for the account.
+    public var sshdMatchBlock: String {
+        """
+        # /etc/ssh/sshd_config (or a file in /etc/ssh/sshd_config.d/), then: systemctl reload ssh
+        Match User \(user)
+            AuthenticationMethods publickey
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            ForceCommand \(line.command)
+            PermitTTY no
+            AllowTcpForwarding no
+            AllowStreamLocalForwarding no
+            AllowAgentForwarding no
+            X11Forwarding no
+            PermitTunnel no
+            PermitUserRC no
+        """
+    }
+}

@@ -1,0 +1,50 @@
+/// Editing an OpenSSH known_hosts file: one plain `NAME TYPE BASE64` entry per host and key type.
+///
+/// `NAME` is `host` for port 22 and `[host]:port` otherwise, as OpenSSH itself writes it, so the
+/// file works for `ssh -o UserKnownHostsFile=FILE` as well as for entropy-tunnel.
+public enum KnownHostsFile {
+    /// The entry for `key` of `host`.
+    public static func entry(host: HostSpec, key: PublicKey) -> String {
+        "\(host.knownHostsName) \(key.type.rawValue) \(key.base64)"
+    }
+
+    /// `existing` with exactly one entry for `host` and `key.type`: older plain entries for the
+    /// same name and type are removed (also from lines that name several hosts), the new entry
+    /// takes the place of the first one or is appended. Other lines are kept as they are.
+    public static func merged(_ existing: String, host: HostSpec, key: PublicKey) -> String {
+        let name = host.knownHostsName
+        let newEntry = entry(host: host, key: key)
+        var lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        var result: [String] = []
+        var placed = false
+        for line in lines {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@"),
+                  fields[1] == key.type.rawValue else {
+                result.append(line)
+                continue
+            }
+            var names = fields[0].split(separator: ",").map(String.init)
+            guard names.contains(name) else {
+                result.append(line)
+                continue
+            }
+            if !placed { result.append(newEntry); placed = true }
+            names.removeAll { $0 == name }
+            if !names.isEmpty {
+                result.append(([names.joined(separator: ",")] + fields.dropFirst()).joined(separator: " "))
+            }
+        }
+        if !placed { result.append(newEntry) }
+        return result.joined(separator: "\n") + "\n"
+    }
+
+    /// Whether `existing` has a plain entry of any type for `host`.
+    public static func hasEntry(_ existing: String, for host: HostSpec) -> Bool {
+        existing.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count >= 3 && fields[0].split(separator: ",").contains { $0 == host.knownHostsName }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import EntropyTunnelCore
+import Logging
+
+/// `entropy-tunnel install`: config, key, host-key pin and the systemd service, idempotently.
+struct InstallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install",
+        abstract: "Set up this machine as a client: config, key, host-key pin, systemd service.",
+        discussion: """
+            Writes /etc/entropy-tunnel/config.toml (kept if present, unless --force), creates the key \
+            /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts and \
+            writes /etc/systemd/system/entropy-tunnel.service; then, when systemd runs, enables and starts the \
+            service. Files whose content is already right are not rewritten: running it twice changes nothing. \
+            It ends by printing what to run on the entropy host.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionArguments
+
+    @Option(help: ArgumentHelp("The FIFO the service fills. (default: /run/entropy-tunnel/entropy.fifo)", valueName: "path"))
+    var fifo: String?
+
+    @Option(help: ArgumentHelp("FIFO capacity. (default: 64K)", valueName: "size"))
+    var fifoSize: ByteSize?
+
+    @Option(help: ArgumentHelp("Where the bytes go: rngd or fifo.", valueName: "sink"))
+    var sink: String?
+
+    @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
+    var fingerprint: String?
+
+    @Option(help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
+    var hostKey: String?
+
+    @Flag(help: "Pin the host key without asking when neither --fingerprint nor --host-key is given.")
+    var yes = false
+
+    @Option(help: ArgumentHelp("Write every file below this directory instead of / (packaging, tests); systemd is left alone.", valueName: "dir"))
+    var root: String?
+
+    @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs. (default: /usr/local/bin/entropy-tunnel)", valueName: "path"))
+    var binary: String = ServiceUnit.defaultBinary
+
+    @Flag(help: "Write the files but do not enable or start the service.")
+    var noStart = false
+
+    @Flag(help: "Replace an existing config file.")
+    var force = false
+
+    func run() async throws {
+        let logger = bootstrapLogging(connection.logLevel ?? .warning)
+        do {
+            _ = try connection.connectionOptions()  // the same checks `run` makes
+            var installer = Installer(host: connection.host)
+            installer.settings = settings
+            installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
+            installer.binary = binary
+            installer.fingerprint = fingerprint
+            installer.hostKey = hostKey
+            installer.force = force
+            installer.noStart = noStart
+            let yes = self.yes
+            let report = try await installer.install(
+                logger: logger,
+                show: { key in print("host key: \(key.keygenListing(name: connection.host))") },
+                confirm: { key in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(connection.host)?", yes: yes) })
+            report.steps.forEach { print($0) }
+            print(report.changed ? "" : "no change\n")
+            print(report.hostSteps)
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// The options given, as config keys (only those given: defaults stay implicit).
+    var settings: [(key: String, value: Installer.ConfigValue)] {
+        var out: [(key: String, value: Installer.ConfigValue)] = []
+        func seconds(_ value: Double) -> Installer.ConfigValue {
+            value == value.rounded() && value < 1e9 ? .int(Int(value)) : .double(value)
+        }
+        if let port = connection.port { out.append(("port", .int(port))) }
+        if let user = connection.user { out.append(("user", .string(user))) }
+        if let identity = connection.identity { out.append(("identity", .string(identity))) }
+        if let knownHosts = connection.knownHosts { out.append(("known_hosts", .string(knownHosts))) }
+        if let remoteCommand = connection.remoteCommand { out.append(("remote_command", .string(remoteCommand))) }
+        if let window = connection.window { out.append(("window", .string(window.description))) }
+        if let value = connection.connectTimeout { out.append(("connect_timeout", seconds(value))) }
+        if let value = connection.keepaliveInterval { out.append(("keepalive_interval", seconds(value))) }
+        if let value = connection.keepaliveCount { out.append(("keepalive_count", .int(value))) }
+        if let fifo { out.append(("fifo", .string(fifo))) }
+        if let fifoSize { out.append(("fifo_size", .string(fifoSize.description))) }
+        if let sink { out.append(("sink", .string(sink))) }
+        if let level = connection.logLevel { out.append(("log_level", .string(level.rawValue))) }
+        return out
+    }
+}
+
+/// `entropy-tunnel uninstall`: stop and remove the service; `--purge` also removes config and keys.
+struct UninstallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "uninstall",
+        abstract: "Stop, disable and remove the systemd service (config and keys stay unless --purge)."
+    )
+
+    @Flag(help: "Also remove the config file, the key pair and the host-key pins.")
+    var purge = false
+
+    @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))
+    var root: String?
+
+    func run() async throws {
+        do {
+            var installer = Installer(host: "unused")
+            installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
+            let report = try await installer.uninstall(purge: purge)
+            report.steps.forEach { print($0) }
+            if !report.changed { print("no change: nothing was installed") }
+        } catch {
+            fail(error)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import EntropyTunnelCore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `entropy-tunnel keys generate|trust|authorize`: the SSH keys on both sides.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Set up the SSH keys: this machine's key, the host's pinned key, the host's authorized key.",
+        discussion: """
+            On the client:       entropy-tunnel keys generate; entropy-tunnel keys trust rng.example --fingerprint SHA256:...
+            On the entropy host: entropy-tunnel keys authorize --key "ssh-ed25519 AAAA... entropy-tunnel@client"
+            `entropy-tunnel install` does the client side in one go.
+            """,
+        subcommands: [Generate.self, Trust.self, Authorize.self]
+    )
+
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create this machine's Ed25519 key (unless it exists) and print the host-side authorized_keys line.")
+
+        @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub. (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
+        var identity: String = "/etc/entropy-tunnel/id_ed25519"
+
+        @Option(help: ArgumentHelp("The command the host forces for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
+        var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+
+        @Option(help: ArgumentHelp("sshd from= pattern list: the addresses this key may connect from, e.g. 192.0.2.7", valueName: "pattern"))
+        var from: String?
+
+        func run() async throws {
+            do {
+                let (key, created) = try await KeyGenerator.ensureKey(identity: identity)
+                let line = AuthorizedKeyLine(key: key, command: remoteCommand, from: from)
+                try line.validate()
+                print("\(identity): \(created ? "created" : "exists, kept") (\(key.keygenListing(name: key.comment)))")
+                print("")
+                print("authorized_keys line for the entropy host:")
+                print(line.text)
+                print("")
+                print("On the entropy host, as root, run:")
+                print("  " + authorizeCommand(key: key, remoteCommand: remoteCommand, from: from))
+            } catch {
+                fail(error)
+            }
+        }
+    }
+
+    struct Trust: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch the entropy host's key, show its fingerprint, and pin it in known_hosts.",
+            discussion: """
+                With --fingerprint (from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host), the key is \
+                pinned only if it matches. Without it, you are asked on the terminal; without a terminal, nothing is \
+                pinned unless --yes is given.
+                """)
+
+        @Argument(help: ArgumentHelp("The entropy host: HOST, HOST:PORT or [IPv6]:PORT.", valueName: "host"))
+        var host: String
+
+        @Option(help: ArgumentHelp("The known_hosts file to write. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
+        var knownHosts: String = "/etc/entropy-tunnel/known_hosts"
+
+        @Option(help: ArgumentHelp("Pin only a key with this fingerprint (SHA256:...).", valueName: "fingerprint"))
+        var fingerprint: String?
+
+        @Flag(help: "Pin the key without asking (only when you have checked the host otherwise).")
+        var yes = false
+
+        @Option(help: ArgumentHelp("Seconds allowed to connect. (default: 10)", valueName: "seconds"))
+        var connectTimeout: Double = 10
+
+        func run() async throws {
+            let logger = bootstrapLogging(.warning)
+            do {
+                let spec = try HostSpec(parsing: host)
+                let outcome = try await HostKeyTrust.trust(
+                    host: spec, knownHosts: knownHosts, fingerprint: fingerprint,
+                    timeout: .milliseconds(Int64(connectTimeout * 1000)), logger: logger,
+                    show: { key in print(key.keygenListing(name: spec.knownHostsName)) },
+                    confirm: { key in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(spec) in \(knownHosts)?", yes: yes) })
+                print("\(knownHosts): \(outcome.change == .unchanged ? "already pinned, unchanged" : outcome.change.rawValue) " +
+                      "(\(spec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint))")
+            } catch {
+                fail(error)
+            }
+        }
+    }
+
+    struct Authorize: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "On the entropy host, as root: let a client key read the RNG, and nothing else.",
+            discussion: """
+                Creates the user if missing (shell /bin/sh, password field '*'), writes the restricted \
+                authorized_keys line (restrict,command="...": no shell, no forwarding), gives the user read access \
+                to the RNG device (udev rule plus group and mode now), runs the forced command as the user for 16 \
+                bytes to prove it works, and prints the sshd_config block to add.
+                """)
+
+        @Option(help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
+        var key: String
+
+        @Option(help: "The user the client logs in as. (default: entropy)")
+        var user: String = "entropy"
+
+        @Option(help: ArgumentHelp("The command forced for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
+        var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+
+        @Option(help: ArgumentHelp("sshd from= pattern list: the addresses the client may connect from.", valueName: "pattern"))
+        var from: String?
+
+        @Option(help: ArgumentHelp("The RNG device the user may read. (default: /dev/hwrng)", valueName: "path"))
+        var device: String = "/dev/hwrng"
+
+        @Option(help: ArgumentHelp("The udev rule file to write.", valueName: "file", visibility: .hidden))
+        var udevRule: String = "/etc/udev/rules.d/60-entropy-tunnel.rules"
+
+        func run() async throws {
+            do {
+                var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: remoteCommand, from: from))
+                authorizer.user = user
+                authorizer.device = device
+                authorizer.udevRule = udevRule
+                let report = try await authorizer.run()
+                report.steps.forEach { print($0) }
+                print("")
+                print(authorizer.sshdMatchBlock)
+            } catch {
+                fail(error)
+            }
+        }
+    }
+}
+
+/// The `keys authorize` command line for `key` (what to run on the host).
+func authorizeCommand(key: PublicKey, user: String = "entropy", remoteCommand: String, from: String?) -> String {
+    var command = "entropy-tunnel keys authorize"
+    if user != "entropy" { command += " --user \(user)" }
+    if remoteCommand != ConnectionOptions.defaultRemoteCommand { command += " --remote-command '\(remoteCommand)'" }
+    if let from { command += " --from '\(from)'" }
+    return command + " --key \"\(key.line)\""
+}
+
+/// Asks `question` on the terminal; without one, answers `yes` and says why when that is no.
+func confirmOnTerminal(_ question: String, yes: Bool) -> Bool {
+    if yes { return true }
+    guard isatty(0) == 1 else {
+        printError("No terminal to ask whether to trust the key: pass --fingerprint SHA256:... (compare with " +
+                   "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host) or --yes.")
+        return false
+    }
+    print("\(question) [y/N] ", terminator: "")
+    fflush(nil)
+    let answer = (readLine() ?? "").filter { $0 != " " && $0 != "\t" }.lowercased()
+    return answer == "y" || answer == "yes"
+}
+
+/// Writes one line to standard error (unbuffered, so it is ordered with the log).
+func printError(_ line: String) {
+    fflush(nil)
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Prints the error's message for people and exits 1.
+func fail(_ error: any Error) -> Never {
+    printError("entropy-tunnel: \(describe(error))")
+    exit(1)
+}
