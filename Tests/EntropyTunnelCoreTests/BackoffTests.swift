@@ -3,7 +3,7 @@ import Testing
 
 /// A "random" source that returns the same word every time: 0 gives the shortest delay,
 /// `UInt64.max` the longest, `1 << 63` half the ceiling.
-struct ConstantGenerator: RandomNumberGenerator {
+private struct ConstantGenerator: RandomNumberGenerator {
     let value: UInt64
     mutating func next() -> UInt64 { value }
 }

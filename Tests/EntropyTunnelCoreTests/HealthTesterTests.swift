@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// SplitMix64: a small deterministic generator for reproducible "good" test streams.
-struct SplitMix64: RandomNumberGenerator {
+private struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -17,7 +17,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// Runs `stream` through a tester window by window; returns the verdicts.
-func verdicts(_ stream: [UInt8], parameters: HealthParameters = .default) -> [HealthVerdict] {
+private func verdicts(_ stream: [UInt8], parameters: HealthParameters = .default) -> [HealthVerdict] {
     var tester = HealthTester(parameters: parameters)
     let w = HealthParameters.windowSize
     return stride(from: 0, to: stream.count - w + 1, by: w).map { start in
@@ -25,18 +25,18 @@ func verdicts(_ stream: [UInt8], parameters: HealthParameters = .default) -> [He
     }
 }
 
-func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+private func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SplitMix64(state: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
 }
 
 /// A stream repeating `period` distinct byte values.
-func periodic(_ period: Int, count: Int) -> [UInt8] {
+private func periodic(_ period: Int, count: Int) -> [UInt8] {
     let pattern = Array(randomBytes(4096, seed: UInt64(period)).uniqued().prefix(period))
     return (0..<count).map { pattern[$0 % period] }
 }
 
-extension Array where Element == UInt8 {
+private extension Array where Element == UInt8 {
     func uniqued() -> [UInt8] {
         var seen = Set<UInt8>()
         return filter { seen.insert($0).inserted }
