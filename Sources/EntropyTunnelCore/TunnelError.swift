@@ -23,6 +23,7 @@ public struct TunnelError: Error, CustomStringConvertible, Sendable {
             case configuration = "configuration error"
             case rngd = "rngd error"
             case stopped = "stopped"
+            case healthTestFailed = "health tests failed"
         }
         fileprivate let base: Base
         private init(_ base: Base) { self.base = base }
@@ -43,6 +44,8 @@ public struct TunnelError: Error, CustomStringConvertible, Sendable {
         public static let rngd = Code(.rngd)
         /// Not a failure: a stop was requested (SIGTERM, SIGINT) while the operation ran.
         public static let stopped = Code(.stopped)
+        /// The host's stream failed the SP 800-90B health tests repeatedly.
+        public static let healthTestFailed = Code(.healthTestFailed)
 
         public var description: String { base.rawValue }
     }

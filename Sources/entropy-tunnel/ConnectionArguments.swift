@@ -1,6 +1,9 @@
 import ArgumentParser
 import EntropyTunnelCore
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ByteSize: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -8,12 +11,16 @@ extension ByteSize: ExpressibleByArgument {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// The options every command that talks to an entropy host shares.
+/// The options every command that talks to an entropy host shares. Each may also be set in the
+/// config file; a flag given here wins over the file.
 struct ConnectionArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("The entropy host: HOST, HOST:PORT or [IPv6]:PORT.", valueName: "host"))
-    var host: String
+    @Option(help: ArgumentHelp("Config file. (default: /etc/entropy-tunnel/config.toml, when it exists)", valueName: "path"))
+    var config: String?
 
-    @Option(help: "SSH port, when --host does not name one. (default: 22)")
+    @Option(help: ArgumentHelp("An entropy host: HOST, HOST:PORT or [IPv6]:PORT. Repeat for fallbacks, most preferred first.", valueName: "host"))
+    var host: [String] = []
+
+    @Option(help: "SSH port for hosts that name none. (default: 22)")
     var port: Int?
 
     @Option(help: "User to log in as on the entropy host. (default: entropy)")
@@ -22,7 +29,7 @@ struct ConnectionArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Private key (OpenSSH format, Ed25519 or ECDSA, mode 0600). (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
     var identity: String?
 
-    @Option(help: ArgumentHelp("OpenSSH known_hosts file holding the host's pinned key. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
+    @Option(help: ArgumentHelp("OpenSSH known_hosts file holding the hosts' pinned keys. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
     var knownHosts: String?
 
     @Option(help: ArgumentHelp("Command that streams the host's RNG; ignored by a host whose key forces a command. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
@@ -40,33 +47,52 @@ struct ConnectionArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Keepalive intervals without an answer before the host counts as dead. (default: 3)", valueName: "n"))
     var keepaliveCount: Int?
 
+    @Option(help: ArgumentHelp("Health tests: claimed min-entropy of the host's RNG, bits per byte, 0 < H <= 8. (default: 7)", valueName: "bits"))
+    var healthMinEntropy: Double?
+
+    @Option(help: ArgumentHelp("Health tests: false-alarm probability per test, 0 < alpha < 1. (default: 2^-40, about 9.1e-13)", valueName: "alpha"))
+    var healthAlpha: Double?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
     var logLevel: Logger.Level?
 
-    /// The connection options these arguments describe, defaults filled in, validated.
-    func connectionOptions() throws -> ConnectionOptions {
-        var hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
-        if let port, !host.contains("]:"), !(host.filter { $0 == ":" }.count == 1) {
-            guard (1...65535).contains(port) else { throw ValidationError("--port \(port) is not a number from 1 to 65535") }
-            hostSpec.port = port
-        }
-        var options = ConnectionOptions(host: hostSpec)
-        if let user { options.user = user }
-        if let identity { options.identity = identity }
-        if let knownHosts { options.knownHosts = knownHosts }
-        if let remoteCommand { options.remoteCommand = remoteCommand }
-        if let window { options.window = window }
-        if let connectTimeout { options.connectTimeout = try seconds(connectTimeout, "--connect-timeout") }
-        if let keepaliveInterval { options.keepaliveInterval = try seconds(keepaliveInterval, "--keepalive-interval") }
-        if let keepaliveCount { options.keepaliveCount = keepaliveCount }
-        try options.validate()
-        return options
+    /// The values the flags set; nil where a flag was not given.
+    var values: ConfigFile.Values {
+        var v = ConfigFile.Values()
+        v.hosts = host.isEmpty ? nil : host
+        v.port = port
+        v.user = user
+        v.identity = identity
+        v.knownHosts = knownHosts
+        v.remoteCommand = remoteCommand
+        v.window = window
+        v.connectTimeout = connectTimeout.map(Self.duration)
+        v.keepaliveInterval = keepaliveInterval.map(Self.duration)
+        v.keepaliveCount = keepaliveCount
+        v.healthMinEntropy = healthMinEntropy
+        v.healthAlpha = healthAlpha
+        v.logLevel = logLevel
+        return v
     }
 
-    private func seconds(_ value: Double, _ name: String) throws -> Duration {
-        guard value.isFinite, value > 0, value < 86_400 else {
-            throw ValidationError("\(name) \(value) must be a number of seconds above 0")
+    func validate() throws {
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is not a number from 1 to 65535") }
+        for (name, value) in [("--connect-timeout", connectTimeout), ("--keepalive-interval", keepaliveInterval)] {
+            if let value, !(value.isFinite && value > 0 && value < 86_400) {
+                throw ValidationError("\(name) \(value) must be a number of seconds above 0")
+            }
         }
-        return .nanoseconds(Int64(value * 1e9))
+        if let keepaliveCount, keepaliveCount < 1 { throw ValidationError("--keepalive-count must be at least 1") }
     }
+
+    /// The config file's values (when there is one) overlaid with the flags', and where they came from.
+    func resolvedValues(overlaying flags: ConfigFile.Values) throws -> (ConfigFile.Values, source: String) {
+        var path = config
+        if path == nil, access(ConfigFile.defaultPath, F_OK) == 0 { path = ConfigFile.defaultPath }
+        guard let path else { return (flags, "the command line") }
+        let file = try ConfigFile.load(path: path)
+        return (file.overlaid(with: flags), path)
+    }
+
+    static func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64(seconds * 1e9)) }
 }

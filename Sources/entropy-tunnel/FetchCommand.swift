@@ -7,9 +7,10 @@ struct FetchCommand: AsyncParsableCommand {
         commandName: "fetch",
         abstract: "Fetch a fixed number of random bytes from the host once, and exit.",
         discussion: """
-            For scripts, first boot and tests: connects, writes exactly --bytes bytes to --output \
-            (or standard output), disconnects, exits 0. A remote command that ends early is an \
-            error, with its stderr in the message.
+            For scripts, first boot and tests: connects to the first working --host, writes \
+            exactly --bytes bytes that passed the health tests to --output (or standard output), \
+            disconnects, exits 0. A remote command that ends early is an error, with its stderr \
+            in the message.
             """
     )
 
@@ -21,22 +22,46 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (created mode 0600), or - for standard output. (default: -)", valueName: "file"))
     var output: String = "-"
 
+    @Flag(inversion: .prefixedNo, help: "Run the SP 800-90B health tests. Turn them off only for data that is not RNG output, such as benchmarks from /dev/zero.")
+    var healthTests = true
+
     func validate() throws {
         if bytes.bytes < 1 { throw ValidationError("--bytes must be at least 1") }
     }
 
     func run() async throws {
-        let logger = bootstrapLogging(connection.logLevel ?? .warning)
-        let options = try connection.connectionOptions()
-        let limit = bytes.bytes
+        var logger = bootstrapLogging(nil)
+        let configuration: RunConfiguration
+        do {
+            let (values, source) = try connection.resolvedValues(overlaying: connection.values)
+            logger.logLevel = values.logLevel ?? .warning
+            configuration = try RunConfiguration(values, source: source)
+        } catch {
+            logger.error("\(describe(error))")
+            throw ExitCode(78)
+        }
+        var pumpSettings = TunnelConnection.PumpSettings()
+        pumpSettings.readChunk = 256 << 10
+        pumpSettings.byteLimit = bytes.bytes
+        pumpSettings.health = healthTests ? configuration.health : nil
+        let settings = pumpSettings
         let output = self.output
+        let log = logger
         do {
             let waker = try Waker()
             _ = try await BlockingThread.run(name: "et-fetch") { () throws(TunnelError) -> TunnelConnection.Outcome in
                 let sink: any ByteSink = output == "-" ? FileSink() : try FileSink(path: output)
-                return try TunnelConnection.pump(
-                    options, into: sink, readChunk: 256 << 10, byteLimit: limit,
-                    waker: waker, stats: nil, logger: logger)
+                var lastError: TunnelError?
+                for host in configuration.hosts {
+                    do throws(TunnelError) {
+                        return try TunnelConnection.pump(configuration.connectionOptions(for: host), into: sink,
+                                                         settings: settings, waker: waker, stats: nil, logger: log)
+                    } catch where configuration.hosts.count > 1 && error.code != .sink {
+                        log.warning("\(error.message)", metadata: ["host": "\(host)"])
+                        lastError = error
+                    }
+                }
+                throw lastError!
             }
         } catch {
             logger.error("\(describe(error))")

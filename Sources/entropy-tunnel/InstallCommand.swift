@@ -51,8 +51,13 @@ struct InstallCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = bootstrapLogging(connection.logLevel ?? .warning)
         do {
-            _ = try connection.connectionOptions()  // the same checks `run` makes
-            var installer = Installer(host: connection.host)
+            guard connection.host.count == 1, let host = connection.host.first else {
+                throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
+            }
+            var check = connection.values
+            check.sink = sink
+            _ = try RunConfiguration(check, source: "the command line")  // the same checks `run` makes
+            var installer = Installer(host: host)
             installer.settings = settings
             installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
             installer.binary = binary
@@ -63,8 +68,8 @@ struct InstallCommand: AsyncParsableCommand {
             let yes = self.yes
             let report = try await installer.install(
                 logger: logger,
-                show: { key in print("host key: \(key.keygenListing(name: connection.host))") },
-                confirm: { key in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(connection.host)?", yes: yes) })
+                show: { key in print("host key: \(key.keygenListing(name: host))") },
+                confirm: { key in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(host)?", yes: yes) })
             report.steps.forEach { print($0) }
             print(report.changed ? "" : "no change\n")
             print(report.hostSteps)

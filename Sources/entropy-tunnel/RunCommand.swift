@@ -11,12 +11,17 @@ extension SinkKind: ExpressibleByArgument {}
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the tunnel: pump the host's RNG bytes into the FIFO (the daemon systemd starts).",
+        abstract: "Run the tunnel: keep rngd fed with the host's RNG bytes (the daemon systemd starts).",
         discussion: """
-            The FIFO is created if missing (mode 0600) and held open, so consumers may come and go. \
-            When the FIFO is full, entropy-tunnel stops reading from SSH; the SSH window closes and \
-            the host's reader blocks, so at most about --window + --fifo-size bytes are taken from \
-            the host ahead of use. SIGTERM or SIGINT stops it cleanly.
+            Connects to the first working --host, checks its pinned key, and pumps its RNG bytes \
+            through the SP 800-90B health tests into the FIFO; starts rngd on the FIFO once it \
+            holds bytes, and restarts rngd whenever it exits. When the FIFO is full it stops \
+            reading from SSH: the window closes and the host's reader blocks, so about --window + \
+            --fifo-size bytes at most are taken from the host ahead of use. On any connection \
+            failure it fails over to the next host or reconnects with backoff; bad keys are \
+            retried only at the backoff cap. Under systemd (Type=notify) it reports READY=1 once \
+            the FIFO holds bytes, a STATUS= line, and WATCHDOG=1. SIGTERM or SIGINT stops it \
+            cleanly. Every option can also be set in the config file.
             """
     )
 
@@ -28,25 +33,52 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("FIFO capacity, 4K up to /proc/sys/fs/pipe-max-size. (default: 64K)", valueName: "size"))
     var fifoSize: ByteSize?
 
-    @Option(help: "Where the bytes go: fifo (keep the FIFO filled for whoever reads it). (default: fifo)")
+    @Option(help: "rngd: start and supervise rngd on the FIFO; fifo: only fill the FIFO for another reader. (default: rngd)")
     var sink: SinkKind?
 
-    func validate() throws {
-        if let fifoSize, fifoSize.bytes < 4096 || fifoSize.bytes > 1 << 30 {
-            throw ValidationError("--fifo-size \(fifoSize) is out of range: use 4K up to the pipe-max-size (1M by default)")
-        }
-    }
+    @Option(help: ArgumentHelp("The rngd binary. (default: rngd on PATH, else /usr/sbin/rngd)", valueName: "path"))
+    var rngd: String?
+
+    @Option(help: ArgumentHelp("Extra arguments for rngd, separated by spaces.", valueName: "args"))
+    var rngdArgs: String?
+
+    @Option(help: ArgumentHelp("Longest wait between reconnection attempts, in seconds. (default: 60)", valueName: "seconds"))
+    var backoffCap: Double?
+
+    @Option(help: ArgumentHelp("While on a fallback host, seconds between tries of the preferred one. (default: 300)", valueName: "seconds"))
+    var failbackInterval: Double?
 
     func run() async throws {
-        let logger = bootstrapLogging(connection.logLevel)
-        var configuration = RunConfiguration(connection: try connection.connectionOptions())
-        if let fifo { configuration.fifoPath = fifo }
-        if let fifoSize { configuration.fifoSize = fifoSize }
-        if let sink { configuration.sink = sink }
+        var flags = connection.values
+        flags.fifo = fifo
+        flags.fifoSize = fifoSize
+        flags.sink = sink?.rawValue
+        flags.rngd = rngd
+        flags.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) }
+        flags.backoffCap = backoffCap.map(ConnectionArguments.duration)
+        flags.failbackInterval = failbackInterval.map(ConnectionArguments.duration)
 
-        let service = TunnelService(configuration: configuration, logger: logger)
+        // systemd's variables are read, then removed so that rngd does not inherit them.
+        let notifier = SystemdNotifier.fromEnvironment(unsetEnvironment: true)
+        let configuration: RunConfiguration
+        let logger: Logger
+        do {
+            let (values, source) = try connection.resolvedValues(overlaying: flags)
+            logger = bootstrapLogging(values.logLevel)
+            configuration = try RunConfiguration(values, source: source)
+        } catch {
+            let logger = bootstrapLogging(nil)
+            logger.error("\(describe(error))")
+            throw ExitCode(78)  // EX_CONFIG: systemd shows it, and Restart= does not hide it
+        }
+        logger.info("starting", metadata: [
+            "hosts": "\(configuration.hosts.map(\.description).joined(separator: ","))",
+            "sink": "\(configuration.sink)", "fifo": "\(configuration.fifoPath)",
+            "health": "\(configuration.health.map { "\($0)" } ?? "off")",
+        ])
+        let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)],
+            services: [.init(service: daemon)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -67,7 +99,7 @@ func bootstrapLogging(_ level: Logger.Level?) -> Logger {
     return Logger(label: "entropy-tunnel")
 }
 
-/// The message of an error for people: TunnelError's own, ServiceGroup's unwrapped.
+/// The message of an error for people.
 func describe(_ error: any Error) -> String {
     if let error = error as? TunnelError { return error.message }
     return "\(error)"

@@ -30,7 +30,7 @@ struct TunnelDataTests {
         // `cat` with no file keeps the channel open after the data (it waits on the channel's stdin).
         try host.setForcedCommand("cat \(data.path); cat")
         let fifo = host.directory + "/run/entropy.fifo"
-        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--fifo", fifo], logPath: host.directory + "/run.log")
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", fifo], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
 
         let outputPath = host.directory + "/received.bin"
@@ -74,7 +74,7 @@ struct TunnelDataTests {
             """.write(toFile: script, atomically: true, encoding: .utf8)
         try host.setForcedCommand("perl \(script)")
         let fifo = host.directory + "/entropy.fifo"
-        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--fifo", fifo], logPath: host.directory + "/run.log")
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", fifo], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
 
         let fd = openFIFOForReading(fifo)

@@ -6,4 +6,11 @@ public protocol ByteSink: AnyObject {
     func writableBytes() throws(TunnelError) -> Int
     /// Writes some of `bytes`; `.wouldBlock` when the sink is full.
     func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int>
+    /// Called about once a second while the pump waits: a chance to repair the sink (the FIFO
+    /// deleted behind our back).
+    func revalidate() throws(TunnelError)
+}
+
+extension ByteSink {
+    public func revalidate() throws(TunnelError) {}
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 
 /// The FIFO entropy-tunnel creates and owns, held open for as long as the tunnel runs.
 ///
@@ -12,15 +13,17 @@ public final class FIFOSink: ByteSink {
     public let descriptor: Int32
     /// The pipe's capacity (`F_GETPIPE_SZ`).
     public let capacity: Int
-    private let device: UInt
-    private let inode: UInt
+    private var device: UInt
+    private var inode: UInt
+    private let logger: Logger?
 
     /// Creates the FIFO if it is missing (mode 0600, parent directories 0755), or reuses an
     /// existing FIFO; refuses a regular file, directory, symlink or anything else at `path`,
     /// and leaves it untouched.
     ///
     /// - Parameter size: the pipe capacity to request (`F_SETPIPE_SZ`); nil keeps the default.
-    public init(path: String, size: ByteSize?) throws(TunnelError) {
+    public init(path: String, size: ByteSize?, logger: Logger? = nil) throws(TunnelError) {
+        self.logger = logger
         guard path.hasPrefix("/") else {
             throw TunnelError(.invalidArgument, "--fifo \(path) must be an absolute path")
         }
@@ -83,6 +86,32 @@ public final class FIFOSink: ByteSink {
     public var isStillAtPath: Bool {
         var st = stat()
         return lstat(path, &st) == 0 && UInt(st.st_dev) == device && UInt(st.st_ino) == inode
+    }
+
+    /// Recreates the FIFO when its path no longer names it (deleted or replaced by someone),
+    /// keeping the same descriptor number (`dup2`). Bytes queued in the old pipe stay with it; its
+    /// reader (rngd) sees EOF once we let go of it, exits, and is restarted on the new FIFO.
+    public func revalidate() throws(TunnelError) {
+        guard !isStillAtPath else { return }
+        try FIFOSink.createIfMissing(path)
+        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw TunnelError(.sink, "cannot reopen FIFO \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        guard (st.st_mode & S_IFMT) == S_IFIFO else {
+            throw TunnelError(.sink, "\(path) changed while it was being reopened; refusing to use it")
+        }
+        fchmod(fd, 0o600)
+        _ = fcntl(fd, F_SETPIPE_SZ, Int32(clamping: capacity))
+        guard dup2(fd, descriptor) == descriptor else {
+            throw TunnelError(.sink, "cannot switch to the new FIFO \(path): \(String(cString: strerror(errno)))")
+        }
+        device = UInt(st.st_dev)
+        inode = UInt(st.st_ino)
+        logger?.warning("FIFO was removed or replaced; created it again", metadata: ["path": "\(path)"])
     }
 
     /// Bytes waiting in the pipe for the consumer (`FIONREAD`).

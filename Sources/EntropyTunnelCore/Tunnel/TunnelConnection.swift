@@ -8,14 +8,29 @@ public enum TunnelConnection {
     public enum Outcome: Sendable {
         case limitReached
         case stopped
+        /// The `until` instant passed while the stream was flowing.
+        case timeUp
+    }
+
+    /// What a pump needs besides the connection options.
+    public struct PumpSettings: Sendable {
+        public var readChunk = 16 << 10
+        public var byteLimit: Int?
+        public var health: HealthParameters? = .default
+        public var healthFailureLimit = 3
+        public var until: Instant = .distantFuture
+
+        public init() {}
     }
 
     /// Connects to `options.host` and pumps its RNG bytes into `sink` until the limit, a stop,
-    /// or a failure. A remote command that ends is a failure for an unlimited pump (the stream
-    /// is gone) and, before the limit, for a limited one; its stderr is in the message.
+    /// the `until` instant, or a failure. A remote command that ends is a failure (the stream is
+    /// gone); its stderr is in the message.
+    ///
+    /// - Parameter onConnected: called once the remote command runs, before the first byte.
     public static func pump(
-        _ options: ConnectionOptions, into sink: any ByteSink, readChunk: Int, byteLimit: Int?,
-        waker: Waker, stats: TunnelStats?, logger: Logger, onFlowing: (() -> Void)? = nil
+        _ options: ConnectionOptions, into sink: any ByteSink, settings: PumpSettings,
+        waker: Waker, stats: TunnelStats?, logger: Logger, onConnected: (() -> Void)? = nil
     ) throws(TunnelError) -> Outcome {
         let started = Instant.now
         let session = try SSHSession.connect(options, waker: waker, logger: logger)
@@ -29,17 +44,21 @@ public enum TunnelConnection {
         ])
         stats?.update { $0.host = options.host; $0.connected = true; $0.connections += 1 }
         defer { stats?.update { $0.connected = false } }
-        onFlowing?()
+        onConnected?()
 
         let pump = ChannelPump(
             channel: channel, sink: sink,
-            settings: .init(readChunk: readChunk, byteLimit: byteLimit, deadPeerTimeout: options.deadPeerTimeout),
+            settings: .init(readChunk: settings.readChunk, byteLimit: settings.byteLimit,
+                            deadPeerTimeout: options.deadPeerTimeout, health: settings.health,
+                            healthFailureLimit: settings.healthFailureLimit, until: settings.until),
             waker: waker, stats: stats, logger: logger)
         switch try pump.run() {
         case .limitReached:
             return .limitReached
         case .stopped:
             return .stopped
+        case .timeUp:
+            return .timeUp
         case .remoteExited(let exit, let stderr):
             logger.notice("remote command ended", metadata: ["host": "\(options.host)", "result": "\(exit)", "bytes": "\(pump.delivered)"])
             if exit.succeeded && stderr.isEmpty {
