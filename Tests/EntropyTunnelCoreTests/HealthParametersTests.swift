@@ -87,3 +87,17 @@ import Glibc
         }
     }
 }
+
+@Suite struct HealthAlphaParsingTests {
+    @Test(arguments: [
+        ("2^-40", 0x1p-40), ("2**-30", 0x1p-30), ("2 ^ -20", 0x1p-20), ("1e-12", 1e-12), ("0.001", 0.001),
+    ] as [(String, Double)])
+    func parses(_ text: String, _ expected: Double) {
+        #expect(HealthParameters.parseAlpha(text) == expected)
+    }
+
+    @Test(arguments: ["", "abc", "2^", "^-40", "0", "1", "2^40", "-0.5", "1e3"])
+    func rejects(_ text: String) {
+        #expect(HealthParameters.parseAlpha(text) == nil)
+    }
+}
