@@ -75,5 +75,11 @@ let package = Package(
             dependencies: ["EntropyTunnelCore", "TestHost", "entropy-tunnel"],
             swiftSettings: strict
         ),
+        // The service under a real systemd as PID 1, in a throw-away namespace box (needs root).
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["TestHost", "entropy-tunnel", "entropy-tunnel-testhost"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -31,6 +31,7 @@ public final class LoopbackHost: @unchecked Sendable {
     private var acceptThread: Thread?
     private var stopPipe: [Int32] = [-1, -1]
     private var forcedCommand: String
+    private let authorizedKeysFile: String
 
     /// The name of the unprivileged account the harness uses when it runs as root.
     public static let testUser = "et-test"
@@ -40,11 +41,21 @@ public final class LoopbackHost: @unchecked Sendable {
     /// - Parameters:
     ///   - forcedCommand: the `command="..."` of the client key's authorized_keys line.
     ///   - hostKeyType: `ed25519` or `ecdsa`.
-    public init(forcedCommand: String, hostKeyType: String = "ed25519", directory: String? = nil) throws {
+    ///   - loginUser: serve this existing account with its own `~/.ssh/authorized_keys` instead
+    ///     of the harness's user and key file (for `keys authorize`, which sets both up).
+    public init(forcedCommand: String, hostKeyType: String = "ed25519", directory: String? = nil,
+                loginUser: String? = nil) throws {
         let dir = try directory ?? Self.makeTemporaryDirectory()
+        mkdir(dir, 0o755)
         self.directory = dir
         self.forcedCommand = forcedCommand
-        user = try Self.ensureUser()
+        self.authorizedKeysFile = loginUser == nil ? dir + "/authorized_keys" : ".ssh/authorized_keys"
+        if let loginUser {
+            user = loginUser
+            mkdir("/run/sshd", 0o755)
+        } else {
+            user = try Self.ensureUser()
+        }
         identity = dir + "/id_ed25519"
         knownHosts = dir + "/known_hosts"
         chmod(dir, 0o755)
@@ -79,7 +90,7 @@ public final class LoopbackHost: @unchecked Sendable {
     private func writeConfig() throws {
         let config = """
             HostKey \(directory)/ssh_host_key
-            AuthorizedKeysFile \(directory)/authorized_keys
+            AuthorizedKeysFile \(authorizedKeysFile)
             StrictModes no
             UsePAM no
             PasswordAuthentication no
@@ -99,6 +110,15 @@ public final class LoopbackHost: @unchecked Sendable {
     public func setForcedCommand(_ command: String) throws {
         lock.withLock { forcedCommand = command }
         let publicKey = try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let escaped = command.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        try "restrict,command=\"\(escaped)\" \(publicKey)\n".write(toFile: directory + "/authorized_keys", atomically: true, encoding: .utf8)
+        chmod(directory + "/authorized_keys", 0o644)
+    }
+
+    /// Authorizes another client key (the public half next to `privateKey`) instead of this
+    /// host's own, so that several harness hosts accept one client.
+    public func setAuthorizedKey(from privateKey: String, command: String) throws {
+        let publicKey = try String(contentsOfFile: privateKey + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let escaped = command.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         try "restrict,command=\"\(escaped)\" \(publicKey)\n".write(toFile: directory + "/authorized_keys", atomically: true, encoding: .utf8)
         chmod(directory + "/authorized_keys", 0o644)

@@ -26,7 +26,7 @@ public struct ServiceUnit: Sendable {
     /// The template, byte for byte as in `install/entropy-tunnel.service.in`.
     public static let template = #"""
 # entropy-tunnel.service: written by `entropy-tunnel install` from install/entropy-tunnel.service.in.
-# @BINARY@ and @CONFIG@ are replaced at install time.
+# install fills in the binary and config paths of ExecStart (the template's placeholders).
 # Measured: `systemd-analyze security --offline=true` exposure 1.9 (OK); `systemd-analyze verify` clean.
 [Unit]
 Description=entropy-tunnel: random bytes from an entropy host's hardware RNG, over SSH, into the kernel via rngd

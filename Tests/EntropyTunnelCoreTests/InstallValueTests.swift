@@ -1,0 +1,97 @@
+import EntropyTunnelCore
+import Foundation
+import Testing
+
+/// The pure parts of keys and install: key lines, known_hosts edits, the unit template.
+struct InstallValueTests {
+    let ed25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb entropy-tunnel@vm"
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird other@host"
+    var repository: String { #filePath.components(separatedBy: "/Tests/")[0] }
+
+    @Test("the authorized_keys line is exactly restrict,[from=],command=\"...\" KEY COMMENT")
+    func keyLine() throws {
+        let key = try PublicKey(parsing: ed25519)
+        #expect(AuthorizedKeyLine(key: key).text ==
+                "restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" " + ed25519)
+        #expect(AuthorizedKeyLine(key: key, command: "head -c 9 \"/dev/hw rng\"", from: "10.0.0.5,*.lan").text ==
+                "restrict,from=\"10.0.0.5,*.lan\",command=\"head -c 9 \\\"/dev/hw rng\\\"\" " + ed25519)
+        #expect(throws: TunnelError.self) { try AuthorizedKeyLine(key: key, from: "a b").validate() }
+        #expect(throws: TunnelError.self) { try AuthorizedKeyLine(key: key, command: "a\nb").validate() }
+    }
+
+    @Test("authorized_keys: the same key replaces its line, never a duplicate; other keys stay")
+    func authorizedKeysMerge() throws {
+        let key = try PublicKey(parsing: ed25519)
+        let first = AuthorizedKeyLine(key: key).merged(into: "# comment\n" + other + "\n")
+        #expect(first == "# comment\n\(other)\nrestrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(ed25519)\n")
+        #expect(AuthorizedKeyLine(key: key).merged(into: first) == first)
+        let changed = AuthorizedKeyLine(key: key, command: "cat /dev/hwrng").merged(into: first + first)
+        #expect(changed == "# comment\n\(other)\nrestrict,command=\"cat /dev/hwrng\" \(ed25519)\n# comment\n\(other)\n")
+    }
+
+    @Test("known_hosts: one entry per host and key type, [host]:port for other ports")
+    func knownHostsMerge() throws {
+        let key = try PublicKey(parsing: ed25519)
+        let old = try PublicKey(parsing: other)
+        let host = HostSpec(host: "rng.example", port: 2222)
+        let existing = """
+            rng.example ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ecdsa-sha2-nistp256 AAAAE2VjZHNh
+            [rng.example]:2222,10.0.0.5 ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ssh-ed25519 \(old.base64)
+
+            """
+        let merged = KnownHostsFile.merged(existing, host: host, key: key)
+        #expect(merged == """
+            rng.example ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ecdsa-sha2-nistp256 AAAAE2VjZHNh
+            [rng.example]:2222 ssh-ed25519 \(key.base64)
+            10.0.0.5 ssh-ed25519 \(old.base64)
+
+            """)
+        #expect(KnownHostsFile.merged(merged, host: host, key: key) == merged)
+        #expect(KnownHostsFile.merged("", host: HostSpec(host: "rng", port: 22), key: key) == "rng ssh-ed25519 \(key.base64)\n")
+        #expect(KnownHostsFile.hasEntry(merged, for: host))
+        #expect(!KnownHostsFile.hasEntry(merged, for: HostSpec(host: "rng.example", port: 2200)))
+    }
+
+    @Test("public keys: parsed and checked; fingerprint and bits as ssh-keygen -l prints them")
+    func publicKeys() throws {
+        let key = try PublicKey(parsing: ed25519)
+        #expect(key.type == .ed25519 && key.comment == "entropy-tunnel@vm")
+        #expect(key.keygenListing(name: key.comment) == "256 SHA256:L4xEz8g00faho2fnTwlHa6aRvWZ5paYP1KWtBLfEJAE entropy-tunnel@vm (ED25519)")
+        #expect(throws: TunnelError.self) { try PublicKey(parsing: "ssh-ed25519") }
+        #expect(throws: TunnelError.self) { try PublicKey(parsing: "ssh-dss AAAAB3NzaC1kc3M=") }
+        // A valid blob of another type under the ed25519 name.
+        #expect(throws: TunnelError.self) { try PublicKey(parsing: "ssh-ed25519 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY=") }
+        #expect(HostKeyTrust.normalizeFingerprint("L4xEz8g00faho2fnTwlHa6aRvWZ5paYP1KWtBLfEJAE=") == key.fingerprint)
+    }
+
+    @Test("the embedded unit template is install/entropy-tunnel.service.in, byte for byte")
+    func unitTemplate() throws {
+        let file = try String(contentsOfFile: repository + "/install/entropy-tunnel.service.in", encoding: .utf8)
+        #expect(ServiceUnit.template == file)
+        let unit = ServiceUnit(binary: "/opt/et/bin/entropy-tunnel", configPath: "/etc/et.toml").text
+        #expect(unit.contains("\nExecStart=/opt/et/bin/entropy-tunnel run --config /etc/et.toml\n"))
+        #expect(!unit.contains("@BINARY@") && !unit.contains("@CONFIG@"))
+        for line in ["Type=notify", "NotifyAccess=main", "Restart=always", "RuntimeDirectory=entropy-tunnel",
+                     "WatchdogSec=30s", "CapabilityBoundingSet=CAP_SYS_ADMIN", "DevicePolicy=closed",
+                     "DeviceAllow=/dev/random rw", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"] {
+            #expect(unit.contains("\n\(line)\n"), "unit lacks \(line)")
+        }
+    }
+
+    @Test("the config install writes is valid and quotes what TOML needs quoted")
+    func installConfig() throws {
+        var installer = Installer(host: "rng.example:2222")
+        installer.settings = [("user", .string("ent\"ropy")), ("window", .string("32K")), ("connect_timeout", .double(2.5)),
+                              ("keepalive_count", .int(5)), ("remote_command", .string("dd if=/dev/hwrng\tbs=512"))]
+        let values = try ConfigFile.parse(installer.configText, path: "generated")
+        #expect(values.hosts == ["rng.example:2222"])
+        #expect(values.user == "ent\"ropy")
+        #expect(values.window == .kib(32))
+        #expect(values.connectTimeout == .milliseconds(2500))
+        #expect(values.keepaliveCount == 5)
+        #expect(values.remoteCommand == "dd if=/dev/hwrng\tbs=512")
+    }
+}

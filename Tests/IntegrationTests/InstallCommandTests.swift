@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `install --root` and `uninstall --root`: the files against golden copies, and a second run
+/// that changes nothing (same inodes, same mtimes).
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct InstallCommandTests {
+    static let hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
+    static let golden = #filePath.components(separatedBy: "/Tests/")[0] + "/Tests/Golden/install"
+
+    let arguments = ["install", "--host", "rng.example:2222", "--user", "entropy", "--window", "32K",
+                     "--host-key", hostKey, "--fingerprint", "SHA256:m57TNRaDAC18Fq0VOtHqnjo/vT9Z2ps7eMOF+EXPgG8"]
+
+    /// Every regular file below `root` with its inode and modification time (ns).
+    func snapshot(_ root: String) -> [String: [Int]] {
+        var result: [String: [Int]] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let relative = enumerator?.nextObject() as? String {
+            var st = stat()
+            guard lstat(root + "/" + relative, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            result[relative] = [Int(st.st_ino), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec), Int(st.st_mode & 0o7777)]
+        }
+        return result
+    }
+
+    @Test("install --root writes the golden files, a 0600 key, and prints the host-side steps; a second run changes nothing")
+    func installMatchesGoldenAndIsIdempotent() throws {
+        let root = try makeScratchDirectory()
+        let first = try runTunnel(arguments + ["--root", root])
+        #expect(first.status == 0, "\(first.stderr)")
+        for file in ["etc/entropy-tunnel/config.toml", "etc/entropy-tunnel/known_hosts", "etc/systemd/system/entropy-tunnel.service"] {
+            let written = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
+            let expected = try String(contentsOfFile: Self.golden + "/" + file, encoding: .utf8)
+            #expect(written == expected, "\(file) differs from Tests/Golden/install/\(file)")
+        }
+        let before = snapshot(root)
+        #expect(before["etc/entropy-tunnel/id_ed25519"]?[3] == 0o600)
+        #expect(before["etc/entropy-tunnel/config.toml"]?[3] == 0o644)
+        #expect(before["etc/systemd/system/entropy-tunnel.service"]?[3] == 0o644)
+        let publicKey = try String(contentsOfFile: root + "/etc/entropy-tunnel/id_ed25519.pub", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(first.stdout.contains("entropy-tunnel keys authorize --key \"\(publicKey)\""))
+        #expect(first.stdout.contains("restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(publicKey)"))
+        #expect(!first.stdout.contains("no change"))
+
+        let second = try runTunnel(arguments + ["--root", root])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("\nno change\n"), "\(second.stdout)")
+        #expect(!second.stdout.contains(": created") && !second.stdout.contains(": updated"))
+        #expect(snapshot(root) == before, "the second install rewrote a file")
+    }
+
+    @Test("an existing config is kept unless --force; a wrong --fingerprint for --host-key pins nothing")
+    func keepsConfigUnlessForced() throws {
+        let root = try makeScratchDirectory()
+        #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+        let config = root + "/etc/entropy-tunnel/config.toml"
+        let original = try String(contentsOfFile: config, encoding: .utf8)
+
+        let kept = try runTunnel(arguments + ["--root", root, "--window", "16K"])
+        #expect(kept.status == 0)
+        #expect(kept.stdout.contains("config.toml: kept"))
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == original)
+
+        let forced = try runTunnel(arguments + ["--root", root, "--window", "16K", "--force"])
+        #expect(forced.status == 0)
+        #expect(try String(contentsOfFile: config, encoding: .utf8).contains("window = \"16K\""))
+
+        let other = try makeScratchDirectory()
+        let wrong = try runTunnel(["install", "--host", "rng.example", "--host-key", Self.hostKey,
+                                   "--fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--root", other])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("nothing was pinned"))
+        #expect(!FileManager.default.fileExists(atPath: other + "/etc/entropy-tunnel/known_hosts"))
+    }
+
+    @Test("uninstall --root removes the unit and keeps the rest; --purge removes everything")
+    func uninstall() throws {
+        let root = try makeScratchDirectory()
+        #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+        let removed = try runTunnel(["uninstall", "--root", root])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/entropy-tunnel.service"))
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel/id_ed25519"))
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel/config.toml"))
+        let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
+        #expect(purged.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel"))
+        let again = try runTunnel(["uninstall", "--root", root, "--purge"])
+        #expect(again.stdout.contains("no change"))
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A built executable of this package, next to the test bundle.
+func builtExecutable(_ name: String) -> String {
+    var candidate = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let path = candidate.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        candidate = candidate.deletingLastPathComponent()
+    }
+    return name
+}
+
+/// Polls `condition` every 20 ms until it holds or `seconds` pass; returns whether it held.
+@discardableResult
+func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
+    }
+    return try condition()
+}
+
+/// The service installed by `entropy-tunnel install`, run by a real systemd as PID 1 (in a
+/// throw-away box), fed by the loopback sshd harness running inside the same box.
+@Suite(.serialized, .timeLimit(.minutes(5)),
+       .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/lib/systemd/systemd"),
+                "boots systemd in namespaces: needs root and the systemd package"))
+struct ServiceUnderSystemdTests {
+    static let unit = "entropy-tunnel.service"
+
+    @Test("install, start (READY within 1 s), bytes reach rngd, clean stop, restart after kill -9")
+    func endToEnd() throws {
+        let box = try SystemdBox()
+        defer { box.shutdown() }
+
+        // The entropy host, inside the box's network namespace, as a transient service.
+        let testhost = builtExecutable("entropy-tunnel-testhost")
+        try box.check(["systemd-run", "--unit=et-testhost", "--property=Type=exec", testhost,
+                       "--command", "dd if=/dev/urandom bs=512 status=none",
+                       "--dir", "/var/lib/et-testhost", "--env", "/run/et-testhost.env"])
+        var env: [String: String] = [:]
+        let hostUp = try waitUntil(20) {
+            let text = try box.exec(["cat", "/run/et-testhost.env"]).stdout
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { env[parts[0]] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }
+            }
+            return env["PORT"] != nil && env["IDENTITY"] != nil
+        }
+        let hostLog = hostUp ? "" : ((try? box.exec(["journalctl", "-u", "et-testhost", "--no-pager"]).stdout) ?? "")
+        try #require(hostUp, "the harness sshd did not start in the box: \(hostLog)")
+        let hostKey = try box.check(["cat", "/var/lib/et-testhost/ssh_host_key.pub"]).stdout
+            .split(separator: " ").prefix(2).joined(separator: " ")
+
+        // Install the binary and the service, as an administrator would.
+        try box.check(["install", "-m", "0755", builtExecutable("entropy-tunnel"), "/usr/local/bin/entropy-tunnel"])
+        let install = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
+                                    "--user", env["HOST_USER"]!, "--identity", env["IDENTITY"]!,
+                                    "--host-key", hostKey, "--no-start"])
+        #expect(install.status == 0, "\(install.stdout)\n\(install.stderr)")
+        let verify = try box.exec(["systemd-analyze", "verify", "/etc/systemd/system/\(Self.unit)"])
+        #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify: \(verify.stderr)")
+        let security = try box.exec(["systemd-analyze", "security", "--offline=true", "/etc/systemd/system/\(Self.unit)"])
+        let exposure = security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") }
+            .flatMap { $0.split(separator: " ").compactMap { Double($0) }.last }
+        #expect(exposure != nil && exposure! <= 2.0, "exposure \(exposure.map { "\($0)" } ?? "?"): \(security.stdout.suffix(1500))")
+        print("systemd-analyze security exposure: \(exposure.map { "\($0)" } ?? "?")")
+        try box.check(["systemctl", "daemon-reload"])
+        try box.check(["systemctl", "enable", Self.unit])
+
+        // `systemctl start` of a Type=notify unit returns when READY=1 arrives.
+        let started = Date()
+        let start = try box.exec(["systemctl", "start", Self.unit])
+        let startToReady = Date().timeIntervalSince(started)
+        let journal = { (try? box.exec(["journalctl", "-u", Self.unit, "--no-pager", "-n", "60"]).stdout) ?? "" }
+        #expect(start.status == 0, "systemctl start: \(start.stderr)\n\(journal())")
+        print("systemctl start → READY: \(String(format: "%.3f", startToReady)) s")
+        #expect(startToReady <= 1.0, "start took \(startToReady) s")
+        var state = try box.show(Self.unit, ["ActiveState", "SubState", "StatusText", "MainPID", "NRestarts"])
+        #expect(state["ActiveState"] == "active", "\(state)\n\(journal())")
+        #expect(!(state["StatusText"] ?? "").isEmpty, "no STATUS= line: \(state)")
+
+        // rngd, a child of the service, reads the FIFO.
+        let rngdRead = try waitUntil(10) { try rngdBytesRead(box) >= 2500 }
+        #expect(rngdRead, "rngd read \((try? rngdBytesRead(box)) ?? -1) bytes; status \(state); \(journal())")
+
+        // A clean stop.
+        let stop = try box.exec(["systemctl", "stop", Self.unit])
+        #expect(stop.status == 0)
+        state = try box.show(Self.unit, ["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
+        #expect(state["ActiveState"] == "inactive" && state["Result"] == "success", "after stop: \(state)\n\(journal())")
+
+        // kill -9 of the main process: systemd restarts it (Restart=always) and it gets READY again.
+        try box.check(["systemctl", "start", Self.unit])
+        let before = try box.show(Self.unit, ["MainPID", "NRestarts"])
+        let mainPID = try #require(before["MainPID"].flatMap { Int($0) })
+        #expect(mainPID > 0)
+        try box.check(["kill", "-KILL", "\(mainPID)"])
+        let restarted = try waitUntil(15) {
+            let now = try box.show(Self.unit, ["MainPID", "NRestarts", "ActiveState", "SubState"])
+            return now["ActiveState"] == "active" && now["SubState"] == "running"
+                && (Int(now["NRestarts"] ?? "0") ?? 0) > (Int(before["NRestarts"] ?? "0") ?? 0)
+                && (Int(now["MainPID"] ?? "0") ?? 0) != mainPID
+        }
+        let after = (try? box.show(Self.unit, ["MainPID", "NRestarts", "ActiveState", "SubState"])) ?? [:]
+        #expect(restarted, "no restart after kill -9: \(after)\n\(journal())")
+        try box.exec(["systemctl", "stop", Self.unit])
+    }
+
+    /// Bytes rngd (a process of the service's cgroup) has read, from /proc/PID/io; -1 without rngd.
+    func rngdBytesRead(_ box: SystemdBox) throws -> Int {
+        let cgroup = try box.show(Self.unit, ["ControlGroup"])["ControlGroup"] ?? ""
+        guard !cgroup.isEmpty else { return -1 }
+        let pids = try box.exec(["cat", "/sys/fs/cgroup\(cgroup)/cgroup.procs"]).stdout.split(separator: "\n")
+        for pid in pids {
+            let comm = try box.exec(["cat", "/proc/\(pid)/comm"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard comm == "rngd" else { continue }
+            let io = try box.exec(["cat", "/proc/\(pid)/io"]).stdout
+            for line in io.split(separator: "\n") where line.hasPrefix("rchar:") {
+                return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? -1
+            }
+        }
+        return -1
+    }
+}
