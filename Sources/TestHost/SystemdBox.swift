@@ -117,8 +117,8 @@ public final class SystemdBox: @unchecked Sendable {
 
     /// Runs `arguments` inside the box; throws unless it exits 0.
     @discardableResult
-    public func check(_ arguments: [String]) throws -> Shell.Result {
-        let result = try exec(arguments)
+    public func check(_ arguments: [String], input: Data? = nil) throws -> Shell.Result {
+        let result = try exec(arguments, input: input)
         guard result.status == 0 else {
             throw HarnessError("in the box, `\(arguments.joined(separator: " "))` exited \(result.status): \(result.stderr)\(result.stdout)")
         }

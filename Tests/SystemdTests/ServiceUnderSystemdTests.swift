@@ -62,9 +62,15 @@ struct ServiceUnderSystemdTests {
         // Install the binary and the service, as an administrator would.
         try box.check(["install", "-m", "0755", builtExecutable("entropy-tunnel"), "/usr/local/bin/entropy-tunnel"])
         let install = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
-                                    "--user", env["HOST_USER"]!, "--identity", env["IDENTITY"]!,
-                                    "--host-key", hostKey, "--no-start"])
+                                    "--user", env["HOST_USER"]!, "--host-key", hostKey, "--no-start",
+                                    "--remote-command", "dd if=/dev/urandom bs=512 status=none"])
         #expect(install.status == 0, "\(install.stdout)\n\(install.stderr)")
+        // The host side: the new key, restricted to the RNG command, in the harness's authorized_keys.
+        let line = try #require(install.stdout.split(separator: "\n").first { $0.hasPrefix("  restrict,command=") })
+            .trimmingCharacters(in: .whitespaces)
+        try box.check(["sh", "-c", "cat >> /var/lib/et-testhost/authorized_keys"], input: Data((line + "\n").utf8))
+        // The key belongs to the unprivileged service user.
+        #expect(try box.check(["stat", "-c", "%U %a", "/etc/entropy-tunnel/id_ed25519"]).stdout == "entropy-tunnel 600\n")
         let verify = try box.exec(["systemd-analyze", "verify", "/etc/systemd/system/\(Self.unit)"])
         #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify: \(verify.stderr)")
         let security = try box.exec(["systemd-analyze", "security", "--offline=true", "/etc/systemd/system/\(Self.unit)"])
@@ -91,6 +97,10 @@ struct ServiceUnderSystemdTests {
         let rngdRead = try waitUntil(10) { try rngdBytesRead(box) >= 2500 }
         #expect(rngdRead, "rngd read \((try? rngdBytesRead(box)) ?? -1) bytes; status \(state); \(journal())")
 
+        // ...with CAP_SYS_ADMIN in effect, which RNDADDENTROPY needs, although the service runs unprivileged.
+        #expect(try rngdEffectiveCapabilities(box) & (1 << 21) != 0, "rngd lacks CAP_SYS_ADMIN: it cannot feed the kernel")
+        #expect(try box.show(Self.unit, ["User"])["User"] == "entropy-tunnel")
+
         // A clean stop.
         let stop = try box.exec(["systemctl", "stop", Self.unit])
         #expect(stop.status == 0)
@@ -114,18 +124,24 @@ struct ServiceUnderSystemdTests {
         try box.exec(["systemctl", "stop", Self.unit])
     }
 
-    /// Bytes rngd (a process of the service's cgroup) has read, from /proc/PID/io; -1 without rngd.
+    /// The effective capability mask of the service's rngd (CapEff in /proc/PID/status); 0 without rngd.
+    func rngdEffectiveCapabilities(_ box: SystemdBox) throws -> UInt64 {
+        let mainPID = try box.show(Self.unit, ["MainPID"])["MainPID"] ?? "0"
+        guard let rngd = try box.exec(["pgrep", "-P", mainPID, "-x", "rngd"]).stdout.split(separator: "\n").first else { return 0 }
+        let status = try box.exec(["cat", "/proc/\(rngd)/status"]).stdout
+        let line = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+        return line.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+    }
+
+    /// Bytes rngd (a child of the service's main process) has read, from /proc/PID/io; -1 without rngd.
     func rngdBytesRead(_ box: SystemdBox) throws -> Int {
-        let cgroup = try box.show(Self.unit, ["ControlGroup"])["ControlGroup"] ?? ""
-        guard !cgroup.isEmpty else { return -1 }
-        let pids = try box.exec(["cat", "/sys/fs/cgroup\(cgroup)/cgroup.procs"]).stdout.split(separator: "\n")
-        for pid in pids {
-            let comm = try box.exec(["cat", "/proc/\(pid)/comm"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard comm == "rngd" else { continue }
-            let io = try box.exec(["cat", "/proc/\(pid)/io"]).stdout
-            for line in io.split(separator: "\n") where line.hasPrefix("rchar:") {
-                return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? -1
-            }
+        let mainPID = try box.show(Self.unit, ["MainPID"])["MainPID"] ?? "0"
+        guard mainPID != "0" else { return -1 }
+        let rngd = try box.exec(["pgrep", "-P", mainPID, "-x", "rngd"]).stdout.split(separator: "\n").first.map(String.init)
+        guard let rngd else { return -1 }
+        let io = try box.exec(["cat", "/proc/\(rngd)/io"]).stdout
+        for line in io.split(separator: "\n") where line.hasPrefix("rchar:") {
+            return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? -1
         }
         return -1
     }

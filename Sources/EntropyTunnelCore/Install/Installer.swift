@@ -136,6 +136,14 @@ public struct Installer: Sendable {
         if created { report.changed = true }
         report.steps.append("\(rooted(identity)): \(created ? "created" : "unchanged") (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
 
+        // The service runs as an unprivileged user, which must be able to read the key.
+        if root.isEmpty {
+            try await ensureServiceUser(&report)
+            for path in [identity, identity + ".pub"] {
+                try Self.chownIfNeeded(path, to: ServiceUnit.user, &report)
+            }
+        }
+
         // 3. The host key pin.
         let knownHostsFile = rooted(knownHosts)
         if let hostKey {
@@ -212,12 +220,43 @@ public struct Installer: Sendable {
                 report.changed = true
             }
         }
-        if purge { _ = rmdir(rooted(FileSystem.parent(of: configPath))) }
+        if purge {
+            _ = rmdir(rooted(FileSystem.parent(of: configPath)))
+            if root.isEmpty, getpwnam(ServiceUnit.user) != nil,
+               (try? await ExternalCommand.run("userdel", [ServiceUnit.user]))?.succeeded == true {
+                report.steps.append("removed system user \(ServiceUnit.user)")
+                report.changed = true
+            }
+        }
         if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && report.changed {
             _ = try? await ExternalCommand.run("systemctl", ["daemon-reload"])
         }
         if !purge { report.steps.append("kept the config, key and host-key pin (--purge removes them)") }
         return report
+    }
+
+    /// Creates the service's system user unless it exists (no home, no login shell).
+    func ensureServiceUser(_ report: inout Report) async throws(TunnelError) {
+        guard getpwnam(ServiceUnit.user) == nil else { return }
+        try await ExternalCommand.check("useradd", ["--system", "--user-group", "--no-create-home",
+                                                    "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                                                    "--comment", "entropy-tunnel service", ServiceUnit.user])
+        report.steps.append("created system user \(ServiceUnit.user) (the service runs as it)")
+        report.changed = true
+    }
+
+    /// Gives `path` to `user` (and its group) unless it already belongs to them.
+    static func chownIfNeeded(_ path: String, to user: String, _ report: inout Report) throws(TunnelError) {
+        guard let pw = getpwnam(user) else { return }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        if st.st_uid == pw.pointee.pw_uid && st.st_gid == pw.pointee.pw_gid { return }
+        guard chown(path, pw.pointee.pw_uid, pw.pointee.pw_gid) == 0 else {
+            let err = errno
+            throw TunnelError(.system, "cannot give \(path) to user \(user): \(String(cString: strerror(err)))")
+        }
+        report.steps.append("\(path): owner changed to \(user)")
+        report.changed = true
     }
 
     private func record(_ report: inout Report, _ path: String, _ change: FileSystem.Change, detail: String? = nil) {
