@@ -121,7 +121,19 @@ struct ServiceUnderSystemdTests {
         }
         let after = (try? box.show(Self.unit, ["MainPID", "NRestarts", "ActiveState", "SubState"])) ?? [:]
         #expect(restarted, "no restart after kill -9: \(after)\n\(journal())")
-        try box.exec(["systemctl", "stop", Self.unit])
+
+        // install again, for real (systemd running, no --no-start): everything is in place already.
+        let again = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
+                                  "--user", env["HOST_USER"]!, "--host-key", hostKey,
+                                  "--remote-command", "dd if=/dev/urandom bs=512 status=none"])
+        #expect(again.status == 0 && again.stdout.contains("\nno change\n"), "\(again.stdout)\n\(again.stderr)")
+
+        // uninstall: stopped, disabled, unit gone; the key stays.
+        let uninstall = try box.exec(["/usr/local/bin/entropy-tunnel", "uninstall"])
+        #expect(uninstall.status == 0, "\(uninstall.stderr)")
+        #expect(try box.exec(["test", "-e", "/etc/systemd/system/\(Self.unit)"]).status != 0)
+        #expect(try box.exec(["test", "-e", "/etc/entropy-tunnel/id_ed25519"]).status == 0)
+        #expect(try box.show(Self.unit, ["ActiveState"])["ActiveState"] != "active")
     }
 
     /// The effective capability mask of the service's rngd (CapEff in /proc/PID/status); 0 without rngd.
