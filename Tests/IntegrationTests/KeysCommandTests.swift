@@ -101,6 +101,23 @@ struct KeysCommandTests {
         #expect(mismatch.status != 0)
     }
 
+    @Test("keys trust on a terminal asks y/N: n pins nothing, y pins",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a pseudo-terminal"))
+    func trustAsksOnATerminal() throws {
+        let host = try LoopbackHost(forcedCommand: "true")
+        defer { host.shutdown() }
+        let knownHosts = host.directory + "/asked_known_hosts"
+        // script(1) runs the command on a pseudo-terminal and types our answer into it.
+        let command = "\(tunnelBinary) keys trust \(host.endpoint) --known-hosts \(knownHosts)"
+        let no = try Shell.capture("script", ["-qec", command, "/dev/null"], input: Data("n\n".utf8))
+        #expect(no.status != 0)
+        #expect(no.stdout.contains("[y/N]") && no.stdout.contains("was not trusted"))
+        #expect(!FileManager.default.fileExists(atPath: knownHosts))
+        let yes = try Shell.capture("script", ["-qec", command, "/dev/null"], input: Data("y\n".utf8))
+        #expect(yes.status == 0, "\(yes.stdout)")
+        #expect(try String(contentsOfFile: knownHosts, encoding: .utf8) == "[127.0.0.1]:\(host.port) \(host.hostPublicKey)\n")
+    }
+
     @Test("keys authorize as root: user, restricted line (idempotent), device access, proof; then fetch works with that key",
           .enabled(if: getuid() == 0, "creates a system user: needs root"))
     func authorizeThenFetch() throws {
