@@ -78,6 +78,25 @@ struct InstallCommandTests {
         #expect(!FileManager.default.fileExists(atPath: other + "/etc/entropy-tunnel/known_hosts"))
     }
 
+    @Test("install --fingerprint fetches the host key over SSH and pins it only when it matches")
+    func installPinsByFingerprint() throws {
+        let host = try LoopbackHost(forcedCommand: "true")
+        defer { host.shutdown() }
+        let fingerprint = try Shell.run("ssh-keygen", "-lf", host.directory + "/ssh_host_key.pub").stdout.split(separator: " ")[1]
+        let root = try makeScratchDirectory()
+        let result = try runTunnel(["install", "--host", host.endpoint, "--fingerprint", String(fingerprint), "--root", root])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: root + "/etc/entropy-tunnel/known_hosts", encoding: .utf8)
+                == "[127.0.0.1]:\(host.port) \(host.hostPublicKey)\n")
+
+        let other = try makeScratchDirectory()
+        let wrong = try runTunnel(["install", "--host", host.endpoint, "--root", other,
+                                   "--fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("no host key of 127.0.0.1:\(host.port) has fingerprint"))
+        #expect(!FileManager.default.fileExists(atPath: other + "/etc/entropy-tunnel/known_hosts"))
+    }
+
     @Test("uninstall --root removes the unit and keeps the rest; --purge removes everything")
     func uninstall() throws {
         let root = try makeScratchDirectory()
