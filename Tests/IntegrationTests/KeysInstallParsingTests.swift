@@ -1,0 +1,39 @@
+import ArgumentParser
+@testable import entropy_tunnel
+import Testing
+
+/// The command lines of keys, install and uninstall, through the real parser and help text.
+struct KeysInstallParsingTests {
+    @Test("keys trust / generate / authorize parse with their defaults")
+    func keysParsing() throws {
+        let trust = try #require(try EntropyTunnelCommand.parseAsRoot(["keys", "trust", "rng.example:2222", "--yes"]) as? KeysCommand.Trust)
+        #expect(trust.host == "rng.example:2222" && trust.yes && trust.fingerprint == nil)
+        #expect(trust.knownHosts == "/etc/entropy-tunnel/known_hosts")
+
+        let generate = try #require(try EntropyTunnelCommand.parseAsRoot(["keys", "generate", "--from", "10.0.0.5"]) as? KeysCommand.Generate)
+        #expect(generate.identity == "/etc/entropy-tunnel/id_ed25519" && generate.from == "10.0.0.5")
+        #expect(generate.remoteCommand == "dd if=/dev/hwrng bs=512 status=none")
+
+        let authorize = try #require(try EntropyTunnelCommand.parseAsRoot(["keys", "authorize", "--key", "ssh-ed25519 AAAA x"]) as? KeysCommand.Authorize)
+        #expect(authorize.user == "entropy" && authorize.device == "/dev/hwrng")
+        #expect(throws: (any Error).self) { try EntropyTunnelCommand.parseAsRoot(["keys", "authorize"]) }
+    }
+
+    @Test("install and uninstall parse; help names what an administrator needs")
+    func installParsing() throws {
+        let install = try #require(try EntropyTunnelCommand.parseAsRoot(
+            ["install", "--host", "rng", "--root", "/tmp/x", "--no-start", "--force", "--window", "32K"]) as? InstallCommand)
+        #expect(install.root == "/tmp/x" && install.noStart && install.force)
+        #expect(install.binary == "/usr/local/bin/entropy-tunnel")
+        #expect(install.settings.map(\.key) == ["window"])
+        let uninstall = try #require(try EntropyTunnelCommand.parseAsRoot(["uninstall", "--purge"]) as? UninstallCommand)
+        #expect(uninstall.purge)
+
+        let help = EntropyTunnelCommand.helpMessage(for: InstallCommand.self, columns: 200)
+        for option in ["--fingerprint", "--host-key", "--root", "--no-start", "--force", "--binary", "--yes"] {
+            #expect(help.contains(option), "install --help lacks \(option)")
+        }
+        let keysHelp = EntropyTunnelCommand.helpMessage(for: KeysCommand.self, columns: 200)
+        #expect(keysHelp.contains("generate") && keysHelp.contains("trust") && keysHelp.contains("authorize"))
+    }
+}
