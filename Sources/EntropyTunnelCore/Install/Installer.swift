@@ -104,6 +104,9 @@ public struct Installer: Sendable {
     public func install(
         logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
     ) async throws(TunnelError) -> Report {
+        if root.isEmpty && getuid() != 0 {
+            throw TunnelError(.invalidArgument, "install writes to /etc and creates a system user: run it as root (sudo), or use --root DIR to write below DIR")
+        }
         var report = Report()
         let port: Int? = settings.first { $0.key == "port" }.flatMap { if case .int(let n) = $0.value { return n } else { return nil } }
         let hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
@@ -197,6 +200,9 @@ public struct Installer: Sendable {
     /// Removes the unit (stopping and disabling it first); with `purge` also the config, the key
     /// and the pins.
     public func uninstall(purge: Bool) async throws(TunnelError) -> Report {
+        if root.isEmpty && getuid() != 0 {
+            throw TunnelError(.invalidArgument, "uninstall changes /etc and systemd: run it as root (sudo)")
+        }
         var report = Report()
         let unitFile = rooted(unitPath)
         if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && FileSystem.exists(unitFile) {
