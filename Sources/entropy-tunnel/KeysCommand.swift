@@ -94,10 +94,10 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "On the entropy host, as root: let a client key read the RNG, and nothing else.",
             discussion: """
-                Creates the user if missing (shell /bin/sh, password field '*'), writes the restricted \
-                authorized_keys line (restrict,command="...": no shell, no forwarding), gives the user read access \
-                to the RNG device (udev rule plus group and mode now), runs the forced command as the user for 16 \
-                bytes to prove it works, and prints the sshd_config block to add.
+                Creates the user if missing (shell /bin/sh, password field '*'), gives the user read access to the \
+                RNG device (udev rule plus group and mode now), runs the forced command as the user for 16 bytes to \
+                prove it works, then writes the restricted authorized_keys line (restrict,command="...": no shell, \
+                no forwarding; the same key is never added twice), and prints the sshd_config block to add.
                 """)
 
         @Option(help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))

@@ -156,6 +156,15 @@ struct KeysCommandTests {
         stat(device, &st)
         #expect(st.st_mode & 0o777 == 0o440 && st.st_gid == home.pw_gid)
 
+        // A forced command that cannot work is caught before any client tries, with its stderr.
+        let broken = try runTunnel(["keys", "authorize", "--key", publicKey, "--user", user, "--device", device,
+                                    "--remote-command", "dd if=\(dir)/missing-rng bs=512 status=none",
+                                    "--udev-rule", dir + "/60-entropy-tunnel.rules"])
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("gave 0 of 16 bytes") && broken.stderr.contains("missing-rng"), "\(broken.stderr)")
+        #expect(try String(contentsOfFile: sshDirectory + "/authorized_keys", encoding: .utf8) == authorizedKeys,
+                "a failed proof must leave authorized_keys alone")
+
         // The real test of it all: sshd with the user's own authorized_keys, and the tunnel.
         let host = try LoopbackHost(forcedCommand: "unused", loginUser: user)
         defer { host.shutdown() }

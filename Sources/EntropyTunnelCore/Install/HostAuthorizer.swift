@@ -6,10 +6,10 @@ import Glibc
 /// stream the RNG to one client key.
 ///
 /// It creates the user if missing (shell /bin/sh, password field `*`: not locked, so sshd
-/// without PAM accepts it, yet no password works), writes the restricted authorized_keys line
-/// idempotently, gives the user read access to the RNG device (a udev rule for the next boot
-/// and the same group and mode right away), and proves that the forced command works by
-/// running it as that user.
+/// without PAM accepts it, yet no password works), gives the user read access to the RNG
+/// device (a udev rule for the next boot and the same group and mode right away), proves that
+/// the forced command works by running it as that user, and only then writes the restricted
+/// authorized_keys line, idempotently.
 public struct HostAuthorizer: Sendable {
     public var line: AuthorizedKeyLine
     public var user = "entropy"
@@ -47,10 +47,11 @@ public struct HostAuthorizer: Sendable {
         }
         var report = Report()
         let account = try await ensureAccount(&report)
-        try writeAuthorizedKeys(account, &report)
         try await grantDeviceAccess(account, &report)
+        // Proven before the key goes in: a command that cannot work never reaches authorized_keys.
         report.proof = try await proveForcedCommand(account)
         report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
+        try writeAuthorizedKeys(account, &report)
         return report
     }
 
