@@ -142,6 +142,15 @@ struct ServiceUnderSystemdTests {
         #expect(try box.exec(["test", "-e", "/etc/systemd/system/\(Self.unit)"]).status != 0)
         #expect(try box.exec(["test", "-e", "/etc/entropy-tunnel/id_ed25519"]).status == 0)
         #expect(try box.show(Self.unit, ["ActiveState"])["ActiveState"] != "active")
+
+        // install with systemd running and no --no-start: reload, enable and start by itself.
+        let reinstall = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
+                                      "--user", env["HOST_USER"]!, "--host-key", hostKey,
+                                      "--remote-command", "dd if=/dev/urandom bs=512 status=none"])
+        #expect(reinstall.status == 0 && reinstall.stdout.contains("systemctl enable --now"), "\(reinstall.stdout)\n\(reinstall.stderr)")
+        let active = try waitUntil(10) { try box.show(Self.unit, ["ActiveState"])["ActiveState"] == "active" }
+        #expect(active, "not started by install: \(journal())")
+        #expect(try box.exec(["systemctl", "is-enabled", Self.unit]).stdout == "enabled\n")
     }
 
     /// The effective capability mask of the service's rngd (CapEff in /proc/PID/status); 0 without rngd.
