@@ -7,8 +7,9 @@
 # 2. brings up a loopback entropy host: a real OpenSSH sshd on 127.0.0.1 with its own
 #    unprivileged user and a restricted key whose forced command is the host's RNG reader
 #    (/dev/hwrng when this machine has one, /dev/urandom standing in otherwise);
-# 3. runs `entropy-tunnel run` against it for a few seconds and shows bytes arriving in the
-#    FIFO, then what backpressure does when the consumer stops;
+# 3. runs `entropy-tunnel run` against it for a few seconds: the tunnel fills its FIFO, starts
+#    rngd on it (rngd feeds this machine's kernel), and the demo reads the FIFO too to show
+#    the bytes flowing; then it shows what backpressure does when nobody reads;
 # 4. cleans up everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,13 +44,15 @@ for _ in $(seq 100); do [ -s "$WORK/host.env" ] && break; sleep 0.1; done
 echo "   host 127.0.0.1:$PORT, user $HOST_USER, key $IDENTITY, pinned host key in $KNOWN_HOSTS"
 
 FIFO=$WORK/run/entropy.fifo
-echo "== entropy-tunnel run --fifo $FIFO"
+echo "== entropy-tunnel run --fifo $FIFO   (sink: rngd, started once the FIFO holds bytes)"
 "$BIN/entropy-tunnel" run --host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" \
     --known-hosts "$KNOWN_HOSTS" --fifo "$FIFO" 2> "$WORK/run.log" &
 RUNPID=$!
 PIDS+=("$RUNPID")
 for _ in $(seq 100); do [ -p "$FIFO" ] && break; sleep 0.05; done
 exec 3< "$FIFO"
+for _ in $(seq 100); do grep -q "rngd started" "$WORK/run.log" && break; sleep 0.05; done
+echo "   $(grep -o 'rngd started.*' "$WORK/run.log" | head -1)   (rngd reads the FIFO and feeds the kernel)"
 echo "   first 32 bytes from the FIFO:"
 head -c 32 <&3 | od -An -tx1 | sed 's/^/   /'
 for i in 1 2 3; do
@@ -59,7 +62,8 @@ for i in 1 2 3; do
     echo "   read $n bytes in $(( (end - start) / 1000000 )) ms"
     if [ "$n" -ne $((4 << 20)) ]; then echo "error: the tunnel stopped; its log:" >&2; cat "$WORK/run.log" >&2; exit 1; fi
 done
-echo "== the consumer stops reading: the FIFO fills, entropy-tunnel stops reading the channel,"
+echo "== nobody reads now (rngd 5 takes one 2.5 KB block, then waits on the kernel): the FIFO fills,"
+echo "   entropy-tunnel stops reading the channel,"
 echo "   the SSH window closes and the host's reader blocks (see bench/bench.sh for the numbers)"
 sleep 2
 DD=$(pgrep -u "$HOST_USER" -x dd | head -1 || true)

@@ -146,6 +146,9 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "H=\(minEntropy) alpha=\(alpha) rct_cutoff=\(rctCutoff) apt_cutoff=\(aptCutoff) window=\(Self.windowSize)"
+        // Powers of two, the usual choice, read better as such: alpha=2^-40.
+        let exponent = log2(alpha).rounded()
+        let alphaText = exp2(exponent) == alpha ? "2^\(Int(exponent))" : "\(alpha)"
+        return "H=\(minEntropy) alpha=\(alphaText) rct_cutoff=\(rctCutoff) apt_cutoff=\(aptCutoff) window=\(Self.windowSize)"
     }
 }

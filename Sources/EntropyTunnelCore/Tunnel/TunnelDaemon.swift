@@ -40,7 +40,7 @@ public final class TunnelDaemon: Service, Sendable {
                                         extraArguments: configuration.rngdArguments)
             }
         if let rngdCommand {
-            logger.info("rngd found", metadata: ["path": "\(rngdCommand.executable)", "flavor": "\(rngdCommand.flavor)"])
+            logger.info("rngd found", metadata: ["path": "\(rngdCommand.executable)", "flavor": "\(rngdCommand.flavor.package)"])
         }
         let waker = try Waker()
         let sink = UncheckedSendableBox(fifo)
