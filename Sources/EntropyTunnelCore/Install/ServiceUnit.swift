@@ -42,6 +42,8 @@ NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@
 Restart=always
 RestartSec=1s
+# Exit status 78 (EX_CONFIG) is a bad config file: restarting cannot fix it, so stop and show it.
+RestartPreventExitStatus=78
 # The daemon sends WATCHDOG=1 at half this interval; a hung daemon is restarted.
 WatchdogSec=30s
 TimeoutStopSec=15s
