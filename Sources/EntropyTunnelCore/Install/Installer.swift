@@ -114,6 +114,14 @@ public struct Installer: Sendable {
             throw TunnelError(.invalidArgument, "--binary '\(binary)' must be an absolute path without spaces")
         }
 
+        // A --host-key that contradicts --fingerprint stops everything before any file is written.
+        let givenHostKey = try hostKey.map { (text) throws(TunnelError) -> PublicKey in try PublicKey(parsing: text) }
+        if let givenHostKey, let fingerprint, HostKeyTrust.normalizeFingerprint(fingerprint) != givenHostKey.fingerprint {
+            throw TunnelError(.hostKeyMismatch,
+                              "--host-key has fingerprint \(givenHostKey.fingerprint), not \(HostKeyTrust.normalizeFingerprint(fingerprint)) " +
+                              "as --fingerprint says; nothing was written. Check both on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`")
+        }
+
         // 1. The config file: kept when present unless --force.
         var identity = setting("identity") ?? ConnectionOptions(host: hostSpec).identity
         var knownHosts = setting("known_hosts") ?? ConnectionOptions(host: hostSpec).knownHosts
@@ -149,12 +157,7 @@ public struct Installer: Sendable {
 
         // 3. The host key pin.
         let knownHostsFile = rooted(knownHosts)
-        if let hostKey {
-            let pinned = try PublicKey(parsing: hostKey)
-            if let fingerprint, HostKeyTrust.normalizeFingerprint(fingerprint) != pinned.fingerprint {
-                throw TunnelError(.hostKeyMismatch,
-                                  "--host-key has fingerprint \(pinned.fingerprint), not \(HostKeyTrust.normalizeFingerprint(fingerprint)) as --fingerprint says; nothing was pinned")
-            }
+        if let pinned = givenHostKey {
             record(&report, knownHostsFile, try HostKeyTrust.pin(pinned, for: hostSpec, knownHosts: knownHostsFile),
                    detail: "\(hostSpec.knownHostsName) \(pinned.type.rawValue) \(pinned.fingerprint)")
         } else if fingerprint == nil, let existing = try FileSystem.readIfExists(knownHostsFile),
