@@ -1,0 +1,78 @@
+import ArgumentParser
+import EntropyTunnelCore
+@testable import entropy_tunnel
+import Testing
+
+/// The command lines of run and fetch through the real parser, and how flags meet the config file.
+struct RunFetchParsingTests {
+    @Test("run: repeatable --host, sizes with suffixes, every flag lands in the configuration")
+    func runParsing() throws {
+        let run = try #require(try EntropyTunnelCommand.parseAsRoot([
+            "run", "--host", "a.example", "--host", "[::1]:2200", "--port", "2222", "--window", "32K",
+            "--fifo", "/run/x/f", "--fifo-size", "128K", "--sink", "fifo", "--keepalive-interval", "5",
+            "--keepalive-count", "2", "--health-min-entropy", "6", "--backoff-cap", "30",
+        ]) as? RunCommand)
+        var values = run.connection.values
+        values.fifo = run.fifo
+        values.fifoSize = run.fifoSize
+        values.sink = run.sink?.rawValue
+        let configuration = try RunConfiguration(values, source: "the command line")
+        #expect(configuration.hosts == [HostSpec(host: "a.example", port: 2222), HostSpec(host: "::1", port: 2200)])
+        #expect(configuration.connection.window == .kib(32))
+        #expect(configuration.connection.deadPeerTimeout == .seconds(10))
+        #expect(configuration.fifoSize == .kib(128) && configuration.sink == .fifo && configuration.fifoPath == "/run/x/f")
+        #expect(configuration.health?.minEntropy == 6)
+    }
+
+    @Test("nonsense values are rejected with a message naming the option",
+          arguments: [["--window", "64Q"], ["--port", "0"], ["--keepalive-count", "0"], ["--fifo-size", "lots"],
+                      ["--connect-timeout", "-1"], ["--sink", "kernel"]])
+    func rejectsNonsense(arguments: [String]) {
+        do {
+            _ = try EntropyTunnelCommand.parseAsRoot(["run", "--host", "h"] + arguments)
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            let message = EntropyTunnelCommand.message(for: error)
+            #expect(message.contains(arguments[0]), "\(message)")
+        }
+    }
+
+    @Test("values the parser accepts but that cannot work are refused by the configuration")
+    func configurationRefusals() throws {
+        var values = ConfigFile.Values()
+        #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }  // no host
+        values.hosts = ["h"]
+        values.window = .kib(1)
+        #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }
+        values.window = nil
+        values.fifo = "relative/path"
+        #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }
+    }
+
+    @Test("flags win over the config file, the file over the defaults")
+    func flagsWinOverFile() throws {
+        let file = try ConfigFile.parse("""
+            host = ["file.example"]
+            window = "128K"
+            user = "fromfile"
+            """, path: "/etc/entropy-tunnel/config.toml")
+        var flags = ConfigFile.Values()
+        flags.window = .kib(16)
+        let configuration = try RunConfiguration(file.overlaid(with: flags), source: "test")
+        #expect(configuration.connection.window == .kib(16))
+        #expect(configuration.connection.user == "fromfile")
+        #expect(configuration.hosts == [HostSpec(host: "file.example", port: 22)])
+        #expect(configuration.connection.keepaliveInterval == .seconds(15))
+    }
+
+    @Test("fetch needs --bytes; help explains the defaults")
+    func fetchParsing() throws {
+        let fetch = try #require(try EntropyTunnelCommand.parseAsRoot(["fetch", "--host", "h", "--bytes", "1M"]) as? FetchCommand)
+        #expect(fetch.bytes == .mib(1) && fetch.output == "-" && fetch.healthTests)
+        #expect(throws: (any Error).self) { try EntropyTunnelCommand.parseAsRoot(["fetch", "--host", "h"]) }
+        let help = EntropyTunnelCommand.helpMessage(for: RunCommand.self, columns: 200)
+        for text in ["--host", "(default: 64K)", "(default: /run/entropy-tunnel/entropy.fifo)", "--sink", "--rngd", "--config"] {
+            #expect(help.contains(text), "run --help lacks \(text)")
+        }
+    }
+}
