@@ -68,7 +68,10 @@ public final class LoopbackHost: @unchecked Sendable {
         try startAccepting()
     }
 
-    deinit { shutdown() }
+    deinit {
+        shutdown()
+        for fd in stopPipe where fd >= 0 { close(fd) }
+    }
 
     // MARK: - Files
 
@@ -184,7 +187,7 @@ public final class LoopbackHost: @unchecked Sendable {
             var one: UInt8 = 1
             _ = write(stopPipe[1], &one, 1)
         }
-        // The accept thread reaps the children and closes the stop pipe on its way out.
+        // The accept thread reaps the children on its way out.
         lock.withLock { acceptThread = nil }
     }
 
@@ -234,10 +237,10 @@ public final class LoopbackHost: @unchecked Sendable {
     }
 
     private func acceptLoop() {
+        // The stop pipe stays open until deinit (which cannot run before this thread ends, as the
+        // thread holds the host): closing it here would let a later wake-up write into whatever
+        // file reuses the descriptor number.
         let stopFD = stopPipe[0]
-        defer {
-            close(stopPipe[0]); close(stopPipe[1])
-        }
         while true {
             let listenFD = lock.withLock { listener }
             var fds = [pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]

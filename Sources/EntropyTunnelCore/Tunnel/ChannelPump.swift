@@ -88,7 +88,9 @@ final class ChannelPump {
             }
 
             if written < verified {
-                switch try sink.write(UnsafeRawBufferPointer(rebasing: buffer[written..<verified])) {
+                // Never past the limit: health windows are 512 bytes, the limit is any number.
+                let end = settings.byteLimit.map { min(verified, written + ($0 - delivered)) } ?? verified
+                switch try sink.write(UnsafeRawBufferPointer(rebasing: buffer[written..<end])) {
                 case .processed(let n):
                     written += n
                     delivered += n

@@ -80,7 +80,8 @@ public final class TunnelDaemon: Service, Sendable {
                 children.addTask {
                     while !Task.isCancelled {
                         notifier.send("WATCHDOG=1")
-                        try await Task.sleep(for: interval)
+                        // Cancelled at shutdown: that ends the loop, it is not an error.
+                        try? await Task.sleep(for: interval)
                     }
                 }
             }
