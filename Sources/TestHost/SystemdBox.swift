@@ -125,6 +125,20 @@ public final class SystemdBox: @unchecked Sendable {
         return result
     }
 
+    /// Copies a file of the machine into the box (through `/proc/PID/root`, the box's own view of
+    /// its file system), so that programs built anywhere, even under the machine's /tmp, which
+    /// the box hides behind its private tmpfs, can run inside it. Returns `boxPath`.
+    @discardableResult
+    public func copyIn(_ hostPath: String, to boxPath: String, mode: mode_t = 0o755) throws -> String {
+        let target = "/proc/\(pid)/root" + boxPath
+        let parent = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: target)
+        try FileManager.default.copyItem(atPath: hostPath, toPath: target)
+        chmod(target, mode)
+        return boxPath
+    }
+
     /// `systemctl show -p NAME --value` for each name.
     public func show(_ unit: String, _ properties: [String]) throws -> [String: String] {
         let out = try exec(["systemctl", "show", unit] + properties.flatMap { ["-p", $0] }).stdout

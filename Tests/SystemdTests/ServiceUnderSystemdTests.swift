@@ -41,7 +41,9 @@ struct ServiceUnderSystemdTests {
         defer { box.shutdown() }
 
         // The entropy host, inside the box's network namespace, as a transient service.
-        let testhost = builtExecutable("entropy-tunnel-testhost")
+        // The build may live under the machine's /tmp, which the box hides: copy the programs in.
+        let testhost = try box.copyIn(builtExecutable("entropy-tunnel-testhost"), to: "/opt/et-test/entropy-tunnel-testhost")
+        let tunnel = try box.copyIn(builtExecutable("entropy-tunnel"), to: "/opt/et-test/entropy-tunnel")
         try box.check(["systemd-run", "--unit=et-testhost", "--property=Type=exec", testhost,
                        "--command", "dd if=/dev/urandom bs=512 status=none",
                        "--dir", "/var/lib/et-testhost", "--env", "/run/et-testhost.env"])
@@ -60,7 +62,7 @@ struct ServiceUnderSystemdTests {
             .split(separator: " ").prefix(2).joined(separator: " ")
 
         // Install the binary and the service, as an administrator would.
-        try box.check(["install", "-m", "0755", builtExecutable("entropy-tunnel"), "/usr/local/bin/entropy-tunnel"])
+        try box.check(["install", "-m", "0755", tunnel, "/usr/local/bin/entropy-tunnel"])
         let install = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
                                     "--user", env["HOST_USER"]!, "--host-key", hostKey, "--no-start",
                                     "--remote-command", "dd if=/dev/urandom bs=512 status=none"])
