@@ -112,10 +112,7 @@ public final class LoopbackHost: @unchecked Sendable {
     /// Rewrites the authorized_keys line with a new forced command (takes effect on the next connection).
     public func setForcedCommand(_ command: String) throws {
         lock.withLock { forcedCommand = command }
-        let publicKey = try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let escaped = command.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        try "restrict,command=\"\(escaped)\" \(publicKey)\n".write(toFile: directory + "/authorized_keys", atomically: true, encoding: .utf8)
-        chmod(directory + "/authorized_keys", 0o644)
+        try setAuthorizedKey(from: identity, command: command)
     }
 
     /// Authorizes another client key (the public half next to `privateKey`) instead of this

@@ -58,21 +58,13 @@ struct TunnelDataTests {
         let host = try LoopbackHost(forcedCommand: "true")
         defer { host.shutdown() }
         let counter = try host.writableDirectory() + "/produced"
+        // The benchmark's counting reader: it records, after each completed 512-byte write, how
+        // many bytes it has written, which is what the host's RNG has given up so far.
         let script = host.directory + "/counting-reader.pl"
-        // Writes /dev/urandom in 512-byte blocks and records, after each completed write, how many
-        // bytes it has written: what the host's RNG has given up so far.
-        try """
-            open(my $r, "<", "/dev/urandom") or die "urandom: $!";
-            my $n = 0;
-            while (sysread($r, my $b, 512)) {
-                my $w = syswrite(STDOUT, $b);
-                die "write: $!" unless defined $w;
-                $n += $w;
-                open(my $c, ">", "\(counter).tmp") or die; print $c $n; close $c;
-                rename "\(counter).tmp", "\(counter)";
-            }
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        try host.setForcedCommand("perl \(script)")
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        try FileManager.default.copyItem(atPath: repository.appendingPathComponent("bench/counting-reader.pl").path, toPath: script)
+        chmod(script, 0o644)
+        try host.setForcedCommand("perl \(script) \(counter)")
         let fifo = host.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", fifo], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
