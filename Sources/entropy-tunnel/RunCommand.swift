@@ -60,16 +60,16 @@ struct RunCommand: AsyncParsableCommand {
 
         // systemd's variables are read, then removed so that rngd does not inherit them.
         let notifier = SystemdNotifier.fromEnvironment(unsetEnvironment: true)
+        // Logging is set up exactly once, with the configured level when the configuration reads.
+        let resolved = Result { try connection.resolvedValues(overlaying: flags) }
+        let logger = bootstrapLogging((try? resolved.get())?.0.logLevel)
         let configuration: RunConfiguration
-        let logger: Logger
         do {
-            let (values, source) = try connection.resolvedValues(overlaying: flags)
-            logger = bootstrapLogging(values.logLevel)
+            let (values, source) = try resolved.get()
             configuration = try RunConfiguration(values, source: source)
         } catch {
-            let logger = bootstrapLogging(nil)
             logger.error("\(describe(error))")
-            throw ExitCode(78)  // EX_CONFIG: systemd shows it, and Restart= does not hide it
+            throw ExitCode(78)  // EX_CONFIG: the unit's RestartPreventExitStatus=78 stops it looping
         }
         logger.info("starting", metadata: [
             "hosts": "\(configuration.hosts.map(\.description).joined(separator: ","))",

@@ -160,3 +160,31 @@ struct TunnelRefusalTests {
         }
     }
 }
+
+/// Configuration mistakes stop `run` at once with EX_CONFIG (78) and a message that says where.
+@Suite struct RunConfigurationErrorTests {
+    @Test("a value the parser accepts but that cannot work: exit 78, the option named")
+    func badValue() throws {
+        let result = try runTunnel(["run", "--host", "127.0.0.1:1", "--window", "1K", "--sink", "fifo", "--fifo", "/tmp/et-never.fifo"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("--window 1K is out of range"), "\(result.stderr)")
+    }
+
+    @Test("a bad config file: exit 78, the file, the line and the key named")
+    func badConfigFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("et-bad-\(getpid()).toml").path
+        try "host = \"rng.example\"\n\nwindw = \"64K\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try runTunnel(["run", "--config", path])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("\(path):3"), "\(result.stderr)")
+        #expect(result.stderr.contains("windw"))
+    }
+
+    @Test("no host anywhere: exit 78, how to give one")
+    func noHost() throws {
+        let result = try runTunnel(["run", "--config", "/dev/null"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("no entropy host given: pass --host HOST"), "\(result.stderr)")
+    }
+}

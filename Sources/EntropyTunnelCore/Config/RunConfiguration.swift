@@ -50,8 +50,9 @@ public struct RunConfiguration: Sendable {
     ///   /etc/entropy-tunnel/config.toml").
     public init(_ values: ConfigFile.Values, source: String) throws(TunnelError) {
         guard let hostTexts = values.hosts, !hostTexts.isEmpty else {
+            let file = source.hasPrefix("/") ? source : ConfigFile.defaultPath
             throw TunnelError(.configuration,
-                              "no entropy host given: pass --host HOST or set host = \"HOST\" in \(source)")
+                              "no entropy host given: pass --host HOST, or set host = \"HOST\" in \(file)")
         }
         var hosts: [HostSpec] = []
         for text in hostTexts { hosts.append(try HostSpec(parsing: text, defaultPort: values.port ?? 22)) }
