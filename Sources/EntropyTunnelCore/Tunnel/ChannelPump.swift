@@ -112,7 +112,8 @@ final class ChannelPump {
             if written < verified {
                 sinkFull = true
             } else {
-                var room = min(settings.readChunk, try sink.writableBytes())
+                // Room in the sink for more than what is already waiting here (a partial window).
+                var room = min(settings.readChunk, max(0, try sink.writableBytes() - (filled - written)))
                 if let limit = settings.byteLimit, tester == nil { room = min(room, limit - delivered) }
                 room = min(room, capacity - filled)
                 if room == 0 {

@@ -32,7 +32,10 @@ final class ConnectionLoop: Sendable {
                 continue
             }
             let host = hosts[index]
-            settings.until = index > 0 ? now + configuration.failbackInterval : .distantFuture
+            // On a fallback host, go back to a preferred one every failback interval, but not
+            // before one of them may be tried again.
+            settings.until = index == 0 ? .distantFuture
+                : max(now + configuration.failbackInterval, notBefore[0..<index].min()!)
             let started = Instant.now
             do throws(TunnelError) {
                 let outcome = try TunnelConnection.pump(
