@@ -18,14 +18,7 @@ struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionArguments
 
-    @Option(help: ArgumentHelp("The FIFO the service fills. (default: /run/entropy-tunnel/entropy.fifo)", valueName: "path"))
-    var fifo: String?
-
-    @Option(help: ArgumentHelp("FIFO capacity. (default: 64K)", valueName: "size"))
-    var fifoSize: ByteSize?
-
-    @Option(help: ArgumentHelp("Where the bytes go: rngd or fifo.", valueName: "sink"))
-    var sink: String?
+    @OptionGroup var daemon: DaemonArguments
 
     @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
     var fingerprint: String?
@@ -54,9 +47,7 @@ struct InstallCommand: AsyncParsableCommand {
             guard connection.host.count == 1, let host = connection.host.first else {
                 throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
             }
-            var check = connection.values
-            check.sink = sink
-            _ = try RunConfiguration(check, source: "the command line")  // the same checks `run` makes
+            _ = try RunConfiguration(values, source: "the command line")  // the same checks `run` makes
             var installer = Installer(host: host)
             installer.settings = settings
             installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
@@ -78,27 +69,11 @@ struct InstallCommand: AsyncParsableCommand {
         }
     }
 
+    /// Every option given, run's and the connection's, as they will be written to the config file.
+    var values: ConfigFile.Values { daemon.applied(to: connection.values) }
+
     /// The options given, as config keys (only those given: defaults stay implicit).
-    var settings: [(key: String, value: Installer.ConfigValue)] {
-        var out: [(key: String, value: Installer.ConfigValue)] = []
-        func seconds(_ value: Double) -> Installer.ConfigValue {
-            value == value.rounded() && value < 1e9 ? .int(Int(value)) : .double(value)
-        }
-        if let port = connection.port { out.append(("port", .int(port))) }
-        if let user = connection.user { out.append(("user", .string(user))) }
-        if let identity = connection.identity { out.append(("identity", .string(identity))) }
-        if let knownHosts = connection.knownHosts { out.append(("known_hosts", .string(knownHosts))) }
-        if let remoteCommand = connection.remoteCommand { out.append(("remote_command", .string(remoteCommand))) }
-        if let window = connection.window { out.append(("window", .string(window.description))) }
-        if let value = connection.connectTimeout { out.append(("connect_timeout", seconds(value))) }
-        if let value = connection.keepaliveInterval { out.append(("keepalive_interval", seconds(value))) }
-        if let value = connection.keepaliveCount { out.append(("keepalive_count", .int(value))) }
-        if let fifo { out.append(("fifo", .string(fifo))) }
-        if let fifoSize { out.append(("fifo_size", .string(fifoSize.description))) }
-        if let sink { out.append(("sink", .string(sink))) }
-        if let level = connection.logLevel { out.append(("log_level", .string(level.rawValue))) }
-        return out
-    }
+    var settings: [(key: String, value: Installer.ConfigValue)] { values.settings }
 }
 
 /// `entropy-tunnel uninstall`: stop and remove the service; `--purge` also removes config and keys.

@@ -6,8 +6,6 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-extension SinkKind: ExpressibleByArgument {}
-
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -27,36 +25,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionArguments
 
-    @Option(help: ArgumentHelp("The FIFO to create and fill. (default: /run/entropy-tunnel/entropy.fifo)", valueName: "path"))
-    var fifo: String?
-
-    @Option(help: ArgumentHelp("FIFO capacity, 4K up to /proc/sys/fs/pipe-max-size. (default: 64K)", valueName: "size"))
-    var fifoSize: ByteSize?
-
-    @Option(help: "rngd: start and supervise rngd on the FIFO; fifo: only fill the FIFO for another reader. (default: rngd)")
-    var sink: SinkKind?
-
-    @Option(help: ArgumentHelp("The rngd binary. (default: rngd on PATH, else /usr/sbin/rngd)", valueName: "path"))
-    var rngd: String?
-
-    @Option(help: ArgumentHelp("Extra arguments for rngd, separated by spaces.", valueName: "args"))
-    var rngdArgs: String?
-
-    @Option(help: ArgumentHelp("Longest wait between reconnection attempts, in seconds. (default: 60)", valueName: "seconds"))
-    var backoffCap: Double?
-
-    @Option(help: ArgumentHelp("While on a fallback host, seconds between tries of the preferred one. (default: 300)", valueName: "seconds"))
-    var failbackInterval: Double?
+    @OptionGroup var daemon: DaemonArguments
 
     func run() async throws {
-        var flags = connection.values
-        flags.fifo = fifo
-        flags.fifoSize = fifoSize
-        flags.sink = sink?.rawValue
-        flags.rngd = rngd
-        flags.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) }
-        flags.backoffCap = backoffCap.map(ConnectionArguments.duration)
-        flags.failbackInterval = failbackInterval.map(ConnectionArguments.duration)
+        let flags = daemon.applied(to: connection.values)
 
         // systemd's variables are read, then removed so that rngd does not inherit them.
         let notifier = SystemdNotifier.fromEnvironment(unsetEnvironment: true)

@@ -11,17 +11,35 @@ struct RunFetchParsingTests {
             "run", "--host", "a.example", "--host", "[::1]:2200", "--port", "2222", "--window", "32K",
             "--fifo", "/run/x/f", "--fifo-size", "128K", "--sink", "fifo", "--keepalive-interval", "5",
             "--keepalive-count", "2", "--health-min-entropy", "6", "--backoff-cap", "30",
+            "--rngd", "/opt/rngd", "--rngd-args", "-x 1", "--failback-interval", "120",
         ]) as? RunCommand)
-        var values = run.connection.values
-        values.fifo = run.fifo
-        values.fifoSize = run.fifoSize
-        values.sink = run.sink?.rawValue
+        let values = run.daemon.applied(to: run.connection.values)
         let configuration = try RunConfiguration(values, source: "the command line")
         #expect(configuration.hosts == [HostSpec(host: "a.example", port: 2222), HostSpec(host: "::1", port: 2200)])
         #expect(configuration.connection.window == .kib(32))
         #expect(configuration.connection.deadPeerTimeout == .seconds(10))
         #expect(configuration.fifoSize == .kib(128) && configuration.sink == .fifo && configuration.fifoPath == "/run/x/f")
         #expect(configuration.health?.minEntropy == 6)
+        #expect(configuration.rngdPath == "/opt/rngd" && configuration.rngdArguments == ["-x", "1"])
+        #expect(configuration.backoff.cap == .seconds(30) && configuration.failbackInterval == .seconds(120))
+    }
+
+    @Test("install takes every run option and writes each one it was given into the config file")
+    func installWritesRunOptions() throws {
+        let install = try #require(try EntropyTunnelCommand.parseAsRoot([
+            "install", "--host", "rng", "--window", "32K", "--sink", "fifo", "--rngd-args", "-x 1",
+            "--backoff-cap", "30", "--health-alpha", "1e-12", "--keepalive-interval", "2.5",
+        ]) as? InstallCommand)
+        let written = Dictionary(uniqueKeysWithValues: install.settings.map { ($0.key, $0.value) })
+        #expect(written["window"] == .string("32K"))
+        #expect(written["sink"] == .string("fifo"))
+        #expect(written["rngd_args"] == .strings(["-x", "1"]))
+        #expect(written["backoff_cap"] == .int(30))
+        #expect(written["health_alpha"] == .double(1e-12))
+        #expect(written["keepalive_interval"] == .double(2.5))
+        // What install writes, run reads back to the same configuration.
+        let reread = try ConfigFile.parse(install.settings.map { "\($0.key) = \(tomlText($0.value))" }.joined(separator: "\n") + "\nhost = \"rng\"\n", path: "x")
+        #expect(reread.window == .kib(32) && reread.rngdArguments == ["-x", "1"] && reread.healthAlpha == 1e-12)
     }
 
     @Test("nonsense values are rejected with a message naming the option",
@@ -74,5 +92,15 @@ struct RunFetchParsingTests {
         for text in ["--host", "(default: 64K)", "(default: /run/entropy-tunnel/entropy.fifo)", "--sink", "--rngd", "--config"] {
             #expect(help.contains(text), "run --help lacks \(text)")
         }
+    }
+}
+
+/// A config value as TOML, as the installer writes it.
+func tomlText(_ value: Installer.ConfigValue) -> String {
+    switch value {
+    case .string(let s): return "\"\(s)\""
+    case .int(let n): return "\(n)"
+    case .double(let d): return "\(d)"
+    case .strings(let list): return "[" + list.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
     }
 }
