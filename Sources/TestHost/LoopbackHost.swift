@@ -26,6 +26,9 @@ public final class LoopbackHost: @unchecked Sendable {
 
     private let lock = NSLock()
     private var listener: Int32 = -1
+    /// While paused: a socket bound to the port but not listening, so connections are refused
+    /// and no other harness (tests run in parallel) can be given the port.
+    private var placeholder: Int32 = -1
     private var sessions: [Int32] = []
     private var finished: [Int32] = []
     private var acceptThread: Thread?
@@ -71,6 +74,7 @@ public final class LoopbackHost: @unchecked Sendable {
     deinit {
         shutdown()
         for fd in stopPipe where fd >= 0 { close(fd) }
+        if placeholder >= 0 { close(placeholder) }
     }
 
     // MARK: - Files
@@ -155,11 +159,15 @@ public final class LoopbackHost: @unchecked Sendable {
     public func pause() {
         lock.withLock {
             if listener >= 0 { close(listener); listener = -1 }
+            if placeholder < 0 { placeholder = (try? Self.bind(port: port)) ?? -1 }
         }
     }
 
     /// Listens again on the same port after `pause()`.
     public func resume() throws {
+        lock.withLock {
+            if placeholder >= 0 { close(placeholder); placeholder = -1 }
+        }
         let fd = try Self.listen(port: port)
         lock.withLock { listener = fd }
         wakeAcceptLoop()
@@ -196,6 +204,17 @@ public final class LoopbackHost: @unchecked Sendable {
     }
 
     private static func listen(port: Int) throws -> Int32 {
+        let fd = try bind(port: port)
+        guard Glibc.listen(fd, 64) == 0 else {
+            let err = errno
+            close(fd)
+            throw HarnessError("cannot listen on 127.0.0.1:\(port): \(String(cString: strerror(err)))")
+        }
+        return fd
+    }
+
+    /// A TCP socket bound to 127.0.0.1:`port` (0: any free port), not yet listening.
+    private static func bind(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket failed: \(errno)") }
         var one: Int32 = 1
@@ -205,12 +224,12 @@ public final class LoopbackHost: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0, Glibc.listen(fd, 64) == 0 else {
+        guard rc == 0 else {
             let err = errno
             close(fd)
-            throw HarnessError("cannot listen on 127.0.0.1:\(port): \(String(cString: strerror(err)))")
+            throw HarnessError("cannot bind 127.0.0.1:\(port): \(String(cString: strerror(err)))")
         }
         return fd
     }
