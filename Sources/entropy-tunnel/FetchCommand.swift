@@ -55,7 +55,7 @@ struct FetchCommand: AsyncParsableCommand {
                 for host in configuration.hosts {
                     do throws(TunnelError) {
                         return try TunnelConnection.pump(configuration.connectionOptions(for: host), into: sink,
-                                                         settings: settings, waker: waker, stats: nil, logger: log)
+                                                         settings: settings, waker: waker, logger: log)
                     } catch where configuration.hosts.count > 1 && error.code != .sink {
                         log.warning("\(error.message)", metadata: ["host": "\(host)"])
                         lastError = error

@@ -201,12 +201,18 @@ struct FaultInjectionTests {
         let tunnel = try TunnelProcess(
             ["run", "--host", preferred.endpoint, "--host", fallback.endpoint, "--user", preferred.user,
              "--identity", preferred.identity, "--known-hosts", knownHosts, "--fifo", fifo, "--sink", "fifo",
-             "--backoff-cap", "4", "--failback-interval", "2"], logPath: preferred.directory + "/run.log")
+             "--backoff-cap", "2", "--failback-interval", "1"], logPath: preferred.directory + "/run.log")
         let reader = try #require(FIFOReader(path: fifo))
         #expect(reader.read(64 << 10, within: 10) == 64 << 10)
         #expect(tunnel.log.contains("connected host=\(fallback.endpoint)"))
+        // Probes of the preferred host fail while it is down; the fallback connection is kept
+        // (paused during each probe), never dropped and re-made. Keep consuming meanwhile.
+        #expect(waitUntil(10) { reader.drain(); return tunnel.log.contains("cannot connect to \(preferred.endpoint)") && tunnel.log.components(separatedBy: "cannot connect to \(preferred.endpoint)").count > 2 }, "\(tunnel.log)")
+        #expect(tunnel.log.components(separatedBy: "connected host=\(fallback.endpoint)").count - 1 == 1, "\(tunnel.log)")
+        #expect(reader.read(64 << 10, within: 10) == 64 << 10)
         try preferred.resume()
         #expect(waitUntil(15) { reader.drain(); return tunnel.log.contains("connected host=\(preferred.endpoint)") }, "\(tunnel.log)")
+        #expect(tunnel.log.contains("back on a preferred host"))
         reader.drain()
         #expect(reader.read(64 << 10, within: 10) == 64 << 10)
         #expect(tunnel.stop() == 0)

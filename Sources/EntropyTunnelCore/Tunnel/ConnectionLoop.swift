@@ -2,6 +2,15 @@ import Logging
 
 /// The daemon's connection policy, run on a thread of its own: which host to use, when to fail
 /// over, when to go back, how long to wait. Ends only when stopped.
+///
+/// - Hosts are tried in order of preference; each has its own backoff streak and the earliest
+///   time it may be tried again. A failure moves on to the next host that may be tried now, or
+///   waits for the first one that may.
+/// - Host-key and authentication failures are configuration problems: that host is tried again
+///   only after the backoff cap, never in a tight loop.
+/// - On a fallback host, every failback interval the pump pauses (the connection stays open)
+///   while the preferred hosts are probed with a full connection; the first that works takes
+///   over, and if none does the pump goes on with the fallback, which never noticed.
 final class ConnectionLoop: Sendable {
     let configuration: RunConfiguration
     let stats: TunnelStats
@@ -15,69 +24,99 @@ final class ConnectionLoop: Sendable {
         self.logger = logger
     }
 
+    /// The connection in use and since when.
+    private struct Current {
+        var index: Int
+        var connection: TunnelConnection
+        var since: Instant
+    }
+
     /// Connects and pumps into `sink` until stopped; fails only when the sink itself fails.
     func run(sink: FIFOSink) throws(TunnelError) {
         let hosts = configuration.hosts
-        var backoff = Backoff(configuration.backoff)
-        // The earliest time each host may be tried again.
-        var notBefore = [Instant](repeating: .now, count: hosts.count)
+        var state = HostState(count: hosts.count, backoff: configuration.backoff)
         var settings = TunnelConnection.PumpSettings()
         settings.health = configuration.health
         settings.healthFailureLimit = configuration.healthFailureLimit
+        var current: Current?
 
         while !waker.isWoken {
-            let now = Instant.now
-            guard let index = hosts.indices.first(where: { notBefore[$0] <= now }) else {
-                if try wait(until: notBefore.min()!, sink: sink) { return }
+            if current == nil {
+                guard let index = state.firstEligible(below: hosts.count) else {
+                    if try wait(until: state.earliestRetry(below: hosts.count), sink: sink) { return }
+                    continue
+                }
+                current = try connect(index, state: &state)
                 continue
             }
-            let host = hosts[index]
-            // On a fallback host, go back to a preferred one every failback interval, but not
-            // before one of them may be tried again.
+            let index = current!.index
             settings.until = index == 0 ? .distantFuture
-                : max(now + configuration.failbackInterval, notBefore[0..<index].min()!)
-            let started = Instant.now
+                : max(.now + configuration.failbackInterval, state.earliestRetry(below: index))
             do throws(TunnelError) {
-                let outcome = try TunnelConnection.pump(
-                    configuration.connectionOptions(for: host), into: sink, settings: settings,
-                    waker: waker, stats: stats, logger: logger,
-                    onConnected: { [stats] in stats.emit(.connected(host)) })
-                switch outcome {
+                switch try current!.connection.pump(into: sink, settings: settings, waker: waker, stats: stats) {
                 case .stopped, .limitReached:
                     return
                 case .timeUp:
-                    logger.info("trying the preferred host again", metadata: ["host": "\(hosts[0])", "current": "\(host)"])
-                    backoff.reset()
+                    if let better = try probePreferred(below: index, state: &state) {
+                        logger.info("back on a preferred host", metadata: ["host": "\(hosts[better.index])", "left": "\(hosts[index])"])
+                        current = better
+                    }
                 }
             } catch where error.code == .stopped {
                 return
             } catch where error.code == .sink {
                 throw error
             } catch {
-                let uptime = Instant.now - started
-                let delay: Duration
-                if error.isConfigurationProblem {
-                    // Retrying cannot help until someone changes the configuration: no tight loop.
-                    delay = configuration.backoff.cap
-                } else {
-                    delay = backoff.nextDelay(afterRunningFor: uptime)
-                }
-                notBefore[index] = .now + delay
-                let next = hosts.indices.first(where: { notBefore[$0] <= .now })
-                var metadata: Logger.Metadata = ["host": "\(host)"]
-                if let next {
-                    metadata["failover_to"] = "\(hosts[next])"
-                } else {
-                    metadata["retry_in"] = "\(Double(delay.nanoseconds / 1_000_000) / 1000) s"
-                }
-                if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
-                    logger.error("\(error.message)", metadata: metadata)
-                } else {
-                    logger.warning("\(error.message)", metadata: metadata)
-                }
-                stats.emit(.failed(host, error, retryIn: next == nil ? delay : .zero))
+                let uptime = Instant.now - current!.since
+                current = nil
+                stats.update { $0.connected = false }
+                failed(index, error, uptime: uptime, state: &state)
             }
         }
+    }
+
+    /// Opens a connection to host `index`; on failure records it and returns nil.
+    private func connect(_ index: Int, state: inout HostState) throws(TunnelError) -> Current? {
+        let host = configuration.hosts[index]
+        do throws(TunnelError) {
+            let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
+            stats.update { $0.host = host; $0.connected = true; $0.connections += 1 }
+            stats.emit(.connected(host))
+            return Current(index: index, connection: connection, since: .now)
+        } catch where error.code == .stopped {
+            return nil
+        } catch {
+            failed(index, error, uptime: .zero, state: &state)
+            return nil
+        }
+    }
+
+    /// Tries the hosts preferred to `index` that may be tried now, in order; returns the first
+    /// that connects. The current connection stays open meanwhile.
+    private func probePreferred(below index: Int, state: inout HostState) throws(TunnelError) -> Current? {
+        while let candidate = state.firstEligible(below: index), !waker.isWoken {
+            if let connected = try connect(candidate, state: &state) { return connected }
+        }
+        return nil
+    }
+
+    /// Logs a failure of host `index` and schedules its next try.
+    private func failed(_ index: Int, _ error: TunnelError, uptime: Duration, state: inout HostState) {
+        let hosts = configuration.hosts
+        let delay = state.failed(index, configurationProblem: error.isConfigurationProblem, uptime: uptime)
+        var metadata: Logger.Metadata = ["host": "\(hosts[index])"]
+        let next = state.firstEligible(below: hosts.count)
+        if let next {
+            metadata["failover_to"] = "\(hosts[next])"
+        } else {
+            metadata["retry_in"] = "\(Double(delay.nanoseconds / 1_000_000) / 1000) s"
+        }
+        if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
+            logger.error("\(error.message)", metadata: metadata)
+        } else {
+            logger.warning("\(error.message)", metadata: metadata)
+        }
+        stats.emit(.failed(hosts[index], error, retryIn: next == nil ? delay : .zero))
     }
 
     /// Waits until `deadline` or a stop, checking the FIFO once a second; returns true on stop.
@@ -89,5 +128,36 @@ final class ConnectionLoop: Sendable {
             try sink.revalidate()
         }
         return false
+    }
+}
+
+/// Per-host retry bookkeeping: each host's backoff streak and earliest next try. A value.
+struct HostState {
+    private var backoffs: [Backoff]
+    private var notBefore: [Instant]
+    private let cap: Duration
+
+    init(count: Int, backoff: Backoff.Configuration) {
+        backoffs = Array(repeating: Backoff(backoff), count: count)
+        notBefore = Array(repeating: .now, count: count)
+        cap = backoff.cap
+    }
+
+    /// The most preferred host before `end` that may be tried now.
+    func firstEligible(below end: Int, now: Instant = .now) -> Int? {
+        (0..<end).first { notBefore[$0] <= now }
+    }
+
+    /// When the first of the hosts before `end` may be tried again.
+    func earliestRetry(below end: Int) -> Instant {
+        notBefore[0..<end].min() ?? .now
+    }
+
+    /// Records a failure after `uptime`; returns the delay before that host's next try.
+    mutating func failed(_ index: Int, configurationProblem: Bool, uptime: Duration) -> Duration {
+        // Retrying cannot fix a configuration problem: wait the longest delay, not in a tight loop.
+        let delay = configurationProblem ? cap : backoffs[index].nextDelay(afterRunningFor: uptime)
+        notBefore[index] = .now + delay
+        return delay
     }
 }

@@ -1,10 +1,12 @@
 import Logging
 
-/// One connection to one entropy host: connect, verify, authenticate, start the reader, pump.
+/// One connection to one entropy host: connected, host key verified, authenticated, and the
+/// remote reader started; ready to be pumped, possibly several times (the daemon pauses a
+/// fallback connection while it probes a preferred host, and goes on with it if the probe fails).
 ///
 /// Everything here blocks (in `poll()` only) and runs on a thread of its own.
-public enum TunnelConnection {
-    /// How one connection ended without failing.
+public final class TunnelConnection {
+    /// How one pump ended without failing.
     public enum Outcome: Sendable {
         case limitReached
         case stopped
@@ -12,7 +14,7 @@ public enum TunnelConnection {
         case timeUp
     }
 
-    /// What a pump needs besides the connection options.
+    /// What a pump needs besides the connection.
     public struct PumpSettings: Sendable {
         public var readChunk = 16 << 10
         public var byteLimit: Int?
@@ -23,18 +25,26 @@ public enum TunnelConnection {
         public init() {}
     }
 
-    /// Connects to `options.host` and pumps its RNG bytes into `sink` until the limit, a stop,
-    /// the `until` instant, or a failure. A remote command that ends is a failure (the stream is
-    /// gone); its stderr is in the message.
-    ///
-    /// - Parameter onConnected: called once the remote command runs, before the first byte.
-    public static func pump(
-        _ options: ConnectionOptions, into sink: any ByteSink, settings: PumpSettings,
-        waker: Waker, stats: TunnelStats?, logger: Logger, onConnected: (() -> Void)? = nil
-    ) throws(TunnelError) -> Outcome {
+    public let options: ConnectionOptions
+    let session: SSHSession
+    let channel: SSHChannel
+    private let logger: Logger
+    /// Bytes this connection has delivered, over all its pumps.
+    public private(set) var delivered = 0
+
+    private init(options: ConnectionOptions, session: SSHSession, channel: SSHChannel, logger: Logger) {
+        self.options = options
+        self.session = session
+        self.channel = channel
+        self.logger = logger
+    }
+
+    deinit { session.disconnect("entropy-tunnel closing") }
+
+    /// Connects to `options.host` and starts the remote command, all within the connect timeout.
+    public static func open(_ options: ConnectionOptions, waker: Waker, logger: Logger) throws(TunnelError) -> TunnelConnection {
         let started = Instant.now
         let session = try SSHSession.connect(options, waker: waker, logger: logger)
-        defer { session.disconnect("entropy-tunnel closing") }
         let channel = try session.openExecChannel(
             command: options.remoteCommand, window: options.window, deadline: started + options.connectTimeout)
         logger.info("connected", metadata: [
@@ -42,16 +52,22 @@ public enum TunnelConnection {
             "hostkey": "\(session.hostKeyType?.rawValue ?? "?") \(session.hostKeyFingerprint)",
             "window": "\(options.window)", "setup_ms": "\((Instant.now - started).nanoseconds / 1_000_000)",
         ])
-        stats?.update { $0.host = options.host; $0.connected = true; $0.connections += 1 }
-        defer { stats?.update { $0.connected = false } }
-        onConnected?()
+        return TunnelConnection(options: options, session: session, channel: channel, logger: logger)
+    }
 
+    /// Pumps the host's RNG bytes into `sink` until the limit, a stop, the `until` instant, or a
+    /// failure. A remote command that ends is a failure (the stream is gone); its stderr is in
+    /// the message.
+    public func pump(into sink: any ByteSink, settings: PumpSettings, waker: Waker, stats: TunnelStats?) throws(TunnelError) -> Outcome {
+        var settings = settings
+        if let limit = settings.byteLimit { settings.byteLimit = limit - delivered }
         let pump = ChannelPump(
             channel: channel, sink: sink,
             settings: .init(readChunk: settings.readChunk, byteLimit: settings.byteLimit,
                             deadPeerTimeout: options.deadPeerTimeout, health: settings.health,
                             healthFailureLimit: settings.healthFailureLimit, until: settings.until),
             waker: waker, stats: stats, logger: logger)
+        defer { delivered += pump.delivered }
         switch try pump.run() {
         case .limitReached:
             return .limitReached
@@ -60,14 +76,23 @@ public enum TunnelConnection {
         case .timeUp:
             return .timeUp
         case .remoteExited(let exit, let stderr):
-            logger.notice("remote command ended", metadata: ["host": "\(options.host)", "result": "\(exit)", "bytes": "\(pump.delivered)"])
+            let total = delivered + pump.delivered
+            logger.notice("remote command ended", metadata: ["host": "\(options.host)", "result": "\(exit)", "bytes": "\(total)"])
             if exit.succeeded && stderr.isEmpty {
                 throw TunnelError(.remoteCommandFailed,
-                                  "the remote command on \(options.host) ended (\(exit)) after \(pump.delivered) bytes; " +
+                                  "the remote command on \(options.host) ended (\(exit)) after \(total) bytes; " +
                                   "it must stream without end, like `\(ConnectionOptions.defaultRemoteCommand)`")
             }
             throw TunnelError(.remoteCommandFailed,
-                              "the remote command on \(options.host) failed (\(exit)) after \(pump.delivered) bytes\(stderr)")
+                              "the remote command on \(options.host) failed (\(exit)) after \(total) bytes\(stderr)")
         }
+    }
+
+    /// Connects, pumps until the end, and disconnects: `fetch`'s one-shot use.
+    public static func pump(
+        _ options: ConnectionOptions, into sink: any ByteSink, settings: PumpSettings,
+        waker: Waker, logger: Logger
+    ) throws(TunnelError) -> Outcome {
+        try open(options, waker: waker, logger: logger).pump(into: sink, settings: settings, waker: waker, stats: nil)
     }
 }
