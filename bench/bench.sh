@@ -4,7 +4,7 @@
 #   bench/bench.sh            (as root on Debian 12; installs what it needs)
 #
 # Brings up the project's loopback entropy host (a real sshd, throwaway keys) and measures:
-#   1. throughput, CPU seconds and peak RSS of `entropy-tunnel fetch --window 2M` vs
+#   1. throughput, CPU seconds and peak RSS of `entropy-tunnel fetch --window 2M` vs (interleaved runs)
 #      `ssh -c aes128-ctr -m hmac-sha2-256 host 'head -c N /dev/zero'` (OpenSSH's window is 2 MiB);
 #   2. time from process start to first byte, median of 10, vs OpenSSH;
 #   3. over-drain of `run` with default settings vs the OpenSSH pipeline `ssh host CMD > fifo`,
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BYTES=${BENCH_BYTES:-$((512 << 20))}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 IDLE_SECONDS=${IDLE_SECONDS:-60}
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -56,27 +56,30 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 echo
-echo "== 1. throughput: $((BYTES >> 20)) MiB, median of $RUNS (wall s, user+sys CPU s, peak RSS KiB)"
-measure() {  # label, command...
+echo "== 1. throughput: $((BYTES >> 20)) MiB, $RUNS runs each, interleaved; medians (wall s, user+sys CPU s, peak RSS KiB)"
+run_once() {  # label, command...: appends "wall cpu rss" to $WORK/label.runs
     local label=$1; shift
-    local walls=() cpus=() rsss=()
-    for _ in $(seq "$RUNS"); do
-        /usr/bin/time -f "%e %U %S %M" -o "$WORK/time" "$@" > /dev/null
-        read -r wall user sys rss < "$WORK/time"
-        walls+=("$wall"); cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')"); rsss+=("$rss")
-    done
-    local w c r
-    w=$(printf '%s\n' "${walls[@]}" | median); c=$(printf '%s\n' "${cpus[@]}" | median); r=$(printf '%s\n' "${rsss[@]}" | median)
-    printf '%-16s wall %8.3f s  %8.1f MB/s  cpu %6.3f s  rss %7d KiB\n' "$label" "$w" "$(awk -v b="$BYTES" -v w="$w" 'BEGIN{print b/w/1e6}')" "$c" "$r"
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/time" "$@" > /dev/null
+    read -r wall user sys rss < "$WORK/time"
+    echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') $rss" >> "$WORK/$label.runs"
+}
+summarize() {  # label: prints the medians and stores them in $WORK/label.result
+    local label=$1 w c r
+    w=$(awk '{print $1}' "$WORK/$label.runs" | median); c=$(awk '{print $2}' "$WORK/$label.runs" | median); r=$(awk '{print $3}' "$WORK/$label.runs" | median)
+    printf '%-16s wall %8.3f s  %8.1f MB/s  cpu %6.3f s  rss %7d KiB   (walls: %s)\n' "$label" "$w" "$(awk -v b="$BYTES" -v w="$w" 'BEGIN{print b/w/1e6}')" "$c" "$r" "$(awk '{printf "%s ", $1}' "$WORK/$label.runs")"
     echo "$w $c $r" > "$WORK/$label.result"
 }
-# Zeros are not RNG output: the health tests are off for this one measurement of raw transport.
-measure entropy-tunnel "$ET" fetch "${ETARGS[@]}" --window 2M --no-health-tests --remote-command "head -c $BYTES /dev/zero" --bytes "$BYTES" --output -
-measure openssh ssh "${SSHARGS[@]}" "head -c $BYTES /dev/zero"
+# Alternating the two clients spreads whatever else the machine does over both.
+for _ in $(seq "$RUNS"); do
+    # Zeros are not RNG output: the health tests are off for this measurement of raw transport.
+    run_once entropy-tunnel "$ET" fetch "${ETARGS[@]}" --window 2M --no-health-tests --remote-command "head -c $BYTES /dev/zero" --bytes "$BYTES" --output -
+    run_once openssh ssh "${SSHARGS[@]}" "head -c $BYTES /dev/zero"
+done
+summarize entropy-tunnel
+summarize openssh
 read -r ETW ETC ETR < "$WORK/entropy-tunnel.result"
 read -r OSW OSC OSR < "$WORK/openssh.result"
 echo "throughput ratio entropy-tunnel/openssh: $(ratio "$OSW" "$ETW")x   cpu ratio: $(ratio "$ETC" "$OSC")x   rss ratio: $(ratio "$ETR" "$OSR")x"
-
 echo
 echo "== 2. time from process start to first byte, median of 10 (one 512-byte block of /dev/urandom; entropy-tunnel health-tests it first)"
 ttfb() {  # command...: prints seconds from start until the first byte has been read
