@@ -17,14 +17,22 @@ struct RngdDaemonTests {
         return (tunnel, fifo)
     }
 
-    /// Waits for an rngd child of the tunnel other than `previous`; returns its PID and when it was seen.
+    /// Waits for a supervised rngd (a child of the tunnel reading the FIFO: not the short-lived
+    /// `rngd --version` probe) other than `previous`; returns its PID and when it was seen.
     func nextRngd(of tunnel: TunnelProcess, other previous: Int32? = nil, within seconds: Double = 10) -> (Int32, Date)? {
         var found: Int32?
         waitUntil(seconds) {
-            found = childPIDs(of: tunnel.pid, named: "rngd").first { $0 != previous }
+            found = supervisedRngd(of: tunnel).first { $0 != previous }
             return found != nil
         }
         return found.map { ($0, Date()) }
+    }
+
+    func supervisedRngd(of tunnel: TunnelProcess) -> [Int32] {
+        childPIDs(of: tunnel.pid, named: "rngd").filter { pid in
+            let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            return cmdline.split(separator: "\0").contains("-r")
+        }
     }
 
     @Test("rngd starts once the FIFO holds bytes, and kill -9 five times: restarted each time, the first within 1 s")
@@ -95,7 +103,7 @@ struct RngdDaemonTests {
         print("gracefulShutdown: exited in \(String(format: "%.3f", Date().timeIntervalSince(stopping))) s")
         #expect(Date().timeIntervalSince(stopping) < 3)
         #expect(!isAlive(rngd))
-        #expect(childPIDs(of: pid, named: "rngd").isEmpty)
+        #expect(childPIDs(of: pid, named: "rngd").isEmpty)  // neither supervised nor probe
         #expect(tunnel.log.contains("rngd stopped"))
     }
 
