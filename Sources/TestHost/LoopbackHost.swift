@@ -29,6 +29,8 @@ public final class LoopbackHost: @unchecked Sendable {
     /// While paused: a socket bound to the port but not listening, so connections are refused
     /// and no other harness (tests run in parallel) can be given the port.
     private var placeholder: Int32 = -1
+    /// Whether the harness made `directory` (and so removes it when it goes away).
+    private let ownsDirectory: Bool
     private var sessions: [Int32] = []
     private var finished: [Int32] = []
     private var acceptThread: Thread?
@@ -48,6 +50,7 @@ public final class LoopbackHost: @unchecked Sendable {
     ///     of the harness's user and key file (for `keys authorize`, which sets both up).
     public init(forcedCommand: String, hostKeyType: String = "ed25519", directory: String? = nil,
                 loginUser: String? = nil) throws {
+        ownsDirectory = directory == nil
         let dir = try directory ?? Self.makeTemporaryDirectory()
         mkdir(dir, 0o755)
         self.directory = dir
@@ -75,6 +78,9 @@ public final class LoopbackHost: @unchecked Sendable {
         shutdown()
         for fd in stopPipe where fd >= 0 { close(fd) }
         if placeholder >= 0 { close(placeholder) }
+        // Keys, logs and test data (tens of MiB) go with the host; a test that wants to look at
+        // them afterwards passes a directory of its own.
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     // MARK: - Files
