@@ -1,9 +1,6 @@
 import ArgumentParser
 import EntropyTunnelCore
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension ByteSize: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -88,7 +85,7 @@ struct ConnectionArguments: ParsableArguments {
     /// The config file's values (when there is one) overlaid with the flags', and where they came from.
     func resolvedValues(overlaying flags: ConfigFile.Values) throws -> (ConfigFile.Values, source: String) {
         var path = config
-        if path == nil, access(ConfigFile.defaultPath, F_OK) == 0 { path = ConfigFile.defaultPath }
+        if path == nil, FileSystem.exists(ConfigFile.defaultPath) { path = ConfigFile.defaultPath }
         guard let path else { return (flags, "the command line") }
         let file = try ConfigFile.load(path: path)
         return (file.overlaid(with: flags), path)

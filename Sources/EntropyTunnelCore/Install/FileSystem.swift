@@ -8,13 +8,13 @@ import Glibc
 /// Writes go through `writeIfChanged`: it compares the content (and mode) first and leaves an
 /// identical file untouched (same inode, same mtime), so running `install` twice rewrites nothing.
 public enum FileSystem {
-    /// The whole file as UTF-8 text (`open`/`read`).
-    public static func read(_ path: String) throws(TunnelError) -> String {
-        String(decoding: try readBytes(path), as: UTF8.self)
+    /// The whole file as UTF-8 text (`open`/`read`), at most `limit` bytes of it.
+    public static func read(_ path: String, limit: Int = .max) throws(TunnelError) -> String {
+        String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
     }
 
-    /// The whole file as bytes.
-    public static func readBytes(_ path: String) throws(TunnelError) -> [UInt8] {
+    /// The whole file as bytes, at most `limit` of them.
+    public static func readBytes(_ path: String, limit: Int = .max) throws(TunnelError) -> [UInt8] {
         let fd = try syscallValue("open") { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -23,6 +23,7 @@ public enum FileSystem {
             let n = try syscallValue("read") { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if n == 0 { return bytes }
             bytes += buffer[0..<n]
+            if bytes.count >= limit { return Array(bytes.prefix(limit)) }
         }
     }
 

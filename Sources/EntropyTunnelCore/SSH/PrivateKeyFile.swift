@@ -39,8 +39,12 @@ public enum PrivateKeyFile {
                               "private key \(path) is accessible by group or others (mode 0\(String(mode, radix: 8))); " +
                               "OpenSSH ignores such keys and so does entropy-tunnel: run `chmod 600 \(path)`")
         }
-        guard let contents = readSmallFile(path, limit: 64 << 10) else {
-            throw TunnelError(.privateKey, "cannot read private key \(path): \(String(cString: strerror(errno)))")
+        let contents: String
+        do throws(TunnelError) {
+            contents = try FileSystem.read(path, limit: 64 << 10)
+        } catch {
+            throw TunnelError(.privateKey, "cannot read private key \(path): \(error.errno.map { "\($0)" } ?? error.message)",
+                              errno: error.errno)
         }
         switch keyType(ofFileContents: contents) {
         case "ssh-rsa":
@@ -60,22 +64,6 @@ public enum PrivateKeyFile {
             return
         }
     }
-}
-
-/// Reads a whole small file as text, or nil (with `errno` set) on failure.
-func readSmallFile(_ path: String, limit: Int) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while bytes.count <= limit {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Reads SSH wire-format fields (RFC 4251 §5) from a byte buffer.

@@ -28,19 +28,7 @@ public final class FIFOSink: ByteSink {
             throw TunnelError(.invalidArgument, "--fifo \(path) must be an absolute path")
         }
         self.path = path
-        try FIFOSink.createIfMissing(path)
-        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            let err = errno
-            throw TunnelError(.sink, "cannot open FIFO \(path): \(String(cString: strerror(err)))")
-        }
-        var st = stat()
-        fstat(fd, &st)
-        guard (st.st_mode & S_IFMT) == S_IFIFO else {
-            close(fd)
-            throw TunnelError(.sink, "\(path) changed while it was being opened; refusing to use it")
-        }
-        fchmod(fd, 0o600)
+        let (fd, st) = try FIFOSink.createAndOpen(path)
         if let size {
             if fcntl(fd, F_SETPIPE_SZ, Int32(clamping: size.bytes)) < 0 {
                 let err = errno
@@ -57,6 +45,24 @@ public final class FIFOSink: ByteSink {
     }
 
     deinit { close(descriptor) }
+
+    /// Creates the FIFO if missing and opens it read-write, non-blocking; checks on the open
+    /// descriptor that it is a FIFO (nothing swapped in between) and sets mode 0600.
+    private static func createAndOpen(_ path: String) throws(TunnelError) -> (Int32, stat) {
+        try createIfMissing(path)
+        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw TunnelError(.sink, "cannot open FIFO \(path): \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        fstat(fd, &st)
+        guard (st.st_mode & S_IFMT) == S_IFIFO else {
+            close(fd)
+            throw TunnelError(.sink, "\(path) changed while it was being opened; refusing to use it")
+        }
+        fchmod(fd, 0o600)
+        return (fd, st)
+    }
 
     private static func createIfMissing(_ path: String) throws(TunnelError) {
         var st = stat()
@@ -76,7 +82,11 @@ public final class FIFOSink: ByteSink {
         guard errno == ENOENT else {
             throw TunnelError(.sink, "cannot check --fifo \(path): \(String(cString: strerror(errno)))")
         }
-        try makeDirectories(parentOf: path)
+        do throws(TunnelError) {
+            try FileSystem.makeDirectories(FileSystem.parent(of: path), mode: 0o755)
+        } catch {
+            throw TunnelError(.sink, error.message, errno: error.errno)
+        }
         if mkfifo(path, 0o600) != 0 && errno != EEXIST {
             throw TunnelError(.sink, "cannot create FIFO \(path): \(String(cString: strerror(errno)))")
         }
@@ -93,18 +103,8 @@ public final class FIFOSink: ByteSink {
     /// reader (rngd) sees EOF once we let go of it, exits, and is restarted on the new FIFO.
     public func revalidate() throws(TunnelError) {
         guard !isStillAtPath else { return }
-        try FIFOSink.createIfMissing(path)
-        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            throw TunnelError(.sink, "cannot reopen FIFO \(path): \(String(cString: strerror(errno)))")
-        }
+        let (fd, st) = try FIFOSink.createAndOpen(path)
         defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        guard (st.st_mode & S_IFMT) == S_IFIFO else {
-            throw TunnelError(.sink, "\(path) changed while it was being reopened; refusing to use it")
-        }
-        fchmod(fd, 0o600)
         _ = fcntl(fd, F_SETPIPE_SZ, Int32(clamping: capacity))
         guard dup2(fd, descriptor) == descriptor else {
             throw TunnelError(.sink, "cannot switch to the new FIFO \(path): \(String(cString: strerror(errno)))")
@@ -135,15 +135,3 @@ public final class FIFOSink: ByteSink {
 /// fcntl commands Glibc does not export without _GNU_SOURCE (F_LINUX_SPECIFIC_BASE + 7, + 8).
 private let F_SETPIPE_SZ: Int32 = 1031
 private let F_GETPIPE_SZ: Int32 = 1032
-
-/// `mkdir -p` for the parent directory of `path`, mode 0755.
-func makeDirectories(parentOf path: String) throws(TunnelError) {
-    var prefix = ""
-    let components = path.split(separator: "/").dropLast()
-    for component in components {
-        prefix += "/" + component
-        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw TunnelError(.sink, "cannot create directory \(prefix): \(String(cString: strerror(errno)))")
-        }
-    }
-}

@@ -116,7 +116,7 @@ final class ConnectionLoop: Sendable {
         } else {
             logger.warning("\(error.message)", metadata: metadata)
         }
-        stats.emit(.failed(hosts[index], error, retryIn: next == nil ? delay : .zero))
+        stats.emit(.failed(hosts[index], error))
     }
 
     /// Waits until `deadline` or a stop, checking the FIFO once a second; returns true on stop.

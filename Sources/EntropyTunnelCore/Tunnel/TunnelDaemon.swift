@@ -101,7 +101,7 @@ public final class TunnelDaemon: Service, Sendable {
                 case .connected:
                     stats.update { $0.lastError = nil }
                     notifier?.send("STATUS=\(statusLine())")
-                case .failed(_, let error, _):
+                case .failed(_, let error):
                     stats.update { $0.lastError = error.message }
                     notifier?.send("STATUS=\(statusLine())")
                 }

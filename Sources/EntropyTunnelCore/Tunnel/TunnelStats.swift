@@ -19,7 +19,7 @@ public final class TunnelStats: Sendable {
         case connected(HostSpec)
         /// The first bytes of this run reached the sink (the FIFO holds bytes).
         case primed
-        case failed(HostSpec, TunnelError, retryIn: Duration)
+        case failed(HostSpec, TunnelError)
     }
 
     private let state = Mutex(Snapshot())
