@@ -28,14 +28,18 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
+        // pipe2, and the fork/exec that gives rngd a parent-death signal: what Glibc cannot.
+        .target(name: "CSystemShims"),
         // All of the logic: SSH, FIFO sink, pump, supervisor, health tests, config, install.
         .target(
             name: "EntropyTunnelCore",
             dependencies: [
                 "CLibSSH2",
+                "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -47,6 +51,7 @@ let package = Package(
             dependencies: [
                 "EntropyTunnelCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

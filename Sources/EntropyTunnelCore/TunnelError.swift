@@ -20,6 +20,7 @@ public struct TunnelError: Error, CustomStringConvertible, Sendable {
             case protocolError = "ssh protocol error"
             case system = "system error"
             case timeout = "timed out"
+            case stalled = "no data"
             case configuration = "configuration error"
             case rngd = "rngd error"
             case stopped = "stopped"
@@ -40,6 +41,8 @@ public struct TunnelError: Error, CustomStringConvertible, Sendable {
         public static let protocolError = Code(.protocolError)
         public static let system = Code(.system)
         public static let timeout = Code(.timeout)
+        /// The connection is alive but the host delivered no data for `--data-timeout`.
+        public static let stalled = Code(.stalled)
         public static let configuration = Code(.configuration)
         public static let rngd = Code(.rngd)
         /// Not a failure: a stop was requested (SIGTERM, SIGINT) while the operation ran.
@@ -70,6 +73,17 @@ public struct TunnelError: Error, CustomStringConvertible, Sendable {
         default:
             return false
         }
+    }
+
+    /// True for problems of this machine's set-up that no other host can fix: the private key
+    /// or the known_hosts file cannot be used.
+    public var isLocalProblem: Bool { code == .privateKey || code == .configuration }
+
+    /// True when the process should exit with 78 (EX_CONFIG) rather than be restarted: a
+    /// configuration problem, or a sink that cannot be used as configured (wrong file type,
+    /// unsafe ownership, size above the system's limit).
+    public var exitsAsConfigurationError: Bool {
+        isConfigurationProblem || code == .sink || code == .rngd
     }
 
     public var description: String { message }

@@ -10,51 +10,56 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// The options every command that talks to an entropy host shares. Each may also be set in the
 /// config file; a flag given here wins over the file.
-struct ConnectionArguments: ParsableArguments {
+package struct ConnectionArguments: ParsableArguments {
+    package init() {}
+
     @Option(help: ArgumentHelp("Config file. (default: /etc/entropy-tunnel/config.toml, when it exists)", valueName: "path"))
-    var config: String?
+    package var config: String?
 
     @Option(help: ArgumentHelp("An entropy host: HOST, HOST:PORT or [IPv6]:PORT. Repeat for fallbacks, most preferred first.", valueName: "host"))
-    var host: [String] = []
+    package var host: [String] = []
 
     @Option(help: "SSH port for hosts that name none. (default: 22)")
-    var port: Int?
+    package var port: Int?
 
     @Option(help: "User to log in as on the entropy host. (default: entropy)")
-    var user: String?
+    package var user: String?
 
     @Option(help: ArgumentHelp("Private key (OpenSSH format, Ed25519 or ECDSA, mode 0600). (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
-    var identity: String?
+    package var identity: String?
 
     @Option(help: ArgumentHelp("OpenSSH known_hosts file holding the hosts' pinned keys. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
-    var knownHosts: String?
+    package var knownHosts: String?
 
     @Option(help: ArgumentHelp("Command that streams the host's RNG; ignored by a host whose key forces a command. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
-    var remoteCommand: String?
+    package var remoteCommand: String?
 
     @Option(help: ArgumentHelp("SSH channel receive window: the most the host sends ahead of use. K/M/G suffixes. (default: 64K)", valueName: "size"))
-    var window: ByteSize?
+    package var window: ByteSize?
 
     @Option(help: ArgumentHelp("Seconds allowed to connect, authenticate and start the command. (default: 10)", valueName: "seconds"))
-    var connectTimeout: Double?
+    package var connectTimeout: Double?
 
     @Option(help: ArgumentHelp("Seconds between SSH keepalives. (default: 15)", valueName: "seconds"))
-    var keepaliveInterval: Double?
+    package var keepaliveInterval: Double?
 
-    @Option(help: ArgumentHelp("Keepalive intervals without an answer before the host counts as dead. (default: 3)", valueName: "n"))
-    var keepaliveCount: Int?
+    @Option(help: ArgumentHelp("Keepalive intervals without an answer before the host counts as dead, 1 to 1000. (default: 3)", valueName: "n"))
+    package var keepaliveCount: Int?
+
+    @Option(help: ArgumentHelp("Seconds a host may answer keepalives yet send no data (while there is room for it) before it counts as failed, 1 to 86400. (default: 60)", valueName: "seconds"))
+    package var dataTimeout: Double?
 
     @Option(help: ArgumentHelp("Health tests: claimed min-entropy of the host's RNG, bits per byte, 0 < H <= 8. (default: 7)", valueName: "bits"))
-    var healthMinEntropy: Double?
+    package var healthMinEntropy: Double?
 
     @Option(help: ArgumentHelp("Health tests: false-alarm probability per test, 0 < alpha < 1. (default: 2^-40, about 9.1e-13)", valueName: "alpha"))
-    var healthAlpha: Double?
+    package var healthAlpha: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
-    var logLevel: Logger.Level?
+    package var logLevel: Logger.Level?
 
     /// The values the flags set; nil where a flag was not given.
-    var values: ConfigFile.Values {
+    package var values: ConfigFile.Values {
         var v = ConfigFile.Values()
         v.hosts = host.isEmpty ? nil : host
         v.port = port
@@ -66,20 +71,33 @@ struct ConnectionArguments: ParsableArguments {
         v.connectTimeout = connectTimeout.map(Self.duration)
         v.keepaliveInterval = keepaliveInterval.map(Self.duration)
         v.keepaliveCount = keepaliveCount
+        v.dataTimeout = dataTimeout.map(Self.duration)
         v.healthMinEntropy = healthMinEntropy
         v.healthAlpha = healthAlpha
         v.logLevel = logLevel
         return v
     }
 
-    func validate() throws {
+    package func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is not a number from 1 to 65535") }
-        for (name, value) in [("--connect-timeout", connectTimeout), ("--keepalive-interval", keepaliveInterval)] {
-            if let value, !(value.isFinite && value > 0 && value < 86_400) {
-                throw ValidationError("\(name) \(value) must be a number of seconds above 0")
+        for (name, value, minimum) in [("--connect-timeout", connectTimeout, 0.1), ("--keepalive-interval", keepaliveInterval, 1.0),
+                                       ("--data-timeout", dataTimeout, 1.0)] {
+            if let value, !(value.isFinite && value >= minimum && value <= 86_400) {
+                throw ValidationError("\(name) \(value) is out of range: give a number of seconds from \(minimum) to 86400")
             }
         }
-        if let keepaliveCount, keepaliveCount < 1 { throw ValidationError("--keepalive-count must be at least 1") }
+        if let keepaliveCount, !(1...1000).contains(keepaliveCount) {
+            throw ValidationError("--keepalive-count \(keepaliveCount) is out of range: give a count from 1 to 1000")
+        }
+        if let healthMinEntropy, !(healthMinEntropy.isFinite && healthMinEntropy > 0 && healthMinEntropy <= 8) {
+            throw ValidationError("--health-min-entropy \(healthMinEntropy) is out of range: give bits per byte, above 0 and at most 8")
+        }
+        if let healthAlpha, !(healthAlpha.isFinite && healthAlpha > 0 && healthAlpha < 1) {
+            throw ValidationError("--health-alpha \(healthAlpha) is out of range: give a probability above 0 and below 1, like 2^-40")
+        }
+        if let window, !(4 << 10...64 << 20).contains(window.bytes) {
+            throw ValidationError("--window \(window) is out of range: give 4K to 64M")
+        }
     }
 
     /// The config file's values (when there is one) overlaid with the flags', and where they came from.

@@ -2,8 +2,10 @@ import ArgumentParser
 
 /// entropy-tunnel: randomness from a machine with a hardware RNG, over SSH.
 @main
-struct EntropyTunnelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct EntropyTunnelCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "entropy-tunnel",
         abstract: "Feed this machine's kernel with random bytes from another machine's hardware RNG, over SSH.",
         discussion: """

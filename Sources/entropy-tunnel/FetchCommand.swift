@@ -1,9 +1,12 @@
 import ArgumentParser
 import EntropyTunnelCore
 import Logging
+import UnixSignals
 
-struct FetchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct FetchCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "fetch",
         abstract: "Fetch a fixed number of random bytes from the host once, and exit.",
         discussion: """
@@ -14,22 +17,22 @@ struct FetchCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var connection: ConnectionArguments
+    @OptionGroup package var connection: ConnectionArguments
 
     @Option(help: ArgumentHelp("How many bytes to fetch, with optional K/M/G suffix.", valueName: "size"))
-    var bytes: ByteSize
+    package var bytes: ByteSize
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (created mode 0600), or - for standard output. (default: -)", valueName: "file"))
-    var output: String = "-"
+    package var output: String = "-"
 
     @Flag(inversion: .prefixedNo, help: "Run the SP 800-90B health tests. Turn them off only for data that is not RNG output, such as benchmarks from /dev/zero.")
-    var healthTests = true
+    package var healthTests = true
 
-    func validate() throws {
-        if bytes.bytes < 1 { throw ValidationError("--bytes must be at least 1") }
+    package func validate() throws {
+        if !(1...(1 << 40)).contains(bytes.bytes) { throw ValidationError("--bytes \(bytes) is out of range: give 1 to 1T") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         var logger = bootstrapLogging(nil)
         let configuration: RunConfiguration
         do {
@@ -42,29 +45,51 @@ struct FetchCommand: AsyncParsableCommand {
         }
         var pumpSettings = TunnelConnection.PumpSettings()
         pumpSettings.readChunk = 256 << 10
-        pumpSettings.byteLimit = bytes.bytes
         pumpSettings.health = healthTests ? configuration.health : nil
         let settings = pumpSettings
         let output = self.output
+        let total = bytes.bytes
         let log = logger
+        let waker: Waker
+        do { waker = try Waker() } catch { logger.error("\(describe(error))"); throw ExitCode.failure }
+        // SIGINT or SIGTERM: stop, remove the temporary file, leave the target as it was.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let watcher = Task {
+            for await signal in signals {
+                log.notice("stopping on \(signal)")
+                waker.wake()
+            }
+        }
+        defer { watcher.cancel() }
         do {
-            let waker = try Waker()
-            _ = try await BlockingThread.run(name: "et-fetch") { () throws(TunnelError) -> TunnelConnection.Outcome in
-                let sink: any ByteSink = output == "-" ? FileSink() : try FileSink(path: output)
+            try await BlockingThread.run(name: "et-fetch") { () throws(TunnelError) in
+                let sink = output == "-" ? FileSink() : try FileSink(path: output)
                 var lastError: TunnelError?
                 for host in configuration.hosts {
+                    // The count goes on across failover: never more than --bytes in all.
+                    var settings = settings
+                    settings.byteLimit = total - sink.written
                     do throws(TunnelError) {
-                        return try TunnelConnection.pump(configuration.connectionOptions(for: host), into: sink,
-                                                         settings: settings, waker: waker, logger: log)
-                    } catch where configuration.hosts.count > 1 && error.code != .sink {
-                        log.warning("\(error.message)", metadata: ["host": "\(host)"])
+                        switch try TunnelConnection.pump(configuration.connectionOptions(for: host), into: sink,
+                                                         settings: settings, waker: waker, logger: log) {
+                        case .limitReached:
+                            try sink.commit()
+                            return
+                        case .stopped, .timeUp:
+                            throw TunnelError(.stopped, "stopped after \(sink.written) of \(total) bytes; nothing was written to \(output == "-" ? "standard output beyond those bytes" : output)")
+                        }
+                    } catch where error.code != .sink && error.code != .stopped && !error.isLocalProblem {
                         lastError = error
+                        if host != configuration.hosts.last {
+                            log.warning("\(error.message)", metadata: ["host": "\(host)", "bytes_so_far": "\(sink.written)"])
+                        }
                     }
                 }
                 throw lastError!
             }
         } catch {
             logger.error("\(describe(error))")
+            if error.code == .sink || error.isLocalProblem { throw ExitCode(78) }
             throw ExitCode.failure
         }
     }

@@ -6,8 +6,10 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-struct RunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RunCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the tunnel: keep rngd fed with the host's RNG bytes (the daemon systemd starts).",
         discussion: """
@@ -23,11 +25,11 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var connection: ConnectionArguments
+    @OptionGroup package var connection: ConnectionArguments
 
-    @OptionGroup var daemon: DaemonArguments
+    @OptionGroup package var daemon: DaemonArguments
 
-    func run() async throws {
+    package func run() async throws {
         let flags = daemon.applied(to: connection.values)
 
         // systemd's variables are read, then removed so that rngd does not inherit them.
@@ -49,14 +51,20 @@ struct RunCommand: AsyncParsableCommand {
             "health": "\(configuration.health.map { "\($0)" } ?? "off")",
         ])
         let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier)
+        // ServiceGroup's own bookkeeping is debug detail; our services log what matters.
+        var groupLogger = logger
+        groupLogger.logLevel = configuration.logLevel == .trace ? .trace : .error
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: daemon)],
+            services: daemon.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: groupLogger))
         do {
             try await group.run()
         } catch {
             logger.error("\(describe(error))")
+            if let tunnelError = error as? TunnelError, tunnelError.exitsAsConfigurationError {
+                throw ExitCode(78)  // EX_CONFIG: the unit's RestartPreventExitStatus=78 stops a restart loop
+            }
             throw ExitCode.failure
         }
     }

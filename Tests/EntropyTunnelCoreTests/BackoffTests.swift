@@ -1,4 +1,4 @@
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 import Testing
 
 /// A "random" source that returns the same word every time: 0 gives the shortest delay,

@@ -1,4 +1,4 @@
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -179,5 +179,34 @@ private extension Array where Element == UInt8 {
         let verdict = verdicts([UInt8](repeating: 0xA5, count: 512))[0]
         #expect(verdict.description == "repetition count test failed: count 7 reached cutoff 7 at offset 6")
         #expect(!verdict.description.contains("165") && !verdict.description.lowercased().contains("a5"))
+    }
+}
+
+/// The failure-rate rule: failing windows that are not in a row still fail the source when
+/// there are more of them than alpha allows a good source.
+struct HealthFailureRateTests {
+    @Test("the recent-failure limit follows alpha", arguments: [
+        (0x1p-40, 2), (0x1p-20, 3), (1e-3, 9),
+    ])
+    func limitFromAlpha(alpha: Double, expected: Int) throws {
+        let parameters = try HealthParameters(minEntropy: 7, alpha: alpha)
+        #expect(parameters.recentFailureLimit == expected)
+    }
+
+    @Test("two failing windows among 64 fail the source with the defaults; one does not")
+    func twoOfSixtyFour() {
+        var tester = HealthTester()
+        let good = randomBytes(512 * 70, seed: 42)
+        let stuck = [UInt8](repeating: 7, count: 512)
+        func check(_ window: [UInt8]) { window.withUnsafeBytes { _ = tester.check($0) } }
+        check(stuck)
+        for i in 0..<30 { check(Array(good[i * 512..<(i + 1) * 512])) }
+        #expect(tester.recentFailures == 1 && !tester.sourceFailed(consecutiveLimit: 3))
+        check(stuck)
+        #expect(tester.consecutiveFailures == 1)
+        #expect(tester.recentFailures == 2 && tester.sourceFailed(consecutiveLimit: 3))
+        // 64 good windows later the old failures have left the horizon.
+        for i in 0..<64 { check(Array(good[(i % 70) * 512..<((i % 70) + 1) * 512])) }
+        #expect(tester.recentFailures == 0 && !tester.sourceFailed(consecutiveLimit: 3))
     }
 }

@@ -1,4 +1,4 @@
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 import Testing
 #if canImport(Glibc)
 import Glibc

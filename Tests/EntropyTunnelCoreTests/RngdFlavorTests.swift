@@ -1,4 +1,4 @@
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 import Testing
 
 /// `rngd --version` / `--help` as printed by the real binaries: rng-tools5 5-4.1 (installed here)

@@ -1,5 +1,5 @@
 import Testing
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 
 @Suite struct ByteSizeTests {
     @Test(arguments: [

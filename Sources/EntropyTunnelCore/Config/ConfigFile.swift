@@ -29,7 +29,10 @@ public struct ConfigFile {
         public var connectTimeout: Duration?
         public var keepaliveInterval: Duration?
         public var keepaliveCount: Int?
+        public var dataTimeout: Duration?
         public var fifo: String?
+        /// A group that may read the FIFO (mode 0640); nil: only the daemon's user (0600).
+        public var fifoGroup: String?
         public var fifoSize: ByteSize?
         /// `"rngd"` or `"fifo"`.
         public var sink: String?
@@ -54,10 +57,18 @@ public struct ConfigFile {
     /// Every key the file may hold, in the order of the example file.
     public static let knownKeys = [
         "host", "port", "user", "identity", "known_hosts", "remote_command", "window",
-        "connect_timeout", "keepalive_interval", "keepalive_count", "fifo", "fifo_size", "sink",
+        "connect_timeout", "keepalive_interval", "keepalive_count", "data_timeout", "fifo", "fifo_group", "fifo_size", "sink",
         "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
         "failback_interval", "log_level",
     ]
+
+    /// Whether `name` can be a group name (what `groupadd` accepts): no path or shell surprises.
+    public static func isGroupName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 32 && !name.hasPrefix("-") &&
+            name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") ||
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ||
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
 
     /// The sinks `sink` accepts.
     public static let sinkNames = ["rngd", "fifo"]
@@ -137,7 +148,9 @@ public struct ConfigFile {
             v.connectTimeout = try seconds("connect_timeout", minimum: 0.1)
             v.keepaliveInterval = try seconds("keepalive_interval", minimum: 1)
             v.keepaliveCount = try int("keepalive_count", in: 1...1000, "a count from 1 to 1000")
+            v.dataTimeout = try seconds("data_timeout", minimum: 1)
             v.fifo = try path("fifo")
+            v.fifoGroup = try string("fifo_group", check: ConfigFile.isGroupName, "a group name, like \"rngd\"")
             v.fifoSize = try size("fifo_size", in: 4 << 10...1 << 30, "4K up to the pipe-max-size (1M by default)")
             v.sink = try string("sink", check: { ConfigFile.sinkNames.contains($0) }, "one of \(ConfigFile.sinkNames.map { "\"\($0)\"" }.joined(separator: ", "))")
             v.rngd = try path("rngd")

@@ -16,6 +16,8 @@ public struct RunConfiguration: Sendable {
     /// Everything about a connection but the host.
     public var connection: ConnectionOptions
     public var fifoPath = "/run/entropy-tunnel/entropy.fifo"
+    /// A group allowed to read (never write) the FIFO; nil: the daemon's user only.
+    public var fifoGroup: String?
     /// The FIFO's capacity: with the window, it bounds what is taken from the host ahead of use.
     public var fifoSize: ByteSize = .kib(64)
     public var sink: SinkKind = .rngd
@@ -65,7 +67,9 @@ public struct RunConfiguration: Sendable {
         if let v = values.connectTimeout { connection.connectTimeout = v }
         if let v = values.keepaliveInterval { connection.keepaliveInterval = v }
         if let v = values.keepaliveCount { connection.keepaliveCount = v }
+        if let v = values.dataTimeout { connection.dataTimeout = v }
         if let v = values.fifo { fifoPath = v }
+        if let v = values.fifoGroup { fifoGroup = v }
         if let v = values.fifoSize { fifoSize = v }
         if let v = values.sink {
             guard let kind = SinkKind(rawValue: v) else {
@@ -118,7 +122,9 @@ extension ConfigFile.Values {
         merged.connectTimeout = overrides.connectTimeout ?? connectTimeout
         merged.keepaliveInterval = overrides.keepaliveInterval ?? keepaliveInterval
         merged.keepaliveCount = overrides.keepaliveCount ?? keepaliveCount
+        merged.dataTimeout = overrides.dataTimeout ?? dataTimeout
         merged.fifo = overrides.fifo ?? fifo
+        merged.fifoGroup = overrides.fifoGroup ?? fifoGroup
         merged.fifoSize = overrides.fifoSize ?? fifoSize
         merged.sink = overrides.sink ?? sink
         merged.rngd = overrides.rngd ?? rngd

@@ -14,6 +14,9 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var keepaliveInterval: Duration = .seconds(15)
     /// The host is declared dead after this many keepalive intervals without traffic.
     public var keepaliveCount: Int = 3
+    /// A host that answers keepalives but sends no data for this long (while we have room for
+    /// it) has failed.
+    public var dataTimeout: Duration = .seconds(60)
 
     public static let defaultRemoteCommand = "dd if=/dev/hwrng bs=512 status=none"
 
@@ -35,8 +38,15 @@ public struct ConnectionOptions: Sendable, Hashable {
         if keepaliveInterval < .seconds(1) {
             throw TunnelError(.invalidArgument, "--keepalive-interval must be at least 1 second")
         }
-        if keepaliveCount < 1 {
-            throw TunnelError(.invalidArgument, "--keepalive-count must be at least 1")
+        if !(1...1000).contains(keepaliveCount) {
+            throw TunnelError(.invalidArgument, "--keepalive-count \(keepaliveCount) is out of range: use 1 to 1000")
+        }
+        for (name, value) in [("--keepalive-interval", keepaliveInterval), ("--connect-timeout", connectTimeout),
+                              ("--data-timeout", dataTimeout)] where value > .seconds(86_400) {
+            throw TunnelError(.invalidArgument, "\(name) \(value.seconds) is out of range: at most 86400 seconds (a day)")
+        }
+        if dataTimeout < .seconds(1) {
+            throw TunnelError(.invalidArgument, "--data-timeout must be at least 1 second")
         }
         if connectTimeout < .milliseconds(100) {
             throw TunnelError(.invalidArgument, "--connect-timeout must be at least 0.1 seconds")

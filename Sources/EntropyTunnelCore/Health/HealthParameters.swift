@@ -49,6 +49,14 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
     public let rctCutoff: Int
     /// Adaptive Proportion Test cutoff: this many occurrences of a window's first byte fail.
     public let aptCutoff: Int
+    /// This many failing windows among the last `recentWindows` fail the source, even when they
+    /// were not in a row: the smallest count (at least 2) that a source which really has H bits
+    /// per byte reaches with probability at most alpha (each window fails with probability at
+    /// most 2 alpha, one per test). With the defaults: 2 of the last 64.
+    public let recentFailureLimit: Int
+
+    /// How many of the latest windows `recentFailureLimit` looks at.
+    public static let recentWindows = 64
 
     /// H = 7 bits per byte, alpha = 2^-40: RCT cutoff 7, APT cutoff 26 (see the type's notes).
     public static let `default` = HealthParameters(validMinEntropy: 7, alpha: 0x1p-40)
@@ -75,6 +83,8 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
         self.alpha = alpha
         rctCutoff = Self.repetitionCountCutoff(minEntropy: h, alpha: alpha)
         aptCutoff = 1 + Self.criticalBinomial(trials: Self.windowSize, probability: exp2(-h), alpha: alpha)
+        recentFailureLimit = max(2, 1 + Self.criticalBinomial(trials: Self.recentWindows,
+                                                              probability: min(2 * alpha, 0.999), alpha: alpha))
     }
 
     /// `1 + ceil(-log2(alpha) / H)` (SP 800-90B §4.4.1).
@@ -149,6 +159,7 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
         // Powers of two, the usual choice, read better as such: alpha=2^-40.
         let exponent = log2(alpha).rounded()
         let alphaText = exp2(exponent) == alpha ? "2^\(Int(exponent))" : "\(alpha)"
-        return "H=\(minEntropy) alpha=\(alphaText) rct_cutoff=\(rctCutoff) apt_cutoff=\(aptCutoff) window=\(Self.windowSize)"
+        return "H=\(minEntropy) alpha=\(alphaText) rct_cutoff=\(rctCutoff) apt_cutoff=\(aptCutoff) window=\(Self.windowSize) " +
+            "fail_at=\(recentFailureLimit)/\(Self.recentWindows)"
     }
 }

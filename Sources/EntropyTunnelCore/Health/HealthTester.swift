@@ -22,15 +22,28 @@ public struct HealthTester: Sendable {
     /// Failing windows in a row, 0 after a pass. A good source fails two windows in a row with
     /// probability about alpha squared, so a few in a row mean the source is broken.
     public private(set) var consecutiveFailures = 0
+    /// The verdicts of the latest `HealthParameters.recentWindows` windows, newest in bit 0
+    /// (1 = failed).
+    private var recent: UInt64 = 0
+
+    /// Failing windows among the latest `HealthParameters.recentWindows`.
+    public var recentFailures: Int { recent.nonzeroBitCount }
+
+    /// Whether the source counts as broken: `limit` failing windows in a row, or the parameters'
+    /// `recentFailureLimit` failing windows among the latest 64.
+    public func sourceFailed(consecutiveLimit limit: Int) -> Bool {
+        consecutiveFailures >= limit || recentFailures >= parameters.recentFailureLimit
+    }
 
     public init(parameters: HealthParameters = .default) {
         self.parameters = parameters
     }
 
-    /// Forgets the RCT run and the failure streak; keeps the totals.
+    /// Forgets the RCT run, the failure streak and the recent verdicts; keeps the totals.
     public mutating func reset() {
         runLength = 0
         consecutiveFailures = 0
+        recent = 0
     }
 
     /// Runs both tests over one window of exactly `HealthParameters.windowSize` bytes.
@@ -71,6 +84,7 @@ public struct HealthTester: Sendable {
         lastByte = last
         runLength = run
         windowsChecked += 1
+        recent = (recent << 1) | (failure == nil ? 0 : 1)
         if let failure {
             windowsFailed += 1
             consecutiveFailures += 1

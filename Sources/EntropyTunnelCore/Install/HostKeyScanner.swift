@@ -36,6 +36,7 @@ public enum HostKeyScanner {
                 found = PublicKey(type: keyType, blob: blob)
             }
             session.disconnect("host key scan done")
+            session.close()
             guard let found else { throw TunnelError(.protocolError, "\(host) sent no host key") }
             return found
         }

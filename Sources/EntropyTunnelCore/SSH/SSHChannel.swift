@@ -5,21 +5,29 @@ import Glibc
 
 /// An exec channel on an `SSHSession`: the remote command's stdout, stderr and exit status.
 ///
-/// Holds its session strongly, so the session cannot be freed first. Frees the
-/// `LIBSSH2_CHANNEL` in `deinit`.
+/// Holds its session strongly, so the session cannot be freed first. The owner frees the
+/// `LIBSSH2_CHANNEL` with `free(within:)` before closing the session; `deinit` does it only as
+/// a fallback.
 public final class SSHChannel {
     public let session: SSHSession
     let raw: OpaquePointer
+    private var isFreed = false
 
     init(session: SSHSession, raw: OpaquePointer) {
         self.session = session
         self.raw = raw
     }
 
-    deinit {
-        // Non-blocking libssh2_channel_free may have to send a close first; if the connection
-        // is gone it gives up, and libssh2_session_free releases the channel with the session.
-        _ = try? session.perform("closing the channel", deadline: .now + .milliseconds(200), ignoringStop: true) {
+    deinit { free(within: .milliseconds(200)) }
+
+    /// Frees the channel (`libssh2_channel_free`), trying for at most `within` to send the close
+    /// it may need first. If the connection is gone it gives up, and `libssh2_session_free`
+    /// releases the channel with the session. Idempotent; a no-op once the session is closed.
+    func free(within: Duration) {
+        guard !isFreed else { return }
+        isFreed = true
+        guard !session.isClosed else { return }
+        _ = try? session.perform("closing the channel", deadline: .now + within, ignoringStop: true) {
             libssh2_channel_free(raw)
         }
     }
@@ -81,7 +89,7 @@ public final class SSHChannel {
         var signalLength = 0
         if libssh2_channel_get_exit_signal(raw, &signal, &signalLength, nil, nil, nil, nil) == 0, let signal {
             if signalLength > 0 { exit.signal = String(cString: signal) }
-            free(signal)
+            Glibc.free(signal)
         }
         if exit.signal == nil { exit.status = libssh2_channel_get_exit_status(raw) }
         return exit

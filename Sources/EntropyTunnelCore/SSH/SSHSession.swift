@@ -9,12 +9,18 @@ private let libssh2InitResult: Int32 = libssh2_init(0)
 
 /// One authenticated SSH connection to an entropy host, driven non-blocking by `poll()`.
 ///
-/// Owns the TCP socket and the `LIBSSH2_SESSION`; frees both in `deinit`. Not thread-safe:
-/// one connection lives on one thread (the tunnel's pump thread) from connect to close.
+/// Owns the TCP socket and the `LIBSSH2_SESSION`. Teardown is explicit and ordered: the owner
+/// frees the channel (`SSHChannel.free`), then calls `close()`, which frees the session and
+/// then closes the socket; `deinit` only does the same as a fallback. Everything that uses the
+/// session's handle (a channel) holds the session strongly, so it cannot be freed first. Not
+/// thread-safe: one connection lives on one thread (the tunnel's pump thread) from connect to close.
 public final class SSHSession {
     public let endpoint: HostSpec
     let socket: Int32
+    /// The session handle; valid until `close()`.
     let raw: OpaquePointer
+    /// Set by `close()`: the handle and the socket are gone.
+    private(set) var isClosed = false
     let waker: Waker?
     let logger: Logger
     /// The host key's fingerprint as `ssh-keygen -l` prints it, and its type.
@@ -29,9 +35,15 @@ public final class SSHSession {
         self.logger = logger
     }
 
-    deinit {
+    deinit { close() }
+
+    /// Frees the session (`libssh2_session_free`), then closes the socket. Idempotent. Channels
+    /// must have been freed first (`SSHChannel.free`); say goodbye first with `disconnect`.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
         libssh2_session_free(raw)
-        close(socket)
+        Glibc.close(socket)
     }
 
     /// Connects, checks the host key against the pinned ones **before** authenticating, and
@@ -43,8 +55,14 @@ public final class SSHSession {
         let session = try handshake(options, waker: waker, logger: logger) { (session, knownHosts) throws(TunnelError) in
             try session.verifyHostKey(against: knownHosts)
         }
-        try session.authenticate(user: options.user, identity: options.identity,
-                                 deadline: .now + options.connectTimeout)
+        do throws(TunnelError) {
+            try session.authenticate(user: options.user, identity: options.identity,
+                                     deadline: .now + options.connectTimeout)
+        } catch {
+            session.disconnect("authentication failed", within: .zero)
+            session.close()
+            throw error
+        }
         return session
     }
 
@@ -63,10 +81,27 @@ public final class SSHSession {
             to: options.host, deadline: deadline, waker: waker,
             keepaliveIdle: options.keepaliveInterval, keepaliveCount: options.keepaliveCount)
         guard let raw = clibssh2_session_init() else {
-            close(fd)
+            Glibc.close(fd)
             throw TunnelError(.system, "libssh2_session_init failed (out of memory?)")
         }
         let session = SSHSession(endpoint: options.host, socket: fd, raw: raw, waker: waker, logger: logger)
+        do throws(TunnelError) {
+            try session.negotiate(options, deadline: deadline, check: check)
+        } catch {
+            session.close()
+            throw error
+        }
+        return session
+    }
+
+    /// Key exchange, the caller's host-key check, keepalive set-up: the part of `handshake` after
+    /// the session exists.
+    private func negotiate(
+        _ options: ConnectionOptions, deadline: Instant,
+        check: (SSHSession, KnownHosts) throws(TunnelError) -> Void
+    ) throws(TunnelError) {
+        let session = self
+        let fd = socket
         libssh2_session_set_blocking(raw, 0)
         let knownHosts = try KnownHosts(path: options.knownHosts, session: raw)
         let pinned = knownHosts.pinnedTypes(for: options.host)
@@ -93,7 +128,6 @@ public final class SSHSession {
         // want_reply=1: every keepalive draws an answer, so a live host is heard from at least
         // once per interval even while the channel is stalled by backpressure.
         libssh2_keepalive_config(raw, 1, UInt32(clamping: options.keepaliveInterval.nanoseconds / 1_000_000_000))
-        return session
     }
 
     /// The host key sent in key exchange: its blob and type.
@@ -170,20 +204,26 @@ public final class SSHSession {
             try waitForSocket(until: deadline, "opening a channel")
         }
         let channel = SSHChannel(session: self, raw: channelPointer!)
-        let rc = try perform("starting the remote command", deadline: deadline) {
-            clibssh2_channel_exec(channel.raw, command)
+        do throws(TunnelError) {
+            let rc = try perform("starting the remote command", deadline: deadline) {
+                clibssh2_channel_exec(channel.raw, command)
+            }
+            if rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED {
+                throw TunnelError(.remoteCommandFailed, "\(endpoint) refused to run the remote command '\(command)'")
+            }
+            try check(rc, "starting the remote command")
+        } catch {
+            channel.free(within: .zero)
+            throw error
         }
-        if rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED {
-            throw TunnelError(.remoteCommandFailed, "\(endpoint) refused to run the remote command '\(command)'")
-        }
-        try check(rc, "starting the remote command")
         return channel
     }
 
-    /// Says goodbye to the host, best effort, within a short deadline.
-    public func disconnect(_ reason: String) {
-        let deadline = Instant.now + .milliseconds(500)
-        _ = try? perform("disconnecting", deadline: deadline, ignoringStop: true) {
+    /// Says goodbye to the host (`libssh2_session_disconnect_ex`), best effort, for at most
+    /// `within` (zero: one non-blocking attempt, for a stop that must be quick).
+    public func disconnect(_ reason: String, within: Duration = .milliseconds(500)) {
+        guard !isClosed else { return }
+        _ = try? perform("disconnecting", deadline: .now + within, ignoringStop: true) {
             clibssh2_session_disconnect(raw, reason)
         }
     }

@@ -15,26 +15,43 @@ public final class FIFOSink: ByteSink {
     public let capacity: Int
     private var device: UInt
     private var inode: UInt
+    private let groupID: gid_t?
     private let logger: Logger?
 
-    /// Creates the FIFO if it is missing (mode 0600, parent directories 0755), or reuses an
-    /// existing FIFO; refuses a regular file, directory, symlink or anything else at `path`,
-    /// and leaves it untouched.
+    /// Creates the FIFO if it is missing (mode 0600, or 0640 with `group`; parent directories
+    /// 0755), or reuses an existing FIFO of ours; refuses a regular file, directory, symlink or
+    /// anything else at `path`, and leaves it untouched.
     ///
-    /// - Parameter size: the pipe capacity to request (`F_SETPIPE_SZ`); nil keeps the default.
-    public init(path: String, size: ByteSize?, logger: Logger? = nil) throws(TunnelError) {
+    /// A local user must not be able to read the stream or inject bytes into it: the directory
+    /// must belong to root or to us and be writable by nobody else (its ancestors likewise, or
+    /// sticky like /tmp), and an existing FIFO must be ours and not writable by others. Any of
+    /// these refusals is a configuration error (exit 78) naming the path and the fix.
+    ///
+    /// - Parameters:
+    ///   - size: the pipe capacity to request (`F_SETPIPE_SZ`); nil keeps the default.
+    ///   - group: a group allowed to read the FIFO (never to write it).
+    public init(path: String, size: ByteSize?, group: String? = nil, logger: Logger? = nil) throws(TunnelError) {
         self.logger = logger
-        guard path.hasPrefix("/") else {
-            throw TunnelError(.invalidArgument, "--fifo \(path) must be an absolute path")
+        guard path.hasPrefix("/"), !path.hasSuffix("/") else {
+            throw TunnelError(.sink, "--fifo \(path) must be an absolute path to a file (a FIFO entropy-tunnel creates)")
         }
         self.path = path
-        let (fd, st) = try FIFOSink.createAndOpen(path)
+        if let group {
+            guard let entry = getgrnam(group) else {
+                throw TunnelError(.sink,
+                                  "--fifo-group \(group): no such group; create it (groupadd \(group)) or drop the option")
+            }
+            groupID = entry.pointee.gr_gid
+        } else {
+            groupID = nil
+        }
+        let (fd, st) = try FIFOSink.createAndOpen(path, groupID: groupID)
         if let size {
             if fcntl(fd, F_SETPIPE_SZ, Int32(clamping: size.bytes)) < 0 {
                 let err = errno
                 close(fd)
-                let hint = err == EPERM ? " (above /proc/sys/fs/pipe-max-size; use a smaller --fifo-size)" : ""
-                throw TunnelError(.invalidArgument,
+                let hint = err == EPERM ? " (above /proc/sys/fs/pipe-max-size, \(FIFOSink.pipeMaxSize.map { "\($0) bytes" } ?? "unknown"); use a smaller --fifo-size)" : ""
+                throw TunnelError(.sink,
                                   "cannot set the FIFO size to \(size): \(String(cString: strerror(err)))\(hint)")
             }
         }
@@ -46,9 +63,14 @@ public final class FIFOSink: ByteSink {
 
     deinit { close(descriptor) }
 
+    /// `/proc/sys/fs/pipe-max-size`, for messages.
+    static var pipeMaxSize: Int? {
+        (try? FileSystem.read("/proc/sys/fs/pipe-max-size", limit: 64)).flatMap { Int($0.trimmingSpaces) }
+    }
+
     /// Creates the FIFO if missing and opens it read-write, non-blocking; checks on the open
-    /// descriptor that it is a FIFO (nothing swapped in between) and sets mode 0600.
-    private static func createAndOpen(_ path: String) throws(TunnelError) -> (Int32, stat) {
+    /// descriptor that it is a FIFO of ours (nothing swapped in between) and sets its mode and group.
+    private static func createAndOpen(_ path: String, groupID: gid_t?) throws(TunnelError) -> (Int32, stat) {
         try createIfMissing(path)
         let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
@@ -60,11 +82,34 @@ public final class FIFOSink: ByteSink {
             close(fd)
             throw TunnelError(.sink, "\(path) changed while it was being opened; refusing to use it")
         }
-        fchmod(fd, 0o600)
+        guard st.st_uid == geteuid(), st.st_mode & 0o002 == 0 else {
+            close(fd)
+            throw TunnelError(.sink,
+                              "FIFO \(path) belongs to uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8)): another user " +
+                              "could read or inject bytes. Remove it (rm \(path)) so that entropy-tunnel creates its own, " +
+                              "and keep its directory writable only by root or uid \(geteuid())")
+        }
+        if let groupID {
+            if fchown(fd, uid_t.max, groupID) != 0 {
+                let err = errno
+                close(fd)
+                throw TunnelError(.sink, "cannot give FIFO \(path) to group \(groupID): \(String(cString: strerror(err)))")
+            }
+            fchmod(fd, 0o640)
+        } else {
+            fchmod(fd, 0o600)
+        }
         return (fd, st)
     }
 
     private static func createIfMissing(_ path: String) throws(TunnelError) {
+        let directory = FileSystem.parent(of: path)
+        do throws(TunnelError) {
+            try FileSystem.makeDirectories(directory, mode: 0o755)
+        } catch {
+            throw TunnelError(.sink, error.message, errno: error.errno)
+        }
+        try checkDirectory(directory, forFIFO: path)
         var st = stat()
         if lstat(path, &st) == 0 {
             let kind: String
@@ -82,13 +127,36 @@ public final class FIFOSink: ByteSink {
         guard errno == ENOENT else {
             throw TunnelError(.sink, "cannot check --fifo \(path): \(String(cString: strerror(errno)))")
         }
-        do throws(TunnelError) {
-            try FileSystem.makeDirectories(FileSystem.parent(of: path), mode: 0o755)
-        } catch {
-            throw TunnelError(.sink, error.message, errno: error.errno)
-        }
         if mkfifo(path, 0o600) != 0 && errno != EEXIST {
             throw TunnelError(.sink, "cannot create FIFO \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Refuses a FIFO directory that another user could write to: it must belong to root or to
+    /// us and be writable by neither group nor others; each ancestor must belong to root or us
+    /// and be writable by nobody else unless it is sticky (/tmp), where others cannot rename
+    /// what is ours.
+    static func checkDirectory(_ directory: String, forFIFO path: String) throws(TunnelError) {
+        let me = geteuid()
+        var current = directory
+        var isParent = true
+        while true {
+            var st = stat()
+            guard stat(current, &st) == 0 else {
+                throw TunnelError(.sink, "cannot check \(current) (for --fifo \(path)): \(String(cString: strerror(errno)))")
+            }
+            let mode = st.st_mode & 0o7777
+            let othersWrite = mode & 0o022 != 0
+            let sticky = mode & 0o1000 != 0
+            if (st.st_uid != 0 && st.st_uid != me) || (othersWrite && (isParent || !sticky)) {
+                throw TunnelError(.sink,
+                                  "--fifo \(path) is unsafe: \(current) belongs to uid \(st.st_uid) with mode \(String(mode, radix: 8)), " +
+                                  "so another user could replace the FIFO and read or inject bytes. Put the FIFO in a directory " +
+                                  "owned by root or uid \(me) and writable by nobody else (the default /run/entropy-tunnel is)")
+            }
+            if current == "/" { return }
+            current = FileSystem.parent(of: current)
+            isParent = false
         }
     }
 
@@ -103,7 +171,7 @@ public final class FIFOSink: ByteSink {
     /// reader (rngd) sees EOF once we let go of it, exits, and is restarted on the new FIFO.
     public func revalidate() throws(TunnelError) {
         guard !isStillAtPath else { return }
-        let (fd, st) = try FIFOSink.createAndOpen(path)
+        let (fd, st) = try FIFOSink.createAndOpen(path, groupID: groupID)
         defer { close(fd) }
         _ = fcntl(fd, F_SETPIPE_SZ, Int32(clamping: capacity))
         guard dup2(fd, descriptor) == descriptor else {

@@ -1,9 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystemShims
 import Synchronization
 
-/// A child process started with `posix_spawn`, its stdout and stderr on one pipe, and its exit
+/// A child process started by `csystem_spawn_supervised` (fork, parent-death signal, exec), its
+/// stdout and stderr on one pipe, and its exit
 /// reported as a readable descriptor so that a `poll()` loop can wait for output, exit and a
 /// stop request at once.
 ///
@@ -45,7 +47,9 @@ final class ChildProcess {
     /// /dev/null, stdout and stderr on a pipe, all signal dispositions and the signal mask back to
     /// defaults (the tunnel ignores SIGPIPE and may block SIGTERM; rngd must not inherit that),
     /// in a process group of its own (a Ctrl-C on the terminal reaches the tunnel, which then
-    /// stops rngd in order), and with no other descriptor of ours.
+    /// stops rngd in order), with no other descriptor of ours, and killed (SIGKILL) by the kernel
+    /// if the tunnel dies, even by SIGKILL. Call it from the thread that supervises the child:
+    /// the parent-death signal follows the thread that forked.
     static func spawn(executable: String, arguments: [String]) throws(TunnelError) -> ChildProcess {
         let output = try Pipe()
         let exitPipe = try Pipe()
@@ -59,38 +63,13 @@ final class ChildProcess {
         }
         defer { close(output.writeEnd) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, output.writeEnd, 1)
-        posix_spawn_file_actions_adddup2(&actions, output.writeEnd, 2)
-        // Descriptors opened by other threads without O_CLOEXEC would leak into rngd; close
-        // every descriptor above 2 (closing one that is gone by then is not an error in glibc).
-        for fd in openDescriptors() where fd > 2 {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes,
-                                 Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else {
-            throw TunnelError(.rngd, "cannot start \(executable): \(String(cString: strerror(rc)))",
-                              errno: .init(rawValue: rc))
+        var error: Int32 = 0
+        let pid = csystem_spawn_supervised(executable, argv, output.writeEnd, &error)
+        guard pid > 0 else {
+            throw TunnelError(.rngd, "cannot start \(executable): \(String(cString: strerror(error)))",
+                              errno: .init(rawValue: error))
         }
         _ = fcntl(output.readEnd, F_SETFL, O_NONBLOCK)
         spawned = true
@@ -170,21 +149,6 @@ final class ChildProcess {
         poller.add(exitDescriptor, .readable)
         return (try? poller.wait(until: deadline)) ?? false
     }
-
-    /// The descriptors open in this process, from /proc/self/fd.
-    private static func openDescriptors() -> [Int32] {
-        guard let dir = opendir("/proc/self/fd") else { return [] }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        var result: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if let fd = Int32(name), fd != own { result.append(fd) }
-        }
-        return result
-    }
 }
 
 /// A pipe whose two ends are close-on-exec.
@@ -194,8 +158,8 @@ private struct Pipe {
 
     init() throws(TunnelError) {
         var ends: [Int32] = [0, 0]
-        _ = try syscallValue("pipe") { pipe(&ends) }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        // Close-on-exec atomically: another thread may spawn a child at any moment.
+        _ = try syscallValue("pipe2") { csystem_pipe2(&ends, O_CLOEXEC) }
         readEnd = ends[0]
         writeEnd = ends[1]
     }

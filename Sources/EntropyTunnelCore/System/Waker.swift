@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystemShims
 
 /// A stop signal that a blocking poll loop can wait on: a pipe whose read end becomes readable.
 ///
@@ -12,11 +13,8 @@ public final class Waker: Sendable {
 
     public init() throws(TunnelError) {
         var ends: [Int32] = [0, 0]
-        _ = try syscallValue("pipe") { pipe(&ends) }
-        for end in ends {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, O_NONBLOCK)
-        }
+        // Close-on-exec from the start: another thread may spawn a child at any moment.
+        _ = try syscallValue("pipe2") { csystem_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) }
         fd = ends[0]
         writeEnd = ends[1]
     }

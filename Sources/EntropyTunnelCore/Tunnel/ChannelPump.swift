@@ -14,8 +14,9 @@ import Logging
 /// after both tests passed on all of it. A failing window is dropped whole.
 final class ChannelPump {
     enum End {
-        /// The remote command ended (EOF and channel close).
-        case remoteExited(SSHChannel.Exit, stderr: String)
+        /// The remote command ended (EOF and channel close); `received` bytes of an incomplete
+        /// health window arrived last and were not passed on.
+        case remoteExited(SSHChannel.Exit, stderr: String, received: Int)
         /// `byteLimit` bytes were delivered.
         case limitReached
         /// The waker fired.
@@ -31,6 +32,9 @@ final class ChannelPump {
         var byteLimit: Int?
         /// Declare the host dead after this long without hearing from it.
         var deadPeerTimeout: Duration
+        /// Declare the host failed after this long without stdout bytes while the sink had room
+        /// (a reader that hangs while sshd still answers keepalives).
+        var dataTimeout: Duration = .seconds(60)
         /// Health tests, or nil for none.
         var health: HealthParameters?
         /// Failing windows in a row that make the host count as failed.
@@ -47,7 +51,9 @@ final class ChannelPump {
     private let logger: Logger
     private var stderr: RemoteStderr
     private var tester: HealthTester?
-    private(set) var delivered = 0
+    private var buffer: PumpBuffer
+    /// Bytes delivered to the sink by this pump.
+    var delivered: Int { buffer.delivered }
 
     init(channel: SSHChannel, sink: any ByteSink, settings: Settings, waker: Waker,
          stats: TunnelStats?, logger: Logger) {
@@ -59,23 +65,22 @@ final class ChannelPump {
         self.logger = logger
         self.stderr = RemoteStderr(logger: logger, host: channel.session.endpoint)
         self.tester = settings.health.map { HealthTester(parameters: $0) }
+        self.buffer = PumpBuffer(readChunk: settings.readChunk,
+                                 window: settings.health == nil ? nil : HealthParameters.windowSize,
+                                 byteLimit: settings.byteLimit)
     }
 
     /// Pumps until the remote ends, the limit is reached, the time is up, or the waker fires;
-    /// throws when the connection fails, the host goes silent, the stream keeps failing the
-    /// health tests, or the sink fails.
+    /// throws when the connection fails, the host goes silent or stops delivering, floods
+    /// stderr, the stream keeps failing the health tests, or the sink fails.
     func run() throws(TunnelError) -> End {
         let session = channel.session
-        let windowSize = HealthParameters.windowSize
-        // `buffer[0..<verified]` holds bytes ready for the sink, `buffer[verified..<filled]` a
-        // window being collected. Without health tests everything read is ready.
-        let capacity = settings.readChunk + windowSize
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { buffer.deallocate() }
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.capacity, alignment: 16)
+        defer { memory.deallocate() }
         let stderrBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
         defer { stderrBuffer.deallocate() }
-        var written = 0, verified = 0, filled = 0
         var lastHeard = Instant.now  // last time anything arrived from the host
+        var lastData = Instant.now   // last stdout byte, or last moment the sink was full
         var remoteEOF = false
         var rounds = 0
 
@@ -83,48 +88,42 @@ final class ChannelPump {
             // While data flows the loop does not poll; look at the waker and the clock now and then.
             rounds += 1
             if rounds & 63 == 0 {
+                stats?.beat()
                 if waker.isWoken { return .stopped }
                 if Instant.now >= settings.until { return .timeUp }
             }
 
-            if written < verified {
-                // Never past the limit: health windows are 512 bytes, the limit is any number.
-                let end = settings.byteLimit.map { min(verified, written + ($0 - delivered)) } ?? verified
-                switch try sink.write(UnsafeRawBufferPointer(rebasing: buffer[written..<end])) {
+            if buffer.hasReady {
+                let ready = buffer.ready
+                switch try sink.write(UnsafeRawBufferPointer(rebasing: memory[ready])) {
                 case .processed(let n):
-                    written += n
-                    delivered += n
+                    if let partial = buffer.wrote(n) {
+                        memory.baseAddress!.copyMemory(from: memory.baseAddress! + partial.lowerBound, byteCount: partial.count)
+                    }
                     stats?.delivered(n)
-                    if let limit = settings.byteLimit, delivered >= limit { return .limitReached }
+                    if buffer.limitReached { return .limitReached }
                 case .wouldBlock:
                     break
                 }
             }
-            if written == verified && written > 0 {
-                // Everything ready went out: move the partial window to the front.
-                let partial = filled - verified
-                if partial > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + verified, byteCount: partial) }
-                written = 0; verified = 0; filled = partial
-            }
 
             var socketEvents: Poller.Events?
             var sinkFull = false
-            if written < verified {
+            if buffer.hasReady {
                 sinkFull = true
             } else {
-                // Room in the sink for more than what is already waiting here (a partial window).
-                var room = min(settings.readChunk, max(0, try sink.writableBytes() - (filled - written)))
-                if let limit = settings.byteLimit, tester == nil { room = min(room, limit - delivered) }
-                room = min(room, capacity - filled)
+                let room = buffer.readAllowance(sinkRoom: try sink.writableBytes())
                 if room == 0 {
                     sinkFull = true
                 } else {
                     try drainStderr(stderrBuffer)
-                    switch try channel.read(stream: 0, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + room])) {
+                    let range = buffer.readRange(room)
+                    switch try channel.read(stream: 0, into: UnsafeMutableRawBufferPointer(rebasing: memory[range])) {
                     case .bytes(let n):
-                        filled += n
-                        verified = try checkWindows(buffer, from: verified, to: filled, dropping: &filled)
+                        buffer.read(n)
+                        try checkWindows(memory)
                         lastHeard = .now
+                        lastData = lastHeard
                         continue
                     case .wouldBlock:
                         socketEvents = session.blockedEvents
@@ -132,7 +131,7 @@ final class ChannelPump {
                         try drainStderr(stderrBuffer)
                         stderr.finish()
                         let exit = channel.close(deadline: .now + .seconds(2))
-                        return .remoteExited(exit, stderr: stderr.summary)
+                        return .remoteExited(exit, stderr: stderr.summary, received: buffer.filled - buffer.verified)
                     }
                 }
             }
@@ -147,6 +146,7 @@ final class ChannelPump {
             let rc = libssh2_keepalive_send(session.raw, &secondsToNext)
             if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN { throw session.error(for: rc, "sending a keepalive") }
             let now = Instant.now
+            stats?.beat(at: now)
             if now >= settings.until { return .timeUp }
             let silentUntil = lastHeard + settings.deadPeerTimeout
             if socketEvents != nil && now >= silentUntil {
@@ -154,9 +154,19 @@ final class ChannelPump {
                                   "connection to \(session.endpoint) lost: the host sent nothing for " +
                                   "\(Int((now - lastHeard).seconds.rounded())) s, not even keepalive replies")
             }
+            // Time with a full sink is not the host's fault: its clock starts when there is room.
+            if sinkFull { lastData = now }
+            let dataUntil = lastData + settings.dataTimeout
+            if now >= dataUntil {
+                stderr.finish()
+                throw TunnelError(.stalled,
+                                  "\(session.endpoint) delivered no data for \(Int(settings.dataTimeout.seconds.rounded())) s " +
+                                  "although the connection is alive (keepalives answered); its RNG reader seems stuck " +
+                                  "(check the device and the remote command, or raise --data-timeout)\(stderr.summary)")
+            }
             try sink.revalidate()
-            // Wake at least once a second: keepalives, the dead-peer deadline, the sink's check.
-            var deadline = min(now + .seconds(1), settings.until)
+            // Wake at least once a second: keepalives, the deadlines, the sink's check, the heartbeat.
+            var deadline = min(now + .seconds(1), settings.until, dataUntil)
             if socketEvents != nil { deadline = min(deadline, silentUntil) }
 
             var poller = Poller()
@@ -169,49 +179,52 @@ final class ChannelPump {
         }
     }
 
-    /// Runs the health tests over the complete windows in `buffer[from..<to]`; passing windows
-    /// stay in place, failing ones are cut out. Returns the end of the verified bytes; `filled`
-    /// shrinks by what was dropped.
-    private func checkWindows(_ buffer: UnsafeMutableRawBufferPointer, from: Int, to: Int,
-                              dropping filled: inout Int) throws(TunnelError) -> Int {
-        guard var tester else { return to }
+    /// Runs the health tests over the complete windows read; passing windows become ready,
+    /// failing ones are cut out. Throws when the source counts as broken.
+    private func checkWindows(_ memory: UnsafeMutableRawBufferPointer) throws(TunnelError) {
+        guard var tester else { return }
         defer { self.tester = tester }
-        let windowSize = HealthParameters.windowSize
-        var verified = from
-        while filled - verified >= windowSize {
-            let window = UnsafeRawBufferPointer(rebasing: buffer[verified..<verified + windowSize])
-            let verdict = tester.check(window)
+        while let window = buffer.nextWindow {
+            let verdict = tester.check(UnsafeRawBufferPointer(rebasing: memory[window]))
             if verdict.passed {
-                verified += windowSize
+                buffer.passWindow()
                 continue
             }
-            // Drop the window: move what follows it down over it.
-            let after = filled - (verified + windowSize)
-            if after > 0 {
-                buffer.baseAddress!.advanced(by: verified)
-                    .copyMemory(from: buffer.baseAddress!.advanced(by: verified + windowSize), byteCount: after)
+            let after = buffer.dropWindow()
+            if !after.isEmpty {
+                memory.baseAddress!.advanced(by: window.lowerBound)
+                    .copyMemory(from: memory.baseAddress!.advanced(by: after.lowerBound), byteCount: after.count)
             }
-            filled -= windowSize
             stats?.update { $0.windowsDropped += 1 }
             logger.warning("health test failed, 512 bytes dropped", metadata: [
                 "host": "\(channel.session.endpoint)", "test": "\(verdict)",
                 "failed_in_a_row": "\(tester.consecutiveFailures)",
+                "failed_of_last_\(HealthParameters.recentWindows)": "\(tester.recentFailures)",
             ])
-            if tester.consecutiveFailures >= settings.healthFailureLimit {
+            if tester.sourceFailed(consecutiveLimit: settings.healthFailureLimit) {
+                let how = tester.consecutiveFailures >= settings.healthFailureLimit
+                    ? "\(tester.consecutiveFailures) windows in a row"
+                    : "\(tester.recentFailures) of the last \(HealthParameters.recentWindows) windows"
                 throw TunnelError(.healthTestFailed,
                                   "the stream from \(channel.session.endpoint) failed the SP 800-90B health tests in " +
-                                  "\(tester.consecutiveFailures) windows in a row (\(verdict)); its RNG looks broken " +
-                                  "(stuck, all zeros or repeating). Nothing of it was passed on. Check the host's RNG " +
-                                  "and the remote command")
+                                  "\(how) (\(verdict)); its RNG looks broken (stuck, all zeros, repeating or " +
+                                  "biased). Nothing of it was passed on. Check the host's RNG and the remote command")
             }
         }
-        return verified
     }
 
-    /// Reads whatever stderr the remote has sent (small, bounded reads) and logs it by line.
+    /// Reads whatever stderr the remote has sent (small, bounded reads) and logs it by line;
+    /// throws once the remote has sent more than a reader ever writes (a flood).
     private func drainStderr(_ buffer: UnsafeMutableRawBufferPointer) throws(TunnelError) {
         while case .bytes(let n) = try channel.read(stream: 1, into: buffer) {
             stderr.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if stderr.isFlooding {
+                stderr.finish()
+                throw TunnelError(.remoteCommandFailed,
+                                  "the remote command on \(channel.session.endpoint) flooded its stderr " +
+                                  "(more than \(ByteSize.human(UInt64(RemoteStderr.floodLimit))) on this connection); " +
+                                  "giving up on this connection\(stderr.summary)")
+            }
         }
     }
 }

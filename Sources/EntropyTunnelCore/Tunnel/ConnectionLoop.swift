@@ -39,6 +39,8 @@ final class ConnectionLoop: Sendable {
         settings.health = configuration.health
         settings.healthFailureLimit = configuration.healthFailureLimit
         var current: Current?
+        // Explicit, ordered teardown of whatever connection is open when the loop ends.
+        defer { current?.connection.close(quickly: waker.isWoken) }
 
         while !waker.isWoken {
             if current == nil {
@@ -59,6 +61,7 @@ final class ConnectionLoop: Sendable {
                 case .timeUp:
                     if let better = try probePreferred(below: index, state: &state) {
                         logger.info("back on a preferred host", metadata: ["host": "\(hosts[better.index])", "left": "\(hosts[index])"])
+                        current!.connection.close()
                         current = better
                     }
                 }
@@ -68,6 +71,7 @@ final class ConnectionLoop: Sendable {
                 throw error
             } catch {
                 let uptime = Instant.now - current!.since
+                current!.connection.close(quickly: true)
                 current = nil
                 stats.update { $0.connected = false }
                 failed(index, error, uptime: uptime, state: &state)
@@ -122,6 +126,7 @@ final class ConnectionLoop: Sendable {
     /// Waits until `deadline` or a stop, checking the FIFO once a second; returns true on stop.
     private func wait(until deadline: Instant, sink: FIFOSink) throws(TunnelError) -> Bool {
         while Instant.now < deadline {
+            stats.beat()
             var poller = Poller()
             poller.add(waker.fd, .readable)
             if try poller.wait(until: min(deadline, .now + .seconds(1))) { return true }

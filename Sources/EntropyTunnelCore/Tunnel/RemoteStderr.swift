@@ -6,8 +6,13 @@ struct RemoteStderr {
     static let maxLineLength = 300
     static let maxLoggedLines = 50
     static let keptLines = 4
+    /// More stderr than this from one connection is a flood: a reader that works writes a line
+    /// or two. Reading a flood costs CPU and keeps the SSH window open, so the pump gives up.
+    static let floodLimit = 64 << 10
 
     private var partial: [UInt8] = []
+    /// Bytes received on stderr from this connection.
+    private(set) var totalBytes = 0
     private var logged = 0
     private(set) var tail: [String] = []
     let logger: Logger
@@ -19,6 +24,7 @@ struct RemoteStderr {
     }
 
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        totalBytes += bytes.count
         for byte in bytes {
             if byte == UInt8(ascii: "\n") {
                 emit()
@@ -45,6 +51,9 @@ struct RemoteStderr {
             logger.warning("remote stderr: further lines not logged", metadata: ["host": "\(host)"])
         }
     }
+
+    /// Whether the remote has sent more than `floodLimit` bytes of stderr.
+    var isFlooding: Bool { totalBytes > RemoteStderr.floodLimit }
 
     /// ": <last lines>" for error messages, or "" when the remote said nothing.
     var summary: String { tail.isEmpty ? "" : ": " + tail.joined(separator: " | ") }

@@ -39,14 +39,31 @@ public final class TunnelConnection {
         self.logger = logger
     }
 
-    deinit { session.disconnect("entropy-tunnel closing") }
+    deinit { close(quickly: true) }
+
+    /// Tears the connection down in order: frees the channel, says goodbye, frees the session,
+    /// closes the socket. `quickly` (a stop) makes one non-blocking attempt at each goodbye
+    /// instead of waiting up to half a second. Idempotent.
+    public func close(quickly: Bool = false) {
+        let grace: Duration = quickly ? .zero : .milliseconds(200)
+        channel.free(within: grace)
+        session.disconnect("entropy-tunnel closing", within: grace)
+        session.close()
+    }
 
     /// Connects to `options.host` and starts the remote command, all within the connect timeout.
     public static func open(_ options: ConnectionOptions, waker: Waker, logger: Logger) throws(TunnelError) -> TunnelConnection {
         let started = Instant.now
         let session = try SSHSession.connect(options, waker: waker, logger: logger)
-        let channel = try session.openExecChannel(
-            command: options.remoteCommand, window: options.window, deadline: started + options.connectTimeout)
+        let channel: SSHChannel
+        do throws(TunnelError) {
+            channel = try session.openExecChannel(
+                command: options.remoteCommand, window: options.window, deadline: started + options.connectTimeout)
+        } catch {
+            session.disconnect("entropy-tunnel: cannot start the remote command", within: .zero)
+            session.close()
+            throw error
+        }
         logger.info("connected", metadata: [
             "host": "\(options.host)", "user": "\(options.user)",
             "hostkey": "\(session.hostKeyType?.rawValue ?? "?") \(session.hostKeyFingerprint)",
@@ -64,7 +81,8 @@ public final class TunnelConnection {
         let pump = ChannelPump(
             channel: channel, sink: sink,
             settings: .init(readChunk: settings.readChunk, byteLimit: settings.byteLimit,
-                            deadPeerTimeout: options.deadPeerTimeout, health: settings.health,
+                            deadPeerTimeout: options.deadPeerTimeout, dataTimeout: options.dataTimeout,
+                            health: settings.health,
                             healthFailureLimit: settings.healthFailureLimit, until: settings.until),
             waker: waker, stats: stats, logger: logger)
         defer { delivered += pump.delivered }
@@ -75,16 +93,20 @@ public final class TunnelConnection {
             return .stopped
         case .timeUp:
             return .timeUp
-        case .remoteExited(let exit, let stderr):
+        case .remoteExited(let exit, let stderr, let received):
             let total = delivered + pump.delivered
+            let partial = received > 0
+                ? "; the last \(received) bytes it sent were less than one \(HealthParameters.windowSize)-byte " +
+                  "health-test window and were not passed on"
+                : ""
             logger.notice("remote command ended", metadata: ["host": "\(options.host)", "result": "\(exit)", "bytes": "\(total)"])
             if exit.succeeded && stderr.isEmpty {
                 throw TunnelError(.remoteCommandFailed,
-                                  "the remote command on \(options.host) ended (\(exit)) after \(total) bytes; " +
+                                  "the remote command on \(options.host) ended (\(exit)) after \(total) bytes\(partial); " +
                                   "it must stream without end, like `\(ConnectionOptions.defaultRemoteCommand)`")
             }
             throw TunnelError(.remoteCommandFailed,
-                              "the remote command on \(options.host) failed (\(exit)) after \(total) bytes\(stderr)")
+                              "the remote command on \(options.host) failed (\(exit)) after \(total) bytes\(partial)\(stderr)")
         }
     }
 
@@ -93,6 +115,8 @@ public final class TunnelConnection {
         _ options: ConnectionOptions, into sink: any ByteSink, settings: PumpSettings,
         waker: Waker, logger: Logger
     ) throws(TunnelError) -> Outcome {
-        try open(options, waker: waker, logger: logger).pump(into: sink, settings: settings, waker: waker, stats: nil)
+        let connection = try open(options, waker: waker, logger: logger)
+        defer { connection.close(quickly: waker.isWoken) }
+        return try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
     }
 }

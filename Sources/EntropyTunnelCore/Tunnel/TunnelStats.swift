@@ -9,6 +9,8 @@ public final class TunnelStats: Sendable {
         public var bytesDelivered: UInt64 = 0
         public var connections = 0
         public var rngdPID: Int32?
+        /// How many times rngd was started again after it ended.
+        public var rngdRestarts = 0
         /// 512-byte windows dropped by the health tests.
         public var windowsDropped: UInt64 = 0
         /// The last failure, for status lines.
@@ -20,15 +22,31 @@ public final class TunnelStats: Sendable {
         /// The first bytes of this run reached the sink (the FIFO holds bytes).
         case primed
         case failed(HostSpec, TunnelError)
+        /// rngd started or ended.
+        case rngdChanged
     }
 
     private let state = Mutex(Snapshot())
+    /// When the tunnel thread last went round one of its loops (`Instant` nanoseconds): the
+    /// watchdog pings systemd only while this is recent, so a stuck tunnel trips `WatchdogSec`.
+    private let heartbeat = Atomic<Int64>(Instant.now.nanoseconds)
     /// Events, in order, for the daemon's reporting task.
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
 
+    /// Finished when the first bytes reach the sink (or the tunnel ends): `waitUntilPrimed`.
+    private let primedSignal: AsyncStream<Never>
+    private let primedContinuation: AsyncStream<Never>.Continuation
+
     public init() {
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
+        (primedSignal, primedContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Returns once the first bytes reached the sink, or the tunnel ended; for one waiter.
+    /// Cancellation ends the wait early.
+    public func waitUntilPrimed() async {
+        for await _ in primedSignal {}
     }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
@@ -37,14 +55,26 @@ public final class TunnelStats: Sendable {
 
     func emit(_ event: Event) { continuation.yield(event) }
 
+    /// Records that the tunnel thread is alive and going round its loop.
+    func beat(at now: Instant = .now) { heartbeat.store(now.nanoseconds, ordering: .relaxed) }
+
+    /// The last heartbeat.
+    public var lastBeat: Instant { Instant(nanoseconds: heartbeat.load(ordering: .relaxed)) }
+
     /// Ends the event stream.
-    func finish() { continuation.finish() }
+    func finish() {
+        continuation.finish()
+        primedContinuation.finish()
+    }
 
     func delivered(_ count: Int) {
         let first = state.withLock { snapshot -> Bool in
             defer { snapshot.bytesDelivered &+= UInt64(count) }
             return snapshot.bytesDelivered == 0 && count > 0
         }
-        if first { emit(.primed) }
+        if first {
+            emit(.primed)
+            primedContinuation.finish()
+        }
     }
 }

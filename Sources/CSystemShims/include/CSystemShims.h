@@ -1,0 +1,28 @@
+/* CSystemShims: the few Linux calls Swift's Glibc module does not offer (it is built without
+ * _GNU_SOURCE), and the one thing that must run between fork() and exec(). Nothing else lives
+ * in this module. */
+#ifndef CSYSTEMSHIMS_H
+#define CSYSTEMSHIMS_H
+
+#include <sys/types.h>
+
+/* pipe2(2): both ends created with `flags` (O_CLOEXEC, O_NONBLOCK) atomically. */
+int csystem_pipe2(int fds[2], int flags);
+
+/* mkostemp(3): a new file from `template` (ending in XXXXXX, replaced in place), mode 0600,
+ * opened with `flags` (O_CLOEXEC). */
+int csystem_mkostemp(char *template_, int flags);
+
+/* Starts `path` with `argv` (NULL-terminated; the environment is this process's) as a supervised
+ * child, returning its PID, or -1 with *error set to the errno of the failed step (fork, or the
+ * child's exec).
+ *
+ * In the child, before exec: every signal back to its default action and unblocked (the
+ * parent ignores SIGPIPE and blocks others); a process group of its own (a Ctrl-C on the
+ * terminal reaches the parent, which stops the child in order); PR_SET_PDEATHSIG(SIGKILL), so
+ * the child dies when the spawning thread's process dies, even by SIGKILL (the spawning thread
+ * must live as long as the child is wanted); stdin on /dev/null; stdout and stderr on `output`;
+ * every other descriptor closed. posix_spawn cannot set the parent-death signal, hence fork. */
+pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output, int *error);
+
+#endif

@@ -1,0 +1,88 @@
+#define _GNU_SOURCE
+#include "CSystemShims.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int csystem_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
+int csystem_mkostemp(char *template_, int flags) {
+    return mkostemp(template_, flags);
+}
+
+/* Only async-signal-safe calls between fork() and exec(): the parent has many threads. */
+static void child_after_fork(const char *path, char *const argv[], int output, pid_t parent, int report) {
+    sigset_t none;
+    sigemptyset(&none);
+    struct sigaction dfl = {0};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        (void)sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, RT internals */
+    }
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    (void)setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+        /* The parent already died between fork and prctl: do not run without a supervisor. */
+        _exit(127);
+    }
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(output, 1) < 0 || dup2(output, 2) < 0) {
+        int err = errno;
+        (void)write(report, &err, sizeof err);
+        _exit(127);
+    }
+    /* Close everything above stderr but the report pipe (close-on-exec, it closes at exec). */
+    int top = (int)sysconf(_SC_OPEN_MAX);
+    if (top < 0 || top > 65536) top = 65536;
+    for (int fd = 3; fd < top; fd++) {
+        if (fd != report) (void)close(fd);
+    }
+    execve(path, argv, environ);
+    int err = errno;
+    (void)write(report, &err, sizeof err);
+    _exit(127);
+}
+
+pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output, int *error) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *error = errno;
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        *error = errno;
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        child_after_fork(path, argv, output, parent, report[1]);
+    }
+    close(report[1]);
+    /* exec closes the report pipe: 0 bytes mean it succeeded, 4 bytes carry the errno. */
+    int err = 0;
+    ssize_t n;
+    do { n = read(report[0], &err, sizeof err); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof err) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        *error = err;
+        return -1;
+    }
+    return pid;
+}

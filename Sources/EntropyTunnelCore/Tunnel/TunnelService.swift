@@ -1,0 +1,48 @@
+import Logging
+import ServiceLifecycle
+
+/// The tunnel itself, as a service: creates the FIFO, checks the private key, then runs the
+/// connection loop on a thread of its own until a graceful shutdown or cancellation wakes it.
+///
+/// Everything that cannot work as configured (an unsafe or wrong FIFO path, an unusable key) is
+/// thrown before any connection is made, as an error whose `exitsAsConfigurationError` holds.
+final class TunnelService: Service, Sendable {
+    let configuration: RunConfiguration
+    let stats: TunnelStats
+    let logger: Logger
+
+    init(configuration: RunConfiguration, stats: TunnelStats, logger: Logger) {
+        self.configuration = configuration
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func run() async throws {
+        defer { stats.finish() }
+        let configuration = self.configuration
+        let logger = self.logger
+        let stats = self.stats
+        let fifo = try FIFOSink(path: configuration.fifoPath, size: configuration.fifoSize,
+                                group: configuration.fifoGroup, logger: logger)
+        logger.info("fifo ready", metadata: [
+            "path": "\(fifo.path)", "capacity": "\(ByteSize(bytes: fifo.capacity))",
+            "mode": "\(configuration.fifoGroup.map { "0640 group \($0)" } ?? "0600")",
+        ])
+        try PrivateKeyFile.check(configuration.connection.identity)
+        let waker = try Waker()
+        let sink = UncheckedSendableBox(fifo)
+        let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await BlockingThread.run(name: "et-tunnel") { () throws(TunnelError) in
+                    try loop.run(sink: sink.value)
+                }
+            } onGracefulShutdown: {
+                waker.wake()
+            }
+        } onCancel: {
+            waker.wake()
+        }
+        logger.info("stopped", metadata: ["bytes": "\(stats.snapshot.bytesDelivered)"])
+    }
+}
