@@ -26,7 +26,9 @@ struct InstallCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
     var fingerprint: String?
 
-    @Option(help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
+    // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check, which
+    // refuses it without echoing it, instead of the parser's "invalid option" message.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
     var hostKey: String?
 
     @Flag(help: "Pin the host key without asking when neither --fingerprint nor --host-key is given.")

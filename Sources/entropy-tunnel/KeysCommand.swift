@@ -106,7 +106,9 @@ struct KeysCommand: AsyncParsableCommand {
                 command changed is undone.
                 """)
 
-        @Option(help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
+        // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check,
+        // which refuses it without echoing it, instead of the parser's "invalid option" message.
+        @Option(parsing: .unconditional, help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
         var key: String
 
         @Option(help: "The user the client logs in as. (default: entropy)")

@@ -44,8 +44,11 @@ extension Installer {
                         configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
                         manifest: try InstallManifest.load(rooted(manifestPath)).manifest)
         try checkConfigReadsBack(hostSpec)
-        try checkSameHost(hostSpec, plan.configText)
-        plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
+        if let replaced = try checkSameHost(hostSpec, plan.configText) {
+            plan.backups[configPath] = replaced
+        } else {
+            plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
+        }
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
         // An unusable key pair stops install now, not after the config is written.
         _ = try await KeyGenerator.checkExistingPair(identity: rooted(identity), repairPublic: false)
@@ -75,12 +78,14 @@ extension Installer {
         }
     }
 
-    /// Refuses an existing config that names other hosts than the one asked for, unless `force`.
-    func checkSameHost(_ hostSpec: HostSpec, _ newText: String) throws(TunnelError) {
+    /// Refuses an existing config that names other hosts than the one asked for, unless `force`;
+    /// with `force` returns its content, to be kept as `PATH.bak` (also when install wrote it).
+    func checkSameHost(_ hostSpec: HostSpec, _ newText: String) throws(TunnelError) -> [UInt8]? {
         let file = rooted(configPath)
-        guard !force, let existing = try FileSystem.readIfExists(file), existing != newText,
+        guard let existing = try FileSystem.readIfExists(file), existing != newText,
               let values = try? ConfigFile.parse(existing, path: file),
-              let hosts = values.hostSpecs, !hosts.isEmpty, !hosts.contains(hostSpec) else { return }
+              let hosts = values.hostSpecs, !hosts.isEmpty, !hosts.contains(hostSpec) else { return nil }
+        if force { return try FileSystem.readBytes(file) }
         throw TunnelError(.configuration,
                           "\(file) is set up for host \(hosts.map(\.description).joined(separator: ", ")), not \(hostSpec) as asked; " +
                           "install does not repoint it: run install again with --force to replace it " +
