@@ -1,5 +1,6 @@
 import EntropyTunnelCore
 import Foundation
+import Logging
 import Testing
 import TestHost
 #if canImport(Glibc)
@@ -163,6 +164,22 @@ struct CarelessAdminTests {
         #expect(tree(root).isEmpty)
     }
 
+    @Test("install refuses a setting that would read back differently, before writing anything")
+    func settingReadsBackDifferently() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("et-merge-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var installer = Installer(host: "rng.example")
+        installer.root = root
+        installer.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
+        installer.settings = [("health_min_entropy", .int(7))]  // written as 7, read back as the double 7.0
+        let error = await #expect(throws: TunnelError.self) {
+            _ = try await installer.install(logger: Logger(label: "test"), show: { _ in }, confirm: { _ in false })
+        }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("'health_min_entropy'") == true && error?.message.contains("nothing was written") == true)
+        #expect(!FileManager.default.fileExists(atPath: root))
+    }
+
     // MARK: - Manifest and purge
 
     @Test("uninstall --purge removes only what install created and nobody changed; other files survive")
@@ -310,5 +327,87 @@ struct CarelessAdminTests {
         let parsed = try Shell.run("sh", ["-c", "args() { for a; do printf '%s\\0' \"$a\"; done; }; args " + words])
         #expect(parsed.stdout.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
                 == ["keys", "authorize", "--remote-command", command, "--from", "10.0.0.*", "--key", publicKey], "\(printed)")
+    }
+
+    // MARK: - keys authorize on an account it did not create
+
+    /// The login shell and /etc/shadow password field of `user`.
+    func account(_ user: String) throws -> (shell: String, password: String) {
+        let entry = try #require(getpwnam(user)).pointee
+        let shadow = try read("/etc/shadow").split(separator: "\n").first { $0.hasPrefix(user + ":") }
+        let field = shadow.map { String($0.split(separator: ":", omittingEmptySubsequences: false)[1]) } ?? ""
+        return (String(cString: entry.pw_shell), field)
+    }
+
+    /// A root-only stand-in for /dev/hwrng in `dir` (the character device of /dev/urandom).
+    func device(in dir: String) throws -> String {
+        let path = dir + "/hwrng"
+        try Shell.run("mknod", "-m", "600", path, "c", "1", "9")
+        return path
+    }
+
+    func deviceState(_ path: String) -> [UInt32] {
+        var st = stat()
+        stat(path, &st)
+        return [st.st_gid, st.st_mode & 0o7777]
+    }
+
+    @Test("keys authorize leaves an existing locked nologin account alone without --force (78); with --force a failed proof undoes every change (1)",
+          .enabled(if: getuid() == 0, "creates system users: needs root"))
+    func authorizeExistingAccount() throws {
+        let user = "et-careless"
+        _ = try? Shell.capture("userdel", ["--remove", user])
+        try Shell.run("useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", "--home-dir", "/nonexistent", user)
+        defer { _ = try? Shell.capture("userdel", [user]) }
+        let before = try account(user)
+        #expect(before.password.hasPrefix("!"), "useradd locks a new account: \(before)")
+        let dir = try makeScratchDirectory()
+        let hwrng = try device(in: dir)
+        let rule = dir + "/60-entropy-tunnel.rules"
+        let identity = dir + "/id_ed25519"
+        #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
+        let key = try read(identity + ".pub").trimmingCharacters(in: .newlines)
+        let base = ["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule]
+        let working = ["--remote-command", "dd if=\(hwrng) bs=512 status=none"]
+        let broken = ["--remote-command", "dd if=\(dir)/missing bs=512 status=none"]
+
+        let refused = try runTunnel(base + working)
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("user \(user) exists with the login shell '/usr/sbin/nologin'") &&
+                refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try account(user) == before)
+        #expect(!exists(rule) && deviceState(hwrng) == [0, 0o600])
+
+        let failed = try runTunnel(base + broken + ["--force"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("gave 0 of 16 bytes") && failed.stderr.contains("Undone: "), "\(failed.stderr)")
+        #expect(failed.stderr.contains("restored the shell of \(user) to /usr/sbin/nologin"))
+        #expect(try account(user) == before, "shell and password field restored")
+        #expect(!exists(rule), "the udev rule it wrote is removed")
+        #expect(deviceState(hwrng) == [0, 0o600], "the device's group and mode restored")
+
+        let done = try runTunnel(base + working + ["--force"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try account(user).shell == "/bin/sh" && account(user).password == "*")
+    }
+
+    @Test("keys authorize removes the user it created when the proof fails (1), and writes no authorized_keys",
+          .enabled(if: getuid() == 0, "creates system users: needs root"))
+    func authorizeUndoesCreatedUser() throws {
+        let user = "et-undone"
+        _ = try? Shell.capture("userdel", ["--remove", user])
+        defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
+        let dir = try makeScratchDirectory()
+        let hwrng = try device(in: dir)
+        let rule = dir + "/60-entropy-tunnel.rules"
+        #expect(try runTunnel(["keys", "generate", "--identity", dir + "/id"]).status == 0)
+        let key = try read(dir + "/id.pub").trimmingCharacters(in: .newlines)
+        let failed = try runTunnel(["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule,
+                                    "--remote-command", "dd if=\(dir)/missing bs=512 status=none"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("removed user \(user), which this run created"), "\(failed.stderr)")
+        #expect(getpwnam(user) == nil)
+        #expect(!exists("/var/lib/\(user)"), "the home useradd made is gone, and with it any authorized_keys")
+        #expect(!exists(rule) && deviceState(hwrng) == [0, 0o600])
     }
 }
