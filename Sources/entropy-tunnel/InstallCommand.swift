@@ -8,10 +8,13 @@ struct InstallCommand: AsyncParsableCommand {
         commandName: "install",
         abstract: "Set up this machine as a client: config, key, host-key pin, systemd service.",
         discussion: """
-            Writes /etc/entropy-tunnel/config.toml (kept if present, unless --force), creates the key \
+            Writes /etc/entropy-tunnel/config.toml (or --config PATH), creates the key \
             /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts and \
             writes /etc/systemd/system/entropy-tunnel.service; then, when systemd runs, enables and starts the \
             service. Files whose content is already right are not rewritten: running it twice changes nothing. \
+            What it writes is recorded in /var/lib/entropy-tunnel/install-manifest: a config or unit edited by \
+            hand (or not written by install), or a config for another host, is replaced only with --force, which \
+            keeps the old file as FILE.bak. Everything is checked before the first file is written. \
             It ends by printing what to run on the entropy host.
             """
     )
@@ -23,7 +26,9 @@ struct InstallCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
     var fingerprint: String?
 
-    @Option(help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
+    // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check, which
+    // refuses it without echoing it, instead of the parser's "invalid option" message.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
     var hostKey: String?
 
     @Flag(help: "Pin the host key without asking when neither --fingerprint nor --host-key is given.")
@@ -38,19 +43,33 @@ struct InstallCommand: AsyncParsableCommand {
     @Flag(help: "Write the files but do not enable or start the service.")
     var noStart = false
 
-    @Flag(help: "Replace an existing config file.")
+    @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
     var force = false
+
+    func validate() throws {
+        guard connection.host.count == 1 else {
+            throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
+        }
+        do throws(TunnelError) {
+            _ = try Installer.normalizedRoot(root)
+            try Installer.checkUnitPath(binary, "--binary")
+            if let config = connection.config { try Installer.checkUnitPath(config, "--config") }
+            if let identity = connection.identity { try Installer.checkPath(identity, "--identity") }
+            if let knownHosts = connection.knownHosts { try Installer.checkPath(knownHosts, "--known-hosts") }
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
 
     func run() async throws {
         let logger = bootstrapLogging(connection.logLevel ?? .warning)
         do {
-            guard connection.host.count == 1, let host = connection.host.first else {
-                throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
-            }
+            let host = connection.host[0]
             _ = try RunConfiguration(values, source: "the command line")  // the same checks `run` makes
             var installer = Installer(host: host)
             installer.settings = settings
-            installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
+            installer.root = try Installer.normalizedRoot(root)
+            installer.configPath = connection.config ?? ConfigFile.defaultPath
             installer.binary = binary
             installer.fingerprint = fingerprint
             installer.hostKey = hostKey
@@ -76,23 +95,32 @@ struct InstallCommand: AsyncParsableCommand {
     var settings: [(key: String, value: Installer.ConfigValue)] { values.settings }
 }
 
-/// `entropy-tunnel uninstall`: stop and remove the service; `--purge` also removes config and keys.
+/// `entropy-tunnel uninstall`: stop and remove the service; `--purge` also removes config and keys
+/// (only what install's manifest lists and only while unchanged).
 struct UninstallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uninstall",
         abstract: "Stop, disable and remove the systemd service (config and keys stay unless --purge)."
     )
 
-    @Flag(help: "Also remove the config file, the key pair and the host-key pins.")
+    @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged).")
     var purge = false
 
     @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))
     var root: String?
 
+    func validate() throws {
+        do throws(TunnelError) {
+            _ = try Installer.normalizedRoot(root)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() async throws {
         do {
             var installer = Installer(host: "unused")
-            installer.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
+            installer.root = try Installer.normalizedRoot(root)
             let report = try await installer.uninstall(purge: purge)
             report.steps.forEach { print($0) }
             if !report.changed { print("no change: nothing was installed") }

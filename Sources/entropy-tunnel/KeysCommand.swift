@@ -20,7 +20,11 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create this machine's Ed25519 key (unless it exists) and print the host-side authorized_keys line.")
+            abstract: "Create this machine's Ed25519 key (unless it exists) and print the host-side authorized_keys line.",
+            discussion: """
+                An existing pair is kept only when it is usable: an OpenSSH Ed25519 or ECDSA key without passphrase, \
+                mode 0600, whose .pub belongs to it; otherwise the command says what is wrong and changes nothing.
+                """)
 
         @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub. (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
         var identity: String = "/etc/entropy-tunnel/id_ed25519"
@@ -42,7 +46,7 @@ struct KeysCommand: AsyncParsableCommand {
                 print(line.text)
                 print("")
                 print("On the entropy host, as root, run:")
-                print("  " + authorizeCommand(key: key, remoteCommand: remoteCommand, from: from))
+                print("  " + HostAuthorizer.commandLine(key: key, remoteCommand: remoteCommand, from: from))
             } catch {
                 fail(error)
             }
@@ -97,10 +101,14 @@ struct KeysCommand: AsyncParsableCommand {
                 Creates the user if missing (shell /bin/sh, password field '*'), gives the user read access to the \
                 RNG device (udev rule plus group and mode now), runs the forced command as the user for 16 bytes to \
                 prove it works, then writes the restricted authorized_keys line (restrict,command="...": no shell, \
-                no forwarding; the same key is never added twice), and prints the sshd_config block to add.
+                no forwarding; the same key is never added twice), and prints the sshd_config block to add. \
+                An existing user keeps its shell and password field unless --force. If the proof fails, what the \
+                command changed is undone.
                 """)
 
-        @Option(help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
+        // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check,
+        // which refuses it without echoing it, instead of the parser's "invalid option" message.
+        @Option(parsing: .unconditional, help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
         var key: String
 
         @Option(help: "The user the client logs in as. (default: entropy)")
@@ -118,12 +126,16 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The udev rule file to write.", valueName: "file", visibility: .hidden))
         var udevRule: String = "/etc/udev/rules.d/60-entropy-tunnel.rules"
 
+        @Flag(help: "Give an existing user (one this command did not create) the shell /bin/sh and unlock it, if sshd needs that.")
+        var force = false
+
         func run() async throws {
             do {
                 var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: remoteCommand, from: from))
                 authorizer.user = user
                 authorizer.device = device
                 authorizer.udevRule = udevRule
+                authorizer.force = force
                 let report = try await authorizer.run()
                 report.steps.forEach { print($0) }
                 print("")
@@ -133,15 +145,6 @@ struct KeysCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// The `keys authorize` command line for `key` (what to run on the host).
-func authorizeCommand(key: PublicKey, user: String = "entropy", remoteCommand: String, from: String?) -> String {
-    var command = "entropy-tunnel keys authorize"
-    if user != "entropy" { command += " --user \(user)" }
-    if remoteCommand != ConnectionOptions.defaultRemoteCommand { command += " --remote-command '\(remoteCommand)'" }
-    if let from { command += " --from '\(from)'" }
-    return command + " --key \"\(key.line)\""
 }
 
 /// Asks `question` on the terminal; without one, answers `yes` and says why when that is no.
@@ -165,8 +168,10 @@ func printError(_ line: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// Prints the error's message for people and exits 1.
+/// Prints the error's message for people and exits: 78 (EX_CONFIG) for a problem the
+/// administrator must fix in the setup (a refused file, an unusable key, a bad option), as `run`
+/// does; 1 for anything else (a failed system command, an unreachable host).
 func fail(_ error: any Error) -> Never {
     printError("entropy-tunnel: \(describe(error))")
-    exit(1)
+    exit((error as? TunnelError)?.isConfigurationProblem == true ? 78 : 1)
 }

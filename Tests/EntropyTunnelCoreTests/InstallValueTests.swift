@@ -95,3 +95,67 @@ struct InstallValueTests {
         #expect(values.remoteCommand == "dd if=/dev/hwrng\tbs=512")
     }
 }
+
+/// The values behind "a careless admin gets errors, not damage": quoting, the manifest, paths.
+struct CarelessAdminValueTests {
+    @Test("ShellQuote: safe words stay bare, everything else is single-quoted with '\\'' for quotes", arguments: [
+        ("rng.example", "rng.example"), ("192.0.2.7", "192.0.2.7"), ("entropy-tunnel@vm", "entropy-tunnel@vm"),
+        ("", "''"), ("a b", "'a b'"), ("it's", #"'it'\''s'"#), ("$HOME", "'$HOME'"), ("[::1]:22", "'[::1]:22'"),
+        ("10.0.0.*", "'10.0.0.*'"), ("~root", "'~root'"), ("a\nb", "'a\nb'"), ("'", #"''\'''"#),
+    ])
+    func shellQuote(_ word: String, _ quoted: String) throws {
+        #expect(ShellQuote.quote(word) == quoted)
+        // sh reads it back as the same single word.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "printf '%s' " + ShellQuote.quote(word)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: output, as: UTF8.self) == word)
+    }
+
+    @Test("the manifest: text round-trips, a file install created stays created, a damaged line is refused")
+    func manifest() throws {
+        var manifest = InstallManifest()
+        manifest.recordWrite("/etc/entropy-tunnel/config.toml", content: Array("a\n".utf8), existedBefore: false)
+        manifest.recordWrite("/etc/entropy-tunnel/known_hosts", content: Array("b\n".utf8), existedBefore: true)
+        manifest.directories = ["/etc/entropy-tunnel", "/var/lib/entropy-tunnel"]
+        manifest.user = "entropy-tunnel"
+        #expect(manifest.files["/etc/entropy-tunnel/config.toml"]?.sha256 ==
+                "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7")  // sha256sum of "a\n"
+        #expect(try InstallManifest(parsing: manifest.text, path: "m") == manifest)
+        // Rewritten later: still install's creation; a file that existed before stays "existing".
+        manifest.recordWrite("/etc/entropy-tunnel/config.toml", content: Array("c\n".utf8), existedBefore: true)
+        #expect(manifest.files["/etc/entropy-tunnel/config.toml"]?.created == true)
+        #expect(manifest.files["/etc/entropy-tunnel/known_hosts"]?.created == false)
+        #expect(manifest.holdsWhatInstallWrote("/etc/entropy-tunnel/config.toml", content: Array("c\n".utf8)))
+        #expect(!manifest.holdsWhatInstallWrote("/etc/entropy-tunnel/config.toml", content: Array("a\n".utf8)))
+        #expect(!manifest.holdsWhatInstallWrote("/etc/other", content: []))
+        let error = try #require(throws: TunnelError.self) { try InstallManifest(parsing: "# x\nfile created nothex /a\n", path: "/m") }
+        #expect(error.message.hasPrefix("/m:2: "))
+    }
+
+    @Test("--root and the paths install writes: absolute, no '..', no control characters")
+    func paths() throws {
+        #expect(try Installer.normalizedRoot(nil) == "")
+        #expect(try Installer.normalizedRoot("/tmp/pkg//") == "/tmp/pkg")
+        for bad in ["", "/", "//", "tmp/pkg", "/tmp/../etc", "/tmp/a\nb"] {
+            #expect(throws: TunnelError.self, "\(bad)") { try Installer.normalizedRoot(bad) }
+        }
+        #expect(throws: TunnelError.self) { try Installer.checkPath("/etc/entropy-tunnel/", "--identity") }
+        #expect(throws: TunnelError.self) { try Installer.checkUnitPath("/etc/%h.toml", "--config") }
+        try Installer.checkUnitPath("/etc/entropy-tunnel/config.toml", "--config")
+    }
+
+    @Test("text that looks like a private key is refused without being quoted")
+    func privateKeyText() throws {
+        let text = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"
+        let error = try #require(throws: TunnelError.self) { try PublicKey(parsing: text) }
+        #expect(error.message.contains("that looks like a PRIVATE key; pass the .pub"))
+        #expect(!error.message.contains("b3BlbnNzaC1rZXktdjE"))
+        #expect(throws: TunnelError.self) { try PublicKey(parsing: "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ") }
+    }
+}

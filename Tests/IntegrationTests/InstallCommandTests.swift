@@ -43,7 +43,7 @@ struct InstallCommandTests {
         #expect(before["etc/systemd/system/entropy-tunnel.service"]?[3] == 0o644)
         let publicKey = try String(contentsOfFile: root + "/etc/entropy-tunnel/id_ed25519.pub", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(first.stdout.contains("entropy-tunnel keys authorize --key \"\(publicKey)\""))
+        #expect(first.stdout.contains("entropy-tunnel keys authorize --key '\(publicKey)'"))
         #expect(first.stdout.contains("restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(publicKey)"))
         #expect(!first.stdout.contains("no change"))
 
@@ -54,26 +54,22 @@ struct InstallCommandTests {
         #expect(snapshot(root) == before, "the second install rewrote a file")
     }
 
-    @Test("an existing config is kept unless --force; a wrong --fingerprint for --host-key pins nothing")
-    func keepsConfigUnlessForced() throws {
+    @Test("a config install wrote and nobody edited is updated with new options; a wrong --fingerprint for --host-key writes nothing")
+    func updatesItsOwnConfig() throws {
         let root = try makeScratchDirectory()
         #expect(try runTunnel(arguments + ["--root", root]).status == 0)
         let config = root + "/etc/entropy-tunnel/config.toml"
-        let original = try String(contentsOfFile: config, encoding: .utf8)
 
-        let kept = try runTunnel(arguments + ["--root", root, "--window", "16K"])
-        #expect(kept.status == 0)
-        #expect(kept.stdout.contains("config.toml: kept"))
-        #expect(try String(contentsOfFile: config, encoding: .utf8) == original)
-
-        let forced = try runTunnel(arguments + ["--root", root, "--window", "16K", "--force"])
-        #expect(forced.status == 0)
+        let updated = try runTunnel(arguments + ["--root", root, "--window", "16K"])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        #expect(updated.stdout.contains("config.toml: updated"))
         #expect(try String(contentsOfFile: config, encoding: .utf8).contains("window = \"16K\""))
+        #expect(!FileManager.default.fileExists(atPath: config + ".bak"), "install's own file needs no backup")
 
         let other = try makeScratchDirectory()
         let wrong = try runTunnel(["install", "--host", "rng.example", "--host-key", Self.hostKey,
                                    "--fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--root", other])
-        #expect(wrong.status != 0)
+        #expect(wrong.status == 78)
         #expect(wrong.stderr.contains("nothing was written"))
         #expect(!FileManager.default.fileExists(atPath: other + "/etc"))
     }

@@ -28,7 +28,7 @@ struct KeysCommandTests {
         #expect(try (FileManager.default.attributesOfItem(atPath: identity)[.posixPermissions] as? Int) == 0o600)
         let lines = first.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("restrict,from=\"192.0.2.7\",command=\"dd if=/dev/hwrng bs=512 status=none\" \(publicKey)"))
-        #expect(lines.contains("  entropy-tunnel keys authorize --from '192.0.2.7' --key \"\(publicKey)\""))
+        #expect(lines.contains("  entropy-tunnel keys authorize --from 192.0.2.7 --key '\(publicKey)'"))
         // The fingerprint shown is ssh-keygen's.
         let listing = try keygenListing(identity + ".pub")
         #expect(first.stdout.contains("\(listing[0]) \(listing[1])"))

@@ -70,7 +70,7 @@ public enum ExternalCommand {
         let result = try await run(program, arguments, input: input)
         guard result.succeeded else {
             let detail = result.stderr.trimmingSpaces.isEmpty ? result.stdout.trimmingSpaces : result.stderr.trimmingSpaces
-            throw TunnelError(.system, "`\(([program] + arguments).joined(separator: " "))` failed (exit \(result.status)): \(detail)")
+            throw TunnelError(.system, "`\(ShellQuote.command([program] + arguments))` failed (exit \(result.status)): \(detail)")
         }
         return result
     }

@@ -62,8 +62,14 @@ public enum FileSystem {
     /// so a reader never sees half a file.
     @discardableResult
     public static func writeIfChanged(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) -> Change {
+        try writeIfChanged(path, bytes: Array(content.utf8), mode: mode)
+    }
+
+    /// `writeIfChanged` for content that need not be text (a copy of a file as it was).
+    @discardableResult
+    public static func writeIfChanged(_ path: String, bytes content: [UInt8], mode: mode_t) throws(TunnelError) -> Change {
         let existed = exists(path)
-        if existed, let old = try? readBytes(path), old == Array(content.utf8) {
+        if existed, let old = try? readBytes(path), old == content {
             if self.mode(path) == mode { return .unchanged }
             _ = try syscallValue("chmod") { chmod(path, mode) }
             return .updated
@@ -80,7 +86,7 @@ public enum FileSystem {
         }
         try wrap(path) { () throws(TunnelError) in
             _ = try syscallValue("fchmod") { fchmod(fd, mode) }
-            var bytes = Array(content.utf8)[...]
+            var bytes = content[...]
             while !bytes.isEmpty {
                 let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
                 bytes = bytes.dropFirst(n)
@@ -92,14 +98,20 @@ public enum FileSystem {
         return existed ? .updated : .created
     }
 
-    /// `mkdir -p` with `mode` for the directories it creates.
-    public static func makeDirectories(_ path: String, mode: mode_t) throws(TunnelError) {
-        if path.isEmpty || isDirectory(path) { return }
-        try makeDirectories(parent(of: path), mode: mode)
-        if mkdir(path, mode) != 0 && errno != EEXIST {
-            let err = Errno(rawValue: errno)
+    /// `mkdir -p` with `mode` for the directories it creates; returns those, outermost first.
+    @discardableResult
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(TunnelError) -> [String] {
+        if path.isEmpty || isDirectory(path) { return [] }
+        var created = try makeDirectories(parent(of: path), mode: mode)
+        if mkdir(path, mode) == 0 {
+            created.append(path)
+        } else {
+            let code = errno
+            if code == EEXIST && isDirectory(path) { return created }
+            let err = Errno(rawValue: code == EEXIST ? ENOTDIR : code)
             throw TunnelError(.system, "cannot create directory \(path): \(err)", errno: err)
         }
+        return created
     }
 
     /// Removes a file; a missing file is not an error. Returns whether something was removed.
@@ -109,6 +121,25 @@ public enum FileSystem {
         if errno == ENOENT { return false }
         let err = Errno(rawValue: errno)
         throw TunnelError(.system, "cannot remove \(path): \(err)", errno: err)
+    }
+
+    /// What `removeDirectoryIfEmpty` did.
+    public enum DirectoryRemoval: Sendable {
+        case removed, missing, notEmpty
+    }
+
+    /// `rmdir`: removes `path` only when it is an empty directory.
+    @discardableResult
+    public static func removeDirectoryIfEmpty(_ path: String) throws(TunnelError) -> DirectoryRemoval {
+        if rmdir(path) == 0 { return .removed }
+        let code = errno
+        switch code {
+        case ENOENT: return .missing
+        case ENOTEMPTY, EEXIST: return .notEmpty
+        default:
+            let err = Errno(rawValue: code)
+            throw TunnelError(.system, "cannot remove directory \(path): \(err)", errno: err)
+        }
     }
 
     /// The directory part of `path` ("" for a bare name, "/" for a top-level entry).

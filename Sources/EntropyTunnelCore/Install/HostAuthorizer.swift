@@ -10,6 +10,11 @@ import Glibc
 /// device (a udev rule for the next boot and the same group and mode right away), proves that
 /// the forced command works by running it as that user, and only then writes the restricted
 /// authorized_keys line, idempotently.
+///
+/// An account it did not create keeps its shell and password field unless `force` is set. When
+/// a step fails (the proof above all), every change already made is undone, newest first: the
+/// user it created, the shell and password field it changed, the udev rule it wrote, the
+/// device's group and mode; authorized_keys has not been touched at that point.
 public struct HostAuthorizer: Sendable {
     public var line: AuthorizedKeyLine
     public var user = "entropy"
@@ -17,6 +22,8 @@ public struct HostAuthorizer: Sendable {
     public var udevRule = "/etc/udev/rules.d/60-entropy-tunnel.rules"
     /// How many bytes the forced command must deliver to count as working.
     public var proofBytes = 16
+    /// Change the shell and password field of an existing account when they stop sshd.
+    public var force = false
 
     public init(line: AuthorizedKeyLine) { self.line = line }
 
@@ -46,50 +53,90 @@ public struct HostAuthorizer: Sendable {
             throw TunnelError(.invalidArgument, "--user '\(user)' is not a valid user name (letters, digits, - _ .)")
         }
         var report = Report()
-        let account = try await ensureAccount(&report)
-        try await grantDeviceAccess(account, &report)
-        // Proven before the key goes in: a command that cannot work never reaches authorized_keys.
-        report.proof = try await proveForcedCommand(account)
-        report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
-        try writeAuthorizedKeys(account, &report)
+        var changes: [Change] = []
+        do throws(TunnelError) {
+            let account = try await ensureAccount(&report, &changes)
+            try await grantDeviceAccess(account, &report, &changes)
+            // Proven before the key goes in: a command that cannot work never reaches authorized_keys.
+            report.proof = try await proveForcedCommand(account)
+            report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
+            try writeAuthorizedKeys(account, &report, &changes)
+        } catch {
+            let undone = await Self.undo(changes)
+            guard !undone.isEmpty else { throw error }
+            throw TunnelError(error.code, error.message + ". Undone: " + undone.joined(separator: "; "), errno: error.errno)
+        }
         return report
+    }
+
+    /// The `keys authorize` command line for `key`, quoted for pasting into a shell on the host.
+    public static func commandLine(key: PublicKey, user: String = "entropy", remoteCommand: String, from: String?) -> String {
+        var words = ["entropy-tunnel", "keys", "authorize"]
+        if user != "entropy" { words += ["--user", user] }
+        if remoteCommand != ConnectionOptions.defaultRemoteCommand { words += ["--remote-command", remoteCommand] }
+        if let from { words += ["--from", from] }
+        return ShellQuote.command(words + ["--key", key.line])
     }
 
     // MARK: - Steps
 
-    func ensureAccount(_ report: inout Report) async throws(TunnelError) -> Account {
-        if getpwnam(user) == nil {
+    func ensureAccount(_ report: inout Report, _ changes: inout [Change]) async throws(TunnelError) -> Account {
+        let created = getpwnam(user) == nil
+        if created {
+            let home = "/var/lib/\(user)"
+            let homeExisted = FileSystem.exists(home)
             try await ExternalCommand.check("useradd", ["--system", "--user-group", "--create-home",
-                                                        "--home-dir", "/var/lib/\(user)", "--shell", "/bin/sh",
+                                                        "--home-dir", home, "--shell", "/bin/sh",
                                                         "--comment", "entropy-tunnel RNG reader", user])
-            report.steps.append("created system user \(user) (home /var/lib/\(user), shell /bin/sh)")
+            changes.append(.createdUser(user, removeHome: !homeExisted))
+            report.steps.append("created system user \(user) (home \(home), shell /bin/sh)")
         } else {
             report.steps.append("user \(user) exists")
         }
         guard var account = Self.account(user) else {
             throw TunnelError(.system, "user \(user) does not exist after useradd; check /etc/passwd")
         }
+        let otherUser = "or pass --user with the name of a new account, which keys authorize creates"
         // The forced command runs through the login shell: nologin or false would break it.
         if account.shell.hasSuffix("nologin") || account.shell.hasSuffix("/false") || account.shell.isEmpty {
+            guard created || force else {
+                throw TunnelError(.configuration,
+                                  "user \(user) exists with the login shell '\(account.shell)', through which sshd cannot run the forced " +
+                                  "command; keys authorize did not create \(user), so it changes its shell only with --force " +
+                                  "(to /bin/sh), \(otherUser)")
+            }
             try await ExternalCommand.check("usermod", ["--shell", "/bin/sh", user])
+            if !created { changes.append(.changedShell(user, from: account.shell)) }
             report.steps.append("changed the shell of \(user) from \(account.shell) to /bin/sh (the forced command runs through it)")
             account.shell = "/bin/sh"
         }
         // "!" (useradd's default) is a locked account, which sshd refuses when PAM is off; "*" is not locked.
-        if Self.passwordField(user).hasPrefix("!") {
+        let passwordField = Self.passwordField(user)
+        if passwordField.hasPrefix("!") {
+            guard created || force else {
+                throw TunnelError(.configuration,
+                                  "user \(user) is locked (its password field in /etc/shadow starts with '!'), which sshd refuses " +
+                                  "when PAM is off; keys authorize did not create \(user), so it unlocks it only with --force " +
+                                  "(password field '*': still no password works), \(otherUser)")
+            }
             try await ExternalCommand.check("usermod", ["-p", "*", user])
+            if !created { changes.append(.changedPasswordField(user, from: passwordField)) }
             report.steps.append("set the password field of \(user) to '*' (no password works, the account is not locked)")
         }
         if !FileSystem.isDirectory(account.home) {
-            try FileSystem.makeDirectories(account.home, mode: 0o750)
+            for directory in try FileSystem.makeDirectories(account.home, mode: 0o750) {
+                changes.append(.createdDirectory(directory))
+            }
             chown(account.home, account.uid, account.gid)
         }
         return account
     }
 
-    func writeAuthorizedKeys(_ account: Account, _ report: inout Report) throws(TunnelError) {
+    func writeAuthorizedKeys(_ account: Account, _ report: inout Report, _ changes: inout [Change]) throws(TunnelError) {
         let sshDirectory = account.home + "/.ssh"
-        try FileSystem.makeDirectories(sshDirectory, mode: 0o700)
+        for directory in try FileSystem.makeDirectories(sshDirectory, mode: 0o700) {
+            changes.append(.createdDirectory(directory))
+        }
         chmod(sshDirectory, 0o700)
         chown(sshDirectory, account.uid, account.gid)
         let path = sshDirectory + "/authorized_keys"
@@ -99,7 +146,7 @@ public struct HostAuthorizer: Sendable {
         report.steps.append("\(path): \(change.rawValue) (\(line.key.type.rawValue) \(line.key.fingerprint) \(line.key.comment))")
     }
 
-    func grantDeviceAccess(_ account: Account, _ report: inout Report) async throws(TunnelError) {
+    func grantDeviceAccess(_ account: Account, _ report: inout Report, _ changes: inout [Change]) async throws(TunnelError) {
         var st = stat()
         guard stat(device, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else {
             throw TunnelError(.configuration,
@@ -112,13 +159,17 @@ public struct HostAuthorizer: Sendable {
             SUBSYSTEM=="misc", KERNEL=="\(kernelName)", GROUP="\(account.groupName)", MODE="0440"
 
             """
+        let previous = try? FileSystem.readBytes(udevRule)
+        let previousMode = FileSystem.mode(udevRule)
         let change = try FileSystem.writeIfChanged(udevRule, rule, mode: 0o644)
+        if change != .unchanged { changes.append(.wroteFile(udevRule, previous: previous, mode: previousMode ?? 0o644)) }
         report.steps.append("\(udevRule): \(change.rawValue) (group \(account.groupName), mode 0440 at every boot)")
         if change != .unchanged, ExternalCommand.locate("udevadm") != nil {
             _ = try? await ExternalCommand.run("udevadm", ["control", "--reload-rules"])
         }
         // The same access right away, without waiting for udev to re-apply the rule.
         if st.st_gid != account.gid || st.st_mode & 0o777 != 0o440 {
+            changes.append(.changedDevice(device, gid: st.st_gid, mode: st.st_mode & 0o7777))
             guard chown(device, uid_t.max, account.gid) == 0, chmod(device, 0o440) == 0 else {
                 let err = errno
                 throw TunnelError(.system, "cannot give group \(account.groupName) read access to \(device): \(String(cString: strerror(err)))")
@@ -140,7 +191,7 @@ public struct HostAuthorizer: Sendable {
             throw TunnelError(.remoteCommandFailed,
                               "the forced command `\(line.command)` run as \(user) gave \(result.stdoutBytes.count) of \(proofBytes) bytes" +
                               (stderr.isEmpty ? "" : ": \(stderr)") +
-                              "; check that \(user) can read the device (`ls -l \(device)`) and that the command is right")
+                              "; check that \(user) can read the device (`ls -l \(ShellQuote.quote(device))`) and that the command is right")
         }
         return result.stdoutBytes
     }

@@ -53,8 +53,8 @@ public enum HostKeyTrust {
             guard await confirm(key) else {
                 throw TunnelError(.hostKeyUnknown,
                                   "host key of \(host) (\(key.type.rawValue) \(key.fingerprint)) was not trusted; nothing was pinned. " +
-                                  "Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_\(key.type.fileStem)_key.pub` on the host and run " +
-                                  "`entropy-tunnel keys trust \(host) --fingerprint SHA256:...`")
+                                  "Compare it with `ssh-keygen -lf \(ShellQuote.quote("/etc/ssh/ssh_host_\(key.type.fileStem)_key.pub"))` on the host and run " +
+                                  "`entropy-tunnel keys trust \(ShellQuote.quote(host.description)) --fingerprint SHA256:...`")
             }
         }
         return Outcome(key: key, change: try pin(key, for: host, knownHosts: knownHosts))

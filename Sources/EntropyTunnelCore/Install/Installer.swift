@@ -8,6 +8,10 @@ import Glibc
 ///
 /// With `root`, every file goes below that directory (for packaging and tests) and systemd is
 /// left alone; the files' contents still name the real paths.
+///
+/// What it writes is recorded in an `InstallManifest`: a config or unit that still holds what
+/// install wrote is updated freely; one edited by hand, or never written by install, is replaced
+/// only with `force`, which first keeps it as `PATH.bak`.
 public struct Installer: Sendable {
     /// A value in the generated config file.
     public enum ConfigValue: Sendable, Equatable {
@@ -51,16 +55,21 @@ public struct Installer: Sendable {
     public var host: String
     /// Further config keys and values (run options given to `install`), in this order.
     public var settings: [(key: String, value: ConfigValue)] = []
-    /// Prefix for every path written; "" for the real system.
+    /// Prefix for every path written; "" for the real system. Otherwise absolute, without `..`
+    /// and without a trailing slash (`normalizedRoot` makes one from an option).
     public var root = ""
+    /// Where the config goes; the unit's ExecStart names it.
     public var configPath = ConfigFile.defaultPath
     public var unitPath = ServiceUnit.defaultPath
+    /// The record of what install wrote.
+    public var manifestPath = InstallManifest.defaultPath
     public var binary = ServiceUnit.defaultBinary
     /// The host's key fingerprint to pin (fetched over the network and compared).
     public var fingerprint: String?
     /// The host's key as `TYPE BASE64`, pinned without connecting (offline installs, tests).
     public var hostKey: String?
-    /// Replace an existing config file.
+    /// Replace a config or unit that install did not write as it is (edited by hand, or not
+    /// install's), keeping it as `PATH.bak`; replace a config that names another host.
     public var force = false
     /// Do not touch systemd even when it runs.
     public var noStart = false
@@ -101,81 +110,29 @@ public struct Installer: Sendable {
     /// Writes everything, then (when systemd runs and neither `root` nor `noStart`) reloads,
     /// enables and starts the service. `show` and `confirm` are for the host key when neither
     /// `fingerprint` nor `hostKey` decides it.
+    ///
+    /// Every check comes first (`plan()`): a refusal leaves no file and no directory behind.
+    /// What it writes goes into the manifest, also when a later step fails.
     public func install(
         logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
     ) async throws(TunnelError) -> Report {
         if root.isEmpty && getuid() != 0 {
             throw TunnelError(.invalidArgument, "install writes to /etc and creates a system user: run it as root (sudo), or use --root DIR to write below DIR")
         }
+        let plan = try await plan()
+        var manifest = plan.manifest
         var report = Report()
-        let port: Int? = settings.first { $0.key == "port" }.flatMap { if case .int(let n) = $0.value { return n } else { return nil } }
-        let hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
-        if binary.contains(where: { $0 == " " || $0 == "\t" }) || !binary.hasPrefix("/") {
-            throw TunnelError(.invalidArgument, "--binary '\(binary)' must be an absolute path without spaces")
+        let unitChange: FileSystem.Change
+        do throws(TunnelError) {
+            unitChange = try await write(plan, &manifest, &report, logger: logger, show: show, confirm: confirm)
+        } catch {
+            // Keep the record of what was written before the failure, so that a rerun can update it.
+            _ = try? saveManifest(manifest, &report)
+            throw error
         }
+        try saveManifest(manifest, &report)
 
-        // A --host-key that contradicts --fingerprint stops everything before any file is written.
-        let givenHostKey = try hostKey.map { (text) throws(TunnelError) -> PublicKey in try PublicKey(parsing: text) }
-        if let givenHostKey, let fingerprint, HostKeyTrust.normalizeFingerprint(fingerprint) != givenHostKey.fingerprint {
-            throw TunnelError(.hostKeyMismatch,
-                              "--host-key has fingerprint \(givenHostKey.fingerprint), not \(HostKeyTrust.normalizeFingerprint(fingerprint)) " +
-                              "as --fingerprint says; nothing was written. Check both on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`")
-        }
-
-        // 1. The config file: kept when present unless --force.
-        var identity = setting("identity") ?? ConnectionOptions(host: hostSpec).identity
-        var knownHosts = setting("known_hosts") ?? ConnectionOptions(host: hostSpec).knownHosts
-        let configFile = rooted(configPath)
-        try FileSystem.makeDirectories(FileSystem.parent(of: configFile), mode: 0o755)
-        if let existing = try FileSystem.readIfExists(configFile), !force {
-            if existing == configText {
-                record(&report, configFile, .unchanged)
-            } else {
-                let values = try ConfigFile.parse(existing, path: configFile)
-                identity = values.identity ?? identity
-                knownHosts = values.knownHosts ?? knownHosts
-                report.steps.append("\(configFile): kept (it differs from the options given; --force replaces it)")
-            }
-        } else {
-            _ = try ConfigFile.parse(configText, path: configFile)  // never write a file `run` would refuse
-            record(&report, configFile, try FileSystem.writeIfChanged(configFile, configText, mode: 0o644))
-        }
-
-        // 2. The client key.
-        let (key, created) = try await KeyGenerator.ensureKey(identity: rooted(identity))
-        report.clientKey = key
-        if created { report.changed = true }
-        report.steps.append("\(rooted(identity)): \(created ? "created" : "unchanged") (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
-
-        // The service runs as an unprivileged user, which must be able to read the key.
-        if root.isEmpty {
-            try await ensureServiceUser(&report)
-            for path in [identity, identity + ".pub"] {
-                try Self.chownIfNeeded(path, to: ServiceUnit.user, &report)
-            }
-        }
-
-        // 3. The host key pin.
-        let knownHostsFile = rooted(knownHosts)
-        if let pinned = givenHostKey {
-            record(&report, knownHostsFile, try HostKeyTrust.pin(pinned, for: hostSpec, knownHosts: knownHostsFile),
-                   detail: "\(hostSpec.knownHostsName) \(pinned.type.rawValue) \(pinned.fingerprint)")
-        } else if fingerprint == nil, let existing = try FileSystem.readIfExists(knownHostsFile),
-                  KnownHostsFile.hasEntry(existing, for: hostSpec) {
-            record(&report, knownHostsFile, .unchanged, detail: "\(hostSpec.knownHostsName) already pinned")
-        } else {
-            let outcome = try await HostKeyTrust.trust(host: hostSpec, knownHosts: knownHostsFile, fingerprint: fingerprint,
-                                                       logger: logger, show: show, confirm: confirm)
-            record(&report, knownHostsFile, outcome.change,
-                   detail: "\(hostSpec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
-        }
-
-        // 4. The unit.
-        let unitFile = rooted(unitPath)
-        let unitChange = try FileSystem.writeIfChanged(unitFile, ServiceUnit(binary: binary, configPath: configPath).text, mode: 0o644)
-        record(&report, unitFile, unitChange)
-
-        // 5. systemd, for real installs only.
+        // systemd, for real installs only.
         if root.isEmpty && !noStart && FileSystem.isDirectory(systemdDirectory) {
             if unitChange != .unchanged {
                 try await ExternalCommand.check("systemctl", ["daemon-reload"])
@@ -192,66 +149,115 @@ public struct Installer: Sendable {
                 report.steps.append("systemctl try-restart \(ServiceUnit.name) (its files changed)")
             }
         } else if root.isEmpty && !noStart {
-            report.steps.append("systemd is not running here: start `\(binary) run --config \(configPath)` yourself")
+            report.steps.append("systemd is not running here: start `\(ShellQuote.command([binary, "run", "--config", configPath]))` yourself")
         }
 
-        report.hostSteps = Self.hostSteps(key: key, user: setting("user") ?? "entropy",
+        report.hostSteps = Self.hostSteps(key: report.clientKey!, user: setting("user") ?? "entropy",
                                           remoteCommand: setting("remote_command") ?? ConnectionOptions.defaultRemoteCommand)
         return report
     }
 
-    /// Removes the unit (stopping and disabling it first); with `purge` also the config, the key
-    /// and the pins.
-    public func uninstall(purge: Bool) async throws(TunnelError) -> Report {
-        if root.isEmpty && getuid() != 0 {
-            throw TunnelError(.invalidArgument, "uninstall changes /etc and systemd: run it as root (sudo)")
+    /// The writes, in order; each file written is recorded in `manifest`. Returns what happened
+    /// to the unit (systemd reloads only when it changed).
+    private func write(
+        _ plan: Plan, _ manifest: inout InstallManifest, _ report: inout Report,
+        logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
+    ) async throws(TunnelError) -> FileSystem.Change {
+        for path in [configPath, plan.identity, plan.knownHosts, unitPath, manifestPath] {
+            try makeParentDirectories(of: path, &manifest)
         }
-        var report = Report()
-        let unitFile = rooted(unitPath)
-        if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && FileSystem.exists(unitFile) {
-            let result = try await ExternalCommand.run("systemctl", ["disable", "--now", ServiceUnit.name])
-            report.steps.append(result.succeeded ? "systemctl disable --now \(ServiceUnit.name)"
-                                                 : "systemctl disable --now \(ServiceUnit.name) failed: \(result.stderr.trimmingSpaces)")
+
+        // 1. The config file.
+        try writeOwnFile(configPath, plan.configText, backup: plan.backups[configPath], &manifest, &report)
+
+        // 2. The client key (an existing one was checked by plan()).
+        let identityFile = rooted(plan.identity)
+        let publicExisted = FileSystem.exists(identityFile + ".pub")
+        let (key, created) = try await KeyGenerator.ensureKey(identity: identityFile)
+        report.clientKey = key
+        if created {
+            report.changed = true
+            manifest.recordWrite(plan.identity, content: try FileSystem.readBytes(identityFile), existedBefore: false)
         }
-        var removed = [unitFile]
-        if purge {
-            var identity = ConnectionOptions(host: HostSpec(host: "x", port: 22)).identity
-            var knownHosts = ConnectionOptions(host: HostSpec(host: "x", port: 22)).knownHosts
-            if let values = try? ConfigFile.load(path: rooted(configPath)) {
-                identity = values.identity ?? identity
-                knownHosts = values.knownHosts ?? knownHosts
-            }
-            removed += [rooted(configPath), rooted(identity), rooted(identity) + ".pub", rooted(knownHosts)]
+        if !publicExisted {
+            manifest.recordWrite(plan.identity + ".pub", content: try FileSystem.readBytes(identityFile + ".pub"), existedBefore: false)
         }
-        for path in removed {
-            if try FileSystem.remove(path) {
-                report.steps.append("\(path): removed")
-                report.changed = true
-            }
-        }
-        if purge {
-            _ = rmdir(rooted(FileSystem.parent(of: configPath)))
-            if root.isEmpty, getpwnam(ServiceUnit.user) != nil,
-               (try? await ExternalCommand.run("userdel", [ServiceUnit.user]))?.succeeded == true {
-                report.steps.append("removed system user \(ServiceUnit.user)")
-                report.changed = true
+        report.steps.append("\(identityFile): \(created ? "created" : "unchanged") (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
+
+        // The service runs as an unprivileged user, which must be able to read the key.
+        if root.isEmpty {
+            if try await ensureServiceUser(&report) { manifest.user = ServiceUnit.user }
+            for path in [plan.identity, plan.identity + ".pub"] {
+                try Self.chownIfNeeded(path, to: ServiceUnit.user, &report)
             }
         }
-        if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && report.changed {
-            _ = try? await ExternalCommand.run("systemctl", ["daemon-reload"])
+
+        // 3. The host key pin: merged into the file, whose other lines stay.
+        let knownHostsFile = rooted(plan.knownHosts)
+        let knownHostsExisted = FileSystem.exists(knownHostsFile)
+        let pinned: (change: FileSystem.Change, detail: String)
+        if let givenKey = plan.givenHostKey {
+            pinned = (try HostKeyTrust.pin(givenKey, for: plan.hostSpec, knownHosts: knownHostsFile),
+                      "\(plan.hostSpec.knownHostsName) \(givenKey.type.rawValue) \(givenKey.fingerprint)")
+        } else if fingerprint == nil, let existing = try FileSystem.readIfExists(knownHostsFile),
+                  KnownHostsFile.hasEntry(existing, for: plan.hostSpec) {
+            pinned = (.unchanged, "\(plan.hostSpec.knownHostsName) already pinned")
+        } else {
+            let outcome = try await HostKeyTrust.trust(host: plan.hostSpec, knownHosts: knownHostsFile, fingerprint: fingerprint,
+                                                       logger: logger, show: show, confirm: confirm)
+            pinned = (outcome.change, "\(plan.hostSpec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
         }
-        if !purge { report.steps.append("kept the config, key and host-key pin (--purge removes them)") }
-        return report
+        if pinned.change != .unchanged {
+            manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: knownHostsExisted)
+        }
+        record(&report, knownHostsFile, pinned.change, detail: pinned.detail)
+
+        // 4. The unit.
+        return try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)
     }
 
-    /// Creates the service's system user unless it exists (no home, no login shell).
-    func ensureServiceUser(_ report: inout Report) async throws(TunnelError) {
-        guard getpwnam(ServiceUnit.user) == nil else { return }
+    /// Writes a file install owns (config, unit): first, with --force, the copy of a file that
+    /// was not install's to `PATH.bak`; then the content, recorded in the manifest.
+    @discardableResult
+    private func writeOwnFile(
+        _ path: String, _ content: String, backup: [UInt8]?, _ manifest: inout InstallManifest, _ report: inout Report
+    ) throws(TunnelError) -> FileSystem.Change {
+        let file = rooted(path)
+        if let backup {
+            try FileSystem.writeIfChanged(file + ".bak", bytes: backup, mode: FileSystem.mode(file) ?? 0o600)
+            report.steps.append("\(file).bak: the replaced file, kept (--force)")
+        }
+        let existed = FileSystem.exists(file)
+        let change = try FileSystem.writeIfChanged(file, content, mode: 0o644)
+        manifest.recordWrite(path, content: Array(content.utf8), existedBefore: existed)
+        record(&report, file, change)
+        return change
+    }
+
+    /// `mkdir -p` for the parent of the system path `path` below `root`; the directories it
+    /// creates are recorded (without the root) for `uninstall --purge`.
+    private func makeParentDirectories(of path: String, _ manifest: inout InstallManifest) throws(TunnelError) {
+        if !root.isEmpty { try FileSystem.makeDirectories(root, mode: 0o755) }
+        for created in try FileSystem.makeDirectories(rooted(FileSystem.parent(of: path)), mode: 0o755) {
+            manifest.directories.insert(String(created.dropFirst(root.count)))
+        }
+    }
+
+    /// Writes the manifest when it changed.
+    private func saveManifest(_ manifest: InstallManifest, _ report: inout Report) throws(TunnelError) {
+        record(&report, rooted(manifestPath), try FileSystem.writeIfChanged(rooted(manifestPath), manifest.text, mode: 0o644))
+    }
+
+    /// Creates the service's system user unless it exists (no home, no login shell); returns
+    /// whether it created it.
+    func ensureServiceUser(_ report: inout Report) async throws(TunnelError) -> Bool {
+        guard getpwnam(ServiceUnit.user) == nil else { return false }
         try await ExternalCommand.check("useradd", ["--system", "--user-group", "--no-create-home",
                                                     "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
                                                     "--comment", "entropy-tunnel service", ServiceUnit.user])
         report.steps.append("created system user \(ServiceUnit.user) (the service runs as it)")
         report.changed = true
+        return true
     }
 
     /// Gives `path` to `user` (and its group) unless it already belongs to them.
@@ -268,7 +274,7 @@ public struct Installer: Sendable {
         report.changed = true
     }
 
-    private func record(_ report: inout Report, _ path: String, _ change: FileSystem.Change, detail: String? = nil) {
+    func record(_ report: inout Report, _ path: String, _ change: FileSystem.Change, detail: String? = nil) {
         if change != .unchanged { report.changed = true }
         report.steps.append("\(path): \(change.rawValue)" + (detail.map { " (\($0))" } ?? ""))
     }
@@ -276,11 +282,9 @@ public struct Installer: Sendable {
     /// The steps on the entropy host for `key`.
     public static func hostSteps(key: PublicKey, user: String, remoteCommand: String) -> String {
         let line = AuthorizedKeyLine(key: key, command: remoteCommand)
-        let userOption = user == "entropy" ? "" : " --user \(user)"
-        let commandOption = remoteCommand == ConnectionOptions.defaultRemoteCommand ? "" : " --remote-command '\(remoteCommand)'"
         return """
             On the entropy host, as root (with entropy-tunnel installed there):
-              entropy-tunnel keys authorize\(userOption)\(commandOption) --key "\(key.line)"
+              \(HostAuthorizer.commandLine(key: key, user: user, remoteCommand: remoteCommand, from: nil))
             or, by hand, add this line to ~\(user)/.ssh/authorized_keys there:
               \(line.text)
             Then check here: systemctl status entropy-tunnel; journalctl -u entropy-tunnel -f

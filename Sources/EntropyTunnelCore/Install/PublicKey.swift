@@ -6,7 +6,13 @@ public struct PublicKey: Sendable, Equatable {
     public var comment: String
 
     /// Parses `text`, rejecting anything that is not a well-formed key of a known type.
+    /// Text that looks like a private key is refused without quoting any of it.
     public init(parsing text: String) throws(TunnelError) {
+        if Self.looksPrivate(text) {
+            throw TunnelError(.invalidArgument,
+                              "that looks like a PRIVATE key; pass the .pub (the one line in the key's .pub file, " +
+                              "`ssh-ed25519 AAAA... COMMENT`), and keep the private key where it is")
+        }
         let fields = text.trimmingSpaces.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         func bad(_ why: String) -> TunnelError {
             TunnelError(.invalidArgument,
@@ -28,6 +34,13 @@ public struct PublicKey: Sendable, Equatable {
         self.type = type
         base64 = fields[1]
         comment = fields.dropFirst(2).joined(separator: " ")
+    }
+
+    /// Whether `text` looks like private key material (PEM or OpenSSH armour, an `openssh-key-v1`
+    /// blob in base64, a PuTTY key file), which must never be echoed back.
+    public static func looksPrivate(_ text: String) -> Bool {
+        let markers = ["PRIVATE KEY", "-----BEGIN", "b3BlbnNzaC1rZXktdjE", "PuTTY-User-Key-File", "Private-Lines:"]
+        return markers.contains { text.contains($0) }
     }
 
     public init(type: HostKeyType, blob: [UInt8], comment: String = "") {

@@ -1,0 +1,161 @@
+/// The checks `install` makes before it writes anything: paths, options, the config it would
+/// write, the files it would replace, an existing key.
+extension Installer {
+    /// What `install` will write, decided and checked before the first write.
+    struct Plan {
+        var hostSpec: HostSpec
+        /// `--host-key`, parsed (and matched against `--fingerprint`).
+        var givenHostKey: PublicKey?
+        /// The key and known_hosts paths on the system (not below `root`).
+        var identity: String
+        var knownHosts: String
+        var configText: String
+        var unitText: String
+        var manifest: InstallManifest
+        /// With `force`: the present content of each file (system path) that is replaced although
+        /// it is not what install wrote; it goes to `PATH.bak` first.
+        var backups: [String: [UInt8]] = [:]
+    }
+
+    /// Checks everything `install` can check without writing, in the order an administrator
+    /// would fix it; throws the first problem. Nothing is written.
+    func plan() async throws(TunnelError) -> Plan {
+        if !root.isEmpty { try Self.checkPath(root, "--root", file: false) }
+        let port: Int? = settings.first { $0.key == "port" }.flatMap { if case .int(let n) = $0.value { return n } else { return nil } }
+        let hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
+        try Self.checkUnitPath(binary, "--binary")
+        try Self.checkUnitPath(configPath, "--config")
+        try Self.checkPath(unitPath, "the unit path")
+        try Self.checkPath(manifestPath, "the manifest path")
+        let identity = setting("identity") ?? ConnectionOptions(host: hostSpec).identity
+        let knownHosts = setting("known_hosts") ?? ConnectionOptions(host: hostSpec).knownHosts
+        try Self.checkPath(identity, "--identity")
+        try Self.checkPath(knownHosts, "--known-hosts")
+
+        // A --host-key that contradicts --fingerprint stops everything before any file is written.
+        let givenHostKey = try hostKey.map { (text) throws(TunnelError) -> PublicKey in try PublicKey(parsing: text) }
+        if let givenHostKey, let fingerprint, HostKeyTrust.normalizeFingerprint(fingerprint) != givenHostKey.fingerprint {
+            throw TunnelError(.hostKeyMismatch,
+                              "--host-key has fingerprint \(givenHostKey.fingerprint), not \(HostKeyTrust.normalizeFingerprint(fingerprint)) " +
+                              "as --fingerprint says; nothing was written. Check both on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`")
+        }
+
+        var plan = Plan(hostSpec: hostSpec, givenHostKey: givenHostKey, identity: identity, knownHosts: knownHosts,
+                        configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
+                        manifest: try InstallManifest.load(rooted(manifestPath)).manifest)
+        try checkConfigReadsBack(hostSpec)
+        if let replaced = try checkSameHost(hostSpec, plan.configText) {
+            plan.backups[configPath] = replaced
+        } else {
+            plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
+        }
+        plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
+        // An unusable key pair stops install now, not after the config is written.
+        _ = try await KeyGenerator.checkExistingPair(identity: rooted(identity), repairPublic: false)
+        return plan
+    }
+
+    /// The config install would write must parse with `ConfigFile` (as `run` will read it) and
+    /// give back exactly the options it was made from.
+    func checkConfigReadsBack(_ hostSpec: HostSpec) throws(TunnelError) {
+        let values: ConfigFile.Values
+        do throws(TunnelError) {
+            values = try ConfigFile.parse(configText, path: configPath)
+        } catch {
+            throw TunnelError(.configuration, "the options given make a config that `run` would refuse: \(error.message); nothing was written")
+        }
+        let expected = Dictionary(settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        let readBack = Dictionary(values.settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        let hosts = values.hostSpecs ?? []
+        guard hosts == [hostSpec] else {
+            throw TunnelError(.configuration, "the config would name host \(hosts.map(\.description).joined(separator: ", ")), " +
+                              "not \(hostSpec) as asked; nothing was written")
+        }
+        for key in Set(expected.keys).union(readBack.keys).sorted() where expected[key] != readBack[key] {
+            throw TunnelError(.configuration,
+                              "option '\(key)' would be written as \(expected[key]?.toml ?? "nothing") but reads back as " +
+                              "\(readBack[key]?.toml ?? "nothing"); nothing was written. Give it in the form `run --help` shows")
+        }
+    }
+
+    /// Refuses an existing config that names other hosts than the one asked for, unless `force`;
+    /// with `force` returns its content, to be kept as `PATH.bak` (also when install wrote it).
+    func checkSameHost(_ hostSpec: HostSpec, _ newText: String) throws(TunnelError) -> [UInt8]? {
+        let file = rooted(configPath)
+        guard let existing = try FileSystem.readIfExists(file), existing != newText,
+              let values = try? ConfigFile.parse(existing, path: file),
+              let hosts = values.hostSpecs, !hosts.isEmpty, !hosts.contains(hostSpec) else { return nil }
+        if force { return try FileSystem.readBytes(file) }
+        throw TunnelError(.configuration,
+                          "\(file) is set up for host \(hosts.map(\.description).joined(separator: ", ")), not \(hostSpec) as asked; " +
+                          "install does not repoint it: run install again with --force to replace it " +
+                          "(the current file is kept as \(file).bak), or give --host \(ShellQuote.quote(hosts[0].description))")
+    }
+
+    /// Whether install may overwrite the file at system path `path` with `new`: yes when it is
+    /// missing, already `new`, or still exactly what install wrote last; otherwise only with
+    /// `force`, and then its present content is returned, to be kept as `PATH.bak`.
+    func checkReplaceable(
+        _ path: String, _ what: String, with new: String, _ manifest: InstallManifest
+    ) throws(TunnelError) -> [UInt8]? {
+        let file = rooted(path)
+        guard FileSystem.exists(file) else { return nil }
+        let existing = try FileSystem.readBytes(file)
+        if existing == Array(new.utf8) || manifest.holdsWhatInstallWrote(path, content: existing) { return nil }
+        if force { return existing }
+        let why = manifest.files[path] == nil
+            ? "install did not write it (\(rooted(manifestPath)) has no record of it)"
+            : "it was edited after install wrote it"
+        throw TunnelError(.configuration,
+                          "the \(what) \(file) exists and \(why); install does not overwrite it. Edit it yourself, " +
+                          "or run install again with --force to replace it (the current file is kept as \(file).bak)")
+    }
+
+    // MARK: - Paths
+
+    /// `--root` as given to a command: nil for none; absolute, without `..`, trailing slashes
+    /// dropped. "" and "/" are refused: the first is a mistake, the second the real system.
+    public static func normalizedRoot(_ text: String?) throws(TunnelError) -> String {
+        guard let text else { return "" }
+        if text.isEmpty {
+            throw TunnelError(.invalidArgument, "--root is empty: give the directory to write below (e.g. --root /tmp/pkgroot), " +
+                              "or leave --root out to install into /")
+        }
+        var root = text
+        while root.hasSuffix("/") { root.removeLast() }
+        if root.isEmpty {
+            throw TunnelError(.invalidArgument, "--root / is the real system: leave --root out to install into / (as root)")
+        }
+        try checkPath(root, "--root", file: false)
+        return root
+    }
+
+    /// Checks a path install writes to: absolute, no `..` component, no control character, and
+    /// for a file, no trailing slash. Relative paths would depend on the working directory and
+    /// `..` could lead outside the intended directory (or out of --root).
+    public static func checkPath(_ path: String, _ what: String, file: Bool = true) throws(TunnelError) {
+        let shown = ShellQuote.quote(path)
+        guard path.hasPrefix("/") else {
+            throw TunnelError(.invalidArgument, "\(what) \(shown) is a relative path; give it from / (an absolute path)")
+        }
+        if path.split(separator: "/").contains("..") {
+            throw TunnelError(.invalidArgument, "\(what) \(shown) has a '..' component; give the path from / without '..'")
+        }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            throw TunnelError(.invalidArgument, "\(what) \(shown) contains a control character (a newline?); give a plain path")
+        }
+        if file && path.hasSuffix("/") {
+            throw TunnelError(.invalidArgument, "\(what) \(shown) ends with '/'; give the path of a file")
+        }
+    }
+
+    /// A path the unit's `ExecStart=` names: `checkPath`, and only characters that neither the
+    /// shell nor systemd treat specially (no spaces, quotes, `$` or `%`).
+    public static func checkUnitPath(_ path: String, _ what: String) throws(TunnelError) {
+        try checkPath(path, what)
+        if path.unicodeScalars.contains(where: { !ShellQuote.isSafe($0) || $0 == "%" }) {
+            throw TunnelError(.invalidArgument,
+                              "\(what) \(ShellQuote.quote(path)) goes into the unit's ExecStart=: use only letters, digits and _ @ + = : , . / -")
+        }
+    }
+}

@@ -1,0 +1,413 @@
+import EntropyTunnelCore
+import Foundation
+import Logging
+import Testing
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// "A careless admin gets errors, not damage": install, uninstall and keys through the real
+/// binary with --root in a scratch directory, each refusal with its exact exit status (78: a
+/// configuration problem; 64: a bad command line; 1: anything else) and the files checked after.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CarelessAdminTests {
+    static let hostKey = InstallCommandTests.hostKey
+    let install = ["install", "--host", "rng.example:2222", "--host-key", hostKey]
+
+    /// Every path below `root`, relative, sorted (directories end in "/").
+    func tree(_ root: String) -> [String] {
+        var paths: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let relative = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory)
+            paths.append(relative + (isDirectory.boolValue ? "/" : ""))
+        }
+        return paths.sorted()
+    }
+
+    func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    // MARK: - Hand-edited and foreign files
+
+    @Test("a hand-edited config is refused (78, file named, --force and .bak suggested); --force keeps FILE.bak; then no change")
+    func handEditedConfig() throws {
+        let root = try makeScratchDirectory()
+        let config = root + "/etc/entropy-tunnel/config.toml"
+        #expect(try runTunnel(install + ["--root", root]).status == 0)
+        let edited = try read(config) + "log_level = \"debug\"\n"
+        try edited.write(toFile: config, atomically: false, encoding: .utf8)
+
+        let refused = try runTunnel(install + ["--root", root, "--window", "16K"])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains(config) && refused.stderr.contains("edited after install wrote it"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--force") && refused.stderr.contains(config + ".bak"))
+        #expect(try read(config) == edited)
+        #expect(!exists(config + ".bak"))
+
+        let forced = try runTunnel(install + ["--root", root, "--window", "16K", "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try read(config + ".bak") == edited)
+        #expect(try read(config).contains("window = \"16K\"") && !read(config).contains("log_level"))
+
+        // What --force wrote is install's own again: the same options change nothing.
+        let again = try runTunnel(install + ["--root", root, "--window", "16K"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("\nno change\n"), "\(again.stdout)")
+    }
+
+    @Test("a config install never wrote is refused before anything is written; identical content is adopted")
+    func foreignConfig() throws {
+        let root = try makeScratchDirectory()
+        let config = root + "/etc/entropy-tunnel/config.toml"
+        try FileManager.default.createDirectory(atPath: root + "/etc/entropy-tunnel", withIntermediateDirectories: true)
+        let mine = "host = \"rng.example:2222\"\nwindow = \"8K\"\n"
+        try mine.write(toFile: config, atomically: false, encoding: .utf8)
+
+        let refused = try runTunnel(install + ["--root", root])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains(config) && refused.stderr.contains("install did not write it"), "\(refused.stderr)")
+        #expect(tree(root) == ["etc/", "etc/entropy-tunnel/", "etc/entropy-tunnel/config.toml"], "a refusal must write nothing")
+        #expect(try read(config) == mine)
+
+        // A file that already holds exactly what install writes is not a conflict.
+        let other = try makeScratchDirectory()
+        #expect(try runTunnel(install + ["--root", other]).status == 0)
+        let text = try read(other + "/etc/entropy-tunnel/config.toml")
+        try text.write(toFile: config, atomically: false, encoding: .utf8)
+        let adopted = try runTunnel(install + ["--root", root])
+        #expect(adopted.status == 0, "\(adopted.stderr)")
+        #expect(adopted.stdout.contains("config.toml: unchanged"))
+    }
+
+    @Test("a hand-edited unit is refused (78); --force keeps entropy-tunnel.service.bak")
+    func handEditedUnit() throws {
+        let root = try makeScratchDirectory()
+        let unit = root + "/etc/systemd/system/entropy-tunnel.service"
+        #expect(try runTunnel(install + ["--root", root]).status == 0)
+        let edited = try read(unit).replacing("RestartSec=1s", with: "RestartSec=5s")
+        try edited.write(toFile: unit, atomically: false, encoding: .utf8)
+
+        let refused = try runTunnel(install + ["--root", root, "--binary", "/opt/et/entropy-tunnel"])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains(unit) && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try read(unit) == edited)
+        // Refused before any write: the config still has no trace of the second run either.
+        #expect(!exists(unit + ".bak"))
+
+        let forced = try runTunnel(install + ["--root", root, "--binary", "/opt/et/entropy-tunnel", "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try read(unit + ".bak") == edited)
+        #expect(try read(unit).contains("\nExecStart=/opt/et/entropy-tunnel run --config /etc/entropy-tunnel/config.toml\n"))
+    }
+
+    @Test("a config for another host is refused (78) naming the file and both hosts; --force replaces it")
+    func otherHost() throws {
+        let root = try makeScratchDirectory()
+        let config = root + "/etc/entropy-tunnel/config.toml"
+        #expect(try runTunnel(install + ["--root", root]).status == 0)
+        let original = try read(config)
+        let other = ["install", "--host", "other.example", "--host-key", Self.hostKey, "--root", root]
+        let refused = try runTunnel(other)
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains(config) && refused.stderr.contains("rng.example:2222")
+                && refused.stderr.contains("other.example:22"), "\(refused.stderr)")
+        #expect(try read(config) == original)
+
+        let forced = try runTunnel(other + ["--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try read(config).contains("host = \"other.example\""))
+        #expect(try read(config + ".bak") == original)
+    }
+
+    // MARK: - Options and paths
+
+    @Test("--config PATH: the config goes there and ExecStart names it; a second run changes nothing")
+    func configPath() throws {
+        let root = try makeScratchDirectory()
+        let arguments = install + ["--root", root, "--config", "/opt/et/tunnel.toml"]
+        let first = try runTunnel(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try read(root + "/opt/et/tunnel.toml").contains("host = \"rng.example:2222\""))
+        #expect(!exists(root + "/etc/entropy-tunnel/config.toml"))
+        #expect(try read(root + "/etc/systemd/system/entropy-tunnel.service")
+                .contains("\nExecStart=/usr/local/bin/entropy-tunnel run --config /opt/et/tunnel.toml\n"))
+        let second = try runTunnel(arguments)
+        #expect(second.status == 0 && second.stdout.contains("\nno change\n"), "\(second.stdout)")
+    }
+
+    @Test("bad paths are usage errors (64) and create nothing", arguments: [
+        ["--root", ""], ["--root", "relative/dir"], ["--root", "/"], ["--root", "/tmp/et-scratch/../et-elsewhere"],
+        ["--config", "etc/config.toml"], ["--config", "/etc/../etc/et.toml"], ["--config", "/etc/et config.toml"],
+        ["--identity", "/etc/entropy-tunnel/../../root/key"], ["--known-hosts", "known_hosts"],
+        ["--binary", "/usr/bin/entropy tunnel"],
+    ])
+    func badPaths(_ option: [String]) throws {
+        let root = try makeScratchDirectory()
+        let arguments = install + (option.first == "--root" ? option : option + ["--root", root])
+        let result = try runTunnel(arguments)
+        #expect(result.status == 64, "\(option): \(result.stderr)")
+        #expect(result.stderr.contains(option[0]), "the message names the option: \(result.stderr)")
+        #expect(tree(root).isEmpty)
+        #expect(!exists("/tmp/et-elsewhere"))
+    }
+
+    @Test("options that would make a config `run` refuses are refused (78) before any file is written")
+    func invalidMerge() throws {
+        let root = try makeScratchDirectory()
+        let result = try runTunnel(install + ["--root", root, "--rngd", "relative/rngd"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("'rngd' must be an absolute path") && result.stderr.contains("nothing was written"), "\(result.stderr)")
+        #expect(tree(root).isEmpty)
+    }
+
+    @Test("install refuses a setting that would read back differently, before writing anything")
+    func settingReadsBackDifferently() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("et-merge-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var installer = Installer(host: "rng.example")
+        installer.root = root
+        installer.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
+        installer.settings = [("health_min_entropy", .int(7))]  // written as 7, read back as the double 7.0
+        let error = await #expect(throws: TunnelError.self) {
+            _ = try await installer.install(logger: Logger(label: "test"), show: { _ in }, confirm: { _ in false })
+        }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("'health_min_entropy'") == true && error?.message.contains("nothing was written") == true)
+        #expect(!FileManager.default.fileExists(atPath: root))
+    }
+
+    // MARK: - Manifest and purge
+
+    @Test("uninstall --purge removes only what install created and nobody changed; other files survive")
+    func purgeKeepsWhatIsNotInstalls() throws {
+        let root = try makeScratchDirectory()
+        let etc = root + "/etc/entropy-tunnel"
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        // Before install: an unrelated file, and a known_hosts install merges its pin into.
+        try "keep me\n".write(toFile: etc + "/notes.txt", atomically: false, encoding: .utf8)
+        let otherPin = "other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb\n"
+        try otherPin.write(toFile: etc + "/known_hosts", atomically: false, encoding: .utf8)
+        #expect(try runTunnel(install + ["--root", root]).status == 0)
+        let manifest = try read(root + InstallManifest.defaultPath)
+        #expect(manifest.contains("file created ") && manifest.contains(" /etc/entropy-tunnel/config.toml\n"))
+        #expect(manifest.contains("file existing ") && manifest.contains(" /etc/entropy-tunnel/known_hosts\n"))
+        #expect(!manifest.contains("notes.txt"))
+        #expect(!manifest.contains("directory /etc/entropy-tunnel\n"), "the directory existed before install")
+
+        // After install: a file next to the config, and the key's .pub edited.
+        try "mine\n".write(toFile: etc + "/local.toml", atomically: false, encoding: .utf8)
+        let pub = try read(etc + "/id_ed25519.pub")
+        try (pub.trimmingCharacters(in: .newlines) + " edited\n").write(toFile: etc + "/id_ed25519.pub", atomically: false, encoding: .utf8)
+
+        let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
+        #expect(purged.status == 0, "\(purged.stderr)")
+        #expect(purged.stdout.contains(etc + "/id_ed25519.pub: kept (edited after install wrote it"), "\(purged.stdout)")
+        #expect(purged.stdout.contains(etc + "/known_hosts: kept (it existed before install"))
+        #expect(tree(root) == ["etc/", "etc/entropy-tunnel/", "etc/entropy-tunnel/id_ed25519.pub",
+                               "etc/entropy-tunnel/known_hosts", "etc/entropy-tunnel/local.toml", "etc/entropy-tunnel/notes.txt"],
+                "\(tree(root))")
+        #expect(try read(etc + "/notes.txt") == "keep me\n")
+        #expect(try read(etc + "/known_hosts").hasPrefix(otherPin))
+    }
+
+    @Test("uninstall keeps a hand-edited unit and says so; --purge without a manifest removes nothing")
+    func uninstallKeepsEditedUnit() throws {
+        let root = try makeScratchDirectory()
+        let unit = root + "/etc/systemd/system/entropy-tunnel.service"
+        #expect(try runTunnel(install + ["--root", root]).status == 0)
+        try (try read(unit) + "# local change\n").write(toFile: unit, atomically: false, encoding: .utf8)
+        let result = try runTunnel(["uninstall", "--root", root])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(unit + ": kept (edited after install wrote it"), "\(result.stdout)")
+        #expect(exists(unit))
+
+        let bare = try makeScratchDirectory()
+        try FileManager.default.createDirectory(atPath: bare + "/etc/entropy-tunnel", withIntermediateDirectories: true)
+        try "host = \"x\"\n".write(toFile: bare + "/etc/entropy-tunnel/config.toml", atomically: false, encoding: .utf8)
+        let nothing = try runTunnel(["uninstall", "--root", bare, "--purge"])
+        #expect(nothing.status == 0)
+        #expect(nothing.stdout.contains("no install manifest"), "\(nothing.stdout)")
+        #expect(exists(bare + "/etc/entropy-tunnel/config.toml"))
+        #expect(try runTunnel(["uninstall", "--root", "relative", "--purge"]).status == 64)
+    }
+
+    // MARK: - Keys
+
+    /// A key pair made by ssh-keygen with `options` at DIR/NAME.
+    func keygen(_ dir: String, _ name: String, _ options: [String]) throws -> String {
+        let path = dir + "/" + name
+        try Shell.run("ssh-keygen", ["-q", "-C", "test"] + options + ["-f", path])
+        return path
+    }
+
+    /// The base64 lines of a private key file: none may appear in any output.
+    func secretLines(_ path: String) throws -> [String] {
+        try read(path).split(separator: "\n").map(String.init).filter { !$0.hasPrefix("-----") && $0.count > 20 }
+    }
+
+    @Test("keys generate refuses an unusable existing pair (78), changes nothing, and never prints the private key",
+          arguments: ["passphrase", "rsa", "mismatch", "garbage"])
+    func unusablePair(_ problem: String) throws {
+        let dir = try makeScratchDirectory()
+        var identity = dir + "/id"
+        let expected: String
+        switch problem {
+        case "passphrase":
+            identity = try keygen(dir, "id", ["-t", "ed25519", "-N", "secret"])
+            expected = "protected by a passphrase"
+        case "rsa":
+            identity = try keygen(dir, "id", ["-t", "rsa", "-b", "2048", "-N", ""])
+            expected = "is an RSA key"
+        case "mismatch":
+            identity = try keygen(dir, "id", ["-t", "ed25519", "-N", ""])
+            let other = try keygen(dir, "other", ["-t", "ed25519", "-N", ""])
+            try FileManager.default.removeItem(atPath: identity + ".pub")
+            try FileManager.default.copyItem(atPath: other + ".pub", toPath: identity + ".pub")
+            expected = "belongs to another key"
+        default:
+            try "not a key at all\n".write(toFile: identity, atomically: false, encoding: .utf8)
+            chmod(identity, 0o600)
+            expected = "is not an OpenSSH private key"
+        }
+        let before = try read(identity)
+        let result = try runTunnel(["keys", "generate", "--identity", identity])
+        #expect(result.status == 78, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains(identity) && result.stderr.contains(expected), "\(result.stderr)")
+        #expect(result.stderr.contains("pass another path"), "the fix is named: \(result.stderr)")
+        #expect(!result.stdout.contains("kept"))
+        #expect(try read(identity) == before)
+        for line in try secretLines(identity) {
+            #expect(!result.stderr.contains(line) && !result.stdout.contains(line), "private key material printed")
+        }
+    }
+
+    @Test("keys generate keeps a sound ECDSA pair and recreates a missing .pub from the private key")
+    func soundPair() throws {
+        let dir = try makeScratchDirectory()
+        let identity = try keygen(dir, "id_ecdsa", ["-t", "ecdsa", "-N", ""])
+        let pub = try read(identity + ".pub")
+        try FileManager.default.removeItem(atPath: identity + ".pub")
+        let result = try runTunnel(["keys", "generate", "--identity", identity])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("exists, kept"))
+        #expect(try read(identity + ".pub") == pub)
+    }
+
+    @Test("a private key passed where a public key belongs is refused (78) without echoing it")
+    func privateKeyAsPublic() throws {
+        let dir = try makeScratchDirectory()
+        let identity = try keygen(dir, "id", ["-t", "ed25519", "-N", ""])
+        let privateText = try read(identity)
+        for arguments in [["keys", "authorize", "--key", privateText],
+                          ["install", "--host", "rng.example", "--host-key", privateText, "--root", dir + "/root"]] {
+            let result = try runTunnel(arguments)
+            #expect(result.status == 78, "\(arguments[0]): \(result.stderr)")
+            #expect(result.stderr.contains("that looks like a PRIVATE key; pass the .pub"), "\(result.stderr)")
+            for line in try secretLines(identity) {
+                #expect(!result.stderr.contains(line) && !result.stdout.contains(line), "private key material printed")
+            }
+        }
+        #expect(!exists(dir + "/root"))
+    }
+
+    @Test("the printed keys authorize command survives sh: quotes, spaces and $ come back as the same arguments")
+    func pastedCommandRoundTrips() throws {
+        let dir = try makeScratchDirectory()
+        let command = "head -c 512 '/dev/hw rng' # it's $HOME"
+        let result = try runTunnel(["keys", "generate", "--identity", dir + "/id", "--remote-command", command, "--from", "10.0.0.*"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let publicKey = try read(dir + "/id.pub").trimmingCharacters(in: .newlines)
+        let printed = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("  entropy-tunnel keys authorize") })
+        // The shell parses the pasted line; a function stands in for the binary and prints its arguments.
+        let words = String(printed.dropFirst("  entropy-tunnel ".count))
+        let parsed = try Shell.run("sh", ["-c", "args() { for a; do printf '%s\\0' \"$a\"; done; }; args " + words])
+        #expect(parsed.stdout.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+                == ["keys", "authorize", "--remote-command", command, "--from", "10.0.0.*", "--key", publicKey], "\(printed)")
+    }
+
+    // MARK: - keys authorize on an account it did not create
+
+    /// The login shell and /etc/shadow password field of `user`.
+    func account(_ user: String) throws -> (shell: String, password: String) {
+        let entry = try #require(getpwnam(user)).pointee
+        let shadow = try read("/etc/shadow").split(separator: "\n").first { $0.hasPrefix(user + ":") }
+        let field = shadow.map { String($0.split(separator: ":", omittingEmptySubsequences: false)[1]) } ?? ""
+        return (String(cString: entry.pw_shell), field)
+    }
+
+    /// A root-only stand-in for /dev/hwrng in `dir` (the character device of /dev/urandom).
+    func device(in dir: String) throws -> String {
+        let path = dir + "/hwrng"
+        try Shell.run("mknod", "-m", "600", path, "c", "1", "9")
+        return path
+    }
+
+    func deviceState(_ path: String) -> [UInt32] {
+        var st = stat()
+        stat(path, &st)
+        return [st.st_gid, st.st_mode & 0o7777]
+    }
+
+    @Test("keys authorize leaves an existing locked nologin account alone without --force (78); with --force a failed proof undoes every change (1)",
+          .enabled(if: getuid() == 0, "creates system users: needs root"))
+    func authorizeExistingAccount() throws {
+        let user = "et-careless"
+        _ = try? Shell.capture("userdel", ["--remove", user])
+        try Shell.run("useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", "--home-dir", "/nonexistent", user)
+        defer { _ = try? Shell.capture("userdel", [user]) }
+        let before = try account(user)
+        #expect(before.password.hasPrefix("!"), "useradd locks a new account: \(before)")
+        let dir = try makeScratchDirectory()
+        let hwrng = try device(in: dir)
+        let rule = dir + "/60-entropy-tunnel.rules"
+        let identity = dir + "/id_ed25519"
+        #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
+        let key = try read(identity + ".pub").trimmingCharacters(in: .newlines)
+        let base = ["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule]
+        let working = ["--remote-command", "dd if=\(hwrng) bs=512 status=none"]
+        let broken = ["--remote-command", "dd if=\(dir)/missing bs=512 status=none"]
+
+        let refused = try runTunnel(base + working)
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("user \(user) exists with the login shell '/usr/sbin/nologin'") &&
+                refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try account(user) == before)
+        #expect(!exists(rule) && deviceState(hwrng) == [0, 0o600])
+
+        let failed = try runTunnel(base + broken + ["--force"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("gave 0 of 16 bytes") && failed.stderr.contains("Undone: "), "\(failed.stderr)")
+        #expect(failed.stderr.contains("restored the shell of \(user) to /usr/sbin/nologin"))
+        #expect(try account(user) == before, "shell and password field restored")
+        #expect(!exists(rule), "the udev rule it wrote is removed")
+        #expect(deviceState(hwrng) == [0, 0o600], "the device's group and mode restored")
+
+        let done = try runTunnel(base + working + ["--force"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try account(user).shell == "/bin/sh" && account(user).password == "*")
+    }
+
+    @Test("keys authorize removes the user it created when the proof fails (1), and writes no authorized_keys",
+          .enabled(if: getuid() == 0, "creates system users: needs root"))
+    func authorizeUndoesCreatedUser() throws {
+        let user = "et-undone"
+        _ = try? Shell.capture("userdel", ["--remove", user])
+        defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
+        let dir = try makeScratchDirectory()
+        let hwrng = try device(in: dir)
+        let rule = dir + "/60-entropy-tunnel.rules"
+        #expect(try runTunnel(["keys", "generate", "--identity", dir + "/id"]).status == 0)
+        let key = try read(dir + "/id.pub").trimmingCharacters(in: .newlines)
+        let failed = try runTunnel(["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule,
+                                    "--remote-command", "dd if=\(dir)/missing bs=512 status=none"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("removed user \(user), which this run created"), "\(failed.stderr)")
+        #expect(getpwnam(user) == nil)
+        #expect(!exists("/var/lib/\(user)"), "the home useradd made is gone, and with it any authorized_keys")
+        #expect(!exists(rule) && deviceState(hwrng) == [0, 0o600])
+    }
+}
