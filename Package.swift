@@ -50,6 +50,7 @@ let package = Package(
             name: "entropy-tunnel",
             dependencies: [
                 "EntropyTunnelCore",
+                "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -17,6 +17,28 @@ int csystem_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
+static volatile sig_atomic_t stop_requested = 0;
+
+static void note_stop(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+void csystem_trap_stop_signals(void) {
+    struct sigaction action = {0};
+    action.sa_handler = note_stop;
+    sigemptyset(&action.sa_mask);
+    (void)sigaction(SIGTERM, &action, NULL);
+    (void)sigaction(SIGINT, &action, NULL);
+    struct sigaction ignore = {0};
+    ignore.sa_handler = SIG_IGN;
+    (void)sigaction(SIGHUP, &ignore, NULL);
+}
+
+int csystem_stop_requested(void) {
+    return stop_requested;
+}
+
 int csystem_mkostemp(char *template_, int flags) {
     return mkostemp(template_, flags);
 }

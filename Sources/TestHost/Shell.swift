@@ -6,6 +6,8 @@ public enum Shell {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The signal that ended the program, when it died by one (then `status` is that number).
+        public var signal: Int32?
     }
 
     /// Runs `program` (looked up on PATH) and throws unless it exits 0.
@@ -50,6 +52,7 @@ public enum Shell {
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self),
+                      signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystemShims
 import EntropyTunnelCore
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +14,9 @@ extension EntropyTunnelCommand {
     /// entropy-tunnel takes a private key, so such a command line is refused without echoing it.
     /// A command line `run` cannot use exits 78 instead of the parser's 64.
     static func main() async {
+        // A SIGTERM during start-up (before the service group handles signals) must stop the
+        // daemon cleanly, not kill it: until then it only sets a flag that `run` looks at.
+        csystem_trap_stop_signals()
         if CommandLine.arguments.dropFirst().contains(where: PublicKey.looksPrivate) {
             printError("entropy-tunnel: that looks like a PRIVATE key; pass the .pub " +
                        "(the one line of the key's .pub file, `ssh-ed25519 AAAA... COMMENT`); the argument is not shown")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystemShims
 import EntropyTunnelCore
 import Logging
 import UnixSignals
@@ -61,6 +62,7 @@ package struct FetchCommand: AsyncParsableCommand {
             }
         }
         defer { watcher.cancel() }
+        if csystem_stop_requested() != 0 { waker.wake() }
         do {
             try await BlockingThread.run(name: "et-fetch") { () throws(TunnelError) in
                 let sink = output == "-" ? FileSink() : try FileSink(path: output)

@@ -36,6 +36,8 @@ final class TunnelProcess: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+    /// Whether the process ended by a signal (a crash, or a kill the test sent) rather than exiting.
+    var diedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the exit status, or nil on timeout.

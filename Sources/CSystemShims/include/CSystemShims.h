@@ -9,6 +9,12 @@
 /* pipe2(2): both ends created with `flags` (O_CLOEXEC, O_NONBLOCK) atomically. */
 int csystem_pipe2(int fds[2], int flags);
 
+/* Until swift-service-lifecycle takes over the signals, SIGTERM and SIGINT only set a flag:
+ * a stop asked for during start-up is seen (csystem_stop_requested) instead of killing the
+ * process half-way. SIGHUP is ignored until then. */
+void csystem_trap_stop_signals(void);
+int csystem_stop_requested(void);
+
 /* mkostemp(3): a new file from `template` (ending in XXXXXX, replaced in place), mode 0600,
  * opened with `flags` (O_CLOEXEC). */
 int csystem_mkostemp(char *template_, int flags);

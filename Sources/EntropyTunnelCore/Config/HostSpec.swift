@@ -42,9 +42,18 @@ public struct HostSpec: Hashable, Sendable, CustomStringConvertible {
             port = defaultPort
         }
         if host.isEmpty { throw bad("the host name is empty") }
-        if host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) {
-            throw bad("the host name contains a space, '/' or '@'")
+        // Host names, IPv4 and IPv6 addresses (with a %zone): nothing that could reach a shell,
+        // a known_hosts line or a log line as something else.
+        let allowed: (UInt8) -> Bool = {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ||
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") ||
+                $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "%")
         }
+        if !host.utf8.allSatisfy(allowed) {
+            throw bad("a host name may hold only letters, digits, '.', '-', '_', and ':' or '%' in IPv6 addresses")
+        }
+        if host.utf8.count > 253 { throw bad("the host name is longer than 253 characters") }
+        if host.hasPrefix("-") { throw bad("a host name cannot start with '-'") }
     }
 
     /// `host` for port 22, `[host]:port` otherwise: the spelling OpenSSH's known_hosts uses.

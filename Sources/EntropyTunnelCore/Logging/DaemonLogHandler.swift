@@ -30,10 +30,10 @@ public struct DaemonLogHandler: LogHandler {
         } else {
             line = Self.timestamp() + " " + event.level.rawValue + ": "
         }
-        line += event.message.description
+        line += Self.escapingControls(event.message.description)
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() {
-            line += " \(key)=\(Self.quoted("\(merged[key]!)"))"
+            line += " \(Self.escapingControls(key))=\(Self.quoted(Self.escapingControls("\(merged[key]!)")))"
         }
         line += "\n"
         // One write per event so lines from different threads never interleave.
@@ -44,6 +44,26 @@ public struct DaemonLogHandler: LogHandler {
             if n <= 0 { return }
             bytes.removeFirst(n)
         }
+    }
+
+    /// One event is one line: a newline or other control character that came from outside (a
+    /// host name, a path, a remote's message) is written as `\n`, `\r`, `\t` or `\xNN`, so it
+    /// cannot forge a log line.
+    static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0a: out += "\\n"
+            case 0x0d: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0..<0x20, 0x7f:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func quoted(_ value: String) -> String {

@@ -113,6 +113,7 @@ public final class SSHSession {
                                   "in \(options.knownHosts) (\(preference))")
             }
         }
+        try ServerBanner.wait(on: fd, endpoint: endpoint, deadline: deadline, waker: waker)
         let rc = try session.perform("key exchange", deadline: deadline) {
             libssh2_session_handshake(raw, fd)
         }
@@ -245,6 +246,11 @@ public final class SSHSession {
 
     /// Polls the socket for what libssh2 waits for (`libssh2_session_block_directions`).
     func waitForSocket(until deadline: Instant, _ what: String, ignoringStop: Bool = false) throws(TunnelError) {
+        // Checked before polling: a host that keeps sending would otherwise keep the socket
+        // readable, and poll() would never time out.
+        guard Instant.now < deadline else {
+            throw TunnelError(.timeout, "\(endpoint) did not answer in time (\(what))")
+        }
         var poller = Poller()
         poller.add(socket, blockedEvents)
         let wakerIndex = ignoringStop ? nil : waker.map { poller.add($0.fd, .readable) }

@@ -28,23 +28,25 @@ public final class TunnelDaemon: Sendable {
     /// The services in start order.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: TunnelService(configuration: configuration, stats: stats, logger: logger), serviceName: "tunnel"),
+            // The tunnel ends only when stopped (or on a fatal error): then the rest stops too.
+            .init(service: TunnelService(configuration: configuration, stats: stats, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "tunnel"),
         ]
         if configuration.sink == .rngd {
             services.append(.init(service: RngdService(configuration: configuration, stats: stats, logger: logger),
-                                  serviceName: "rngd supervisor"))
+                                  successTerminationBehavior: .ignore, serviceName: "rngd supervisor"))
         }
         if let notifier {
             services.append(.init(service: StatusService(configuration: configuration, stats: stats, notifier: notifier),
-                                  serviceName: "status"))
+                                  successTerminationBehavior: .ignore, serviceName: "status"))
             if notifier.watchdogPingInterval != nil {
                 services.append(.init(service: WatchdogService(notifier: notifier, stats: stats,
                                                                staleAfter: configuration.connection.connectTimeout + .seconds(5),
                                                                logger: logger),
-                                      serviceName: "watchdog"))
+                                      successTerminationBehavior: .ignore, serviceName: "watchdog"))
             }
         }
-        services.append(.init(service: HangupService(logger: logger), serviceName: "sighup"))
+        services.append(.init(service: HangupService(logger: logger), successTerminationBehavior: .ignore, serviceName: "sighup"))
         return services
     }
 }

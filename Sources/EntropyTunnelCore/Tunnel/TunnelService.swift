@@ -1,3 +1,4 @@
+import CSystemShims
 import Logging
 import ServiceLifecycle
 
@@ -30,6 +31,8 @@ final class TunnelService: Service, Sendable {
         ])
         try PrivateKeyFile.check(configuration.connection.identity)
         let waker = try Waker()
+        // A stop that arrived while starting, before the group handled signals.
+        if csystem_stop_requested() != 0 { waker.wake() }
         let sink = UncheckedSendableBox(fifo)
         let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
         try await withTaskCancellationHandler {
