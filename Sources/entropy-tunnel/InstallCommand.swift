@@ -3,8 +3,10 @@ import EntropyTunnelCore
 import Logging
 
 /// `entropy-tunnel install`: config, key, host-key pin and the systemd service, idempotently.
-struct InstallCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct InstallCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "install",
         abstract: "Set up this machine as a client: config, key, host-key pin, systemd service.",
         discussion: """
@@ -19,34 +21,34 @@ struct InstallCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var connection: ConnectionArguments
+    @OptionGroup package var connection: ConnectionArguments
 
-    @OptionGroup var daemon: DaemonArguments
+    @OptionGroup package var daemon: DaemonArguments
 
     @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
-    var fingerprint: String?
+    package var fingerprint: String?
 
     // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check, which
     // refuses it without echoing it, instead of the parser's "invalid option" message.
     @Option(parsing: .unconditional, help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
-    var hostKey: String?
+    package var hostKey: String?
 
     @Flag(help: "Pin the host key without asking when neither --fingerprint nor --host-key is given.")
-    var yes = false
+    package var yes = false
 
     @Option(help: ArgumentHelp("Write every file below this directory instead of / (packaging, tests); systemd is left alone.", valueName: "dir"))
-    var root: String?
+    package var root: String?
 
     @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs. (default: /usr/local/bin/entropy-tunnel)", valueName: "path"))
-    var binary: String = ServiceUnit.defaultBinary
+    package var binary: String = ServiceUnit.defaultBinary
 
     @Flag(help: "Write the files but do not enable or start the service.")
-    var noStart = false
+    package var noStart = false
 
     @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
-    var force = false
+    package var force = false
 
-    func validate() throws {
+    package func validate() throws {
         guard connection.host.count == 1 else {
             throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
         }
@@ -61,7 +63,7 @@ struct InstallCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         let logger = bootstrapLogging(connection.logLevel ?? .warning)
         do {
             let host = connection.host[0]
@@ -89,27 +91,29 @@ struct InstallCommand: AsyncParsableCommand {
     }
 
     /// Every option given, run's and the connection's, as they will be written to the config file.
-    var values: ConfigFile.Values { daemon.applied(to: connection.values) }
+    package var values: ConfigFile.Values { daemon.applied(to: connection.values) }
 
     /// The options given, as config keys (only those given: defaults stay implicit).
-    var settings: [(key: String, value: Installer.ConfigValue)] { values.settings }
+    package var settings: [(key: String, value: Installer.ConfigValue)] { values.settings }
 }
 
 /// `entropy-tunnel uninstall`: stop and remove the service; `--purge` also removes config and keys
 /// (only what install's manifest lists and only while unchanged).
-struct UninstallCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct UninstallCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "uninstall",
         abstract: "Stop, disable and remove the systemd service (config and keys stay unless --purge)."
     )
 
     @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged).")
-    var purge = false
+    package var purge = false
 
     @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))
-    var root: String?
+    package var root: String?
 
-    func validate() throws {
+    package func validate() throws {
         do throws(TunnelError) {
             _ = try Installer.normalizedRoot(root)
         } catch {
@@ -117,7 +121,7 @@ struct UninstallCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         do {
             var installer = Installer(host: "unused")
             installer.root = try Installer.normalizedRoot(root)

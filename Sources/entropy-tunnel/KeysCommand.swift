@@ -6,8 +6,10 @@ import Glibc
 #endif
 
 /// `entropy-tunnel keys generate|trust|authorize`: the SSH keys on both sides.
-struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct KeysCommand: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Set up the SSH keys: this machine's key, the host's pinned key, the host's authorized key.",
         discussion: """
@@ -18,8 +20,10 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Generate.self, Trust.self, Authorize.self]
     )
 
-    struct Generate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+    package struct Generate: AsyncParsableCommand {
+        package init() {}
+
+        package static let configuration = CommandConfiguration(
             abstract: "Create this machine's Ed25519 key (unless it exists) and print the host-side authorized_keys line.",
             discussion: """
                 An existing pair is kept only when it is usable: an OpenSSH Ed25519 or ECDSA key without passphrase, \
@@ -27,15 +31,15 @@ struct KeysCommand: AsyncParsableCommand {
                 """)
 
         @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub. (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
-        var identity: String = "/etc/entropy-tunnel/id_ed25519"
+        package var identity: String = "/etc/entropy-tunnel/id_ed25519"
 
         @Option(help: ArgumentHelp("The command the host forces for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
-        var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+        package var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
 
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses this key may connect from, e.g. 192.0.2.7", valueName: "pattern"))
-        var from: String?
+        package var from: String?
 
-        func run() async throws {
+        package func run() async throws {
             do {
                 let (key, created) = try await KeyGenerator.ensureKey(identity: identity)
                 let line = AuthorizedKeyLine(key: key, command: remoteCommand, from: from)
@@ -53,8 +57,10 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
-    struct Trust: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+    package struct Trust: AsyncParsableCommand {
+        package init() {}
+
+        package static let configuration = CommandConfiguration(
             abstract: "Fetch the entropy host's key, show its fingerprint, and pin it in known_hosts.",
             discussion: """
                 With --fingerprint (from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host), the key is \
@@ -63,21 +69,21 @@ struct KeysCommand: AsyncParsableCommand {
                 """)
 
         @Argument(help: ArgumentHelp("The entropy host: HOST, HOST:PORT or [IPv6]:PORT.", valueName: "host"))
-        var host: String
+        package var host: String
 
         @Option(help: ArgumentHelp("The known_hosts file to write. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
-        var knownHosts: String = "/etc/entropy-tunnel/known_hosts"
+        package var knownHosts: String = "/etc/entropy-tunnel/known_hosts"
 
         @Option(help: ArgumentHelp("Pin only a key with this fingerprint (SHA256:...).", valueName: "fingerprint"))
-        var fingerprint: String?
+        package var fingerprint: String?
 
         @Flag(help: "Pin the key without asking (only when you have checked the host otherwise).")
-        var yes = false
+        package var yes = false
 
         @Option(help: ArgumentHelp("Seconds allowed to connect. (default: 10)", valueName: "seconds"))
-        var connectTimeout: Double = 10
+        package var connectTimeout: Double = 10
 
-        func run() async throws {
+        package func run() async throws {
             let logger = bootstrapLogging(.warning)
             do {
                 let spec = try HostSpec(parsing: host)
@@ -94,8 +100,10 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
-    struct Authorize: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+    package struct Authorize: AsyncParsableCommand {
+        package init() {}
+
+        package static let configuration = CommandConfiguration(
             abstract: "On the entropy host, as root: let a client key read the RNG, and nothing else.",
             discussion: """
                 Creates the user if missing (shell /bin/sh, password field '*'), gives the user read access to the \
@@ -109,27 +117,27 @@ struct KeysCommand: AsyncParsableCommand {
         // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check,
         // which refuses it without echoing it, instead of the parser's "invalid option" message.
         @Option(parsing: .unconditional, help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
-        var key: String
+        package var key: String
 
         @Option(help: "The user the client logs in as. (default: entropy)")
-        var user: String = "entropy"
+        package var user: String = "entropy"
 
         @Option(help: ArgumentHelp("The command forced for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
-        var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+        package var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
 
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses the client may connect from.", valueName: "pattern"))
-        var from: String?
+        package var from: String?
 
         @Option(help: ArgumentHelp("The RNG device the user may read. (default: /dev/hwrng)", valueName: "path"))
-        var device: String = "/dev/hwrng"
+        package var device: String = "/dev/hwrng"
 
         @Option(help: ArgumentHelp("The udev rule file to write.", valueName: "file", visibility: .hidden))
-        var udevRule: String = "/etc/udev/rules.d/60-entropy-tunnel.rules"
+        package var udevRule: String = "/etc/udev/rules.d/60-entropy-tunnel.rules"
 
         @Flag(help: "Give an existing user (one this command did not create) the shell /bin/sh and unlock it, if sshd needs that.")
-        var force = false
+        package var force = false
 
-        func run() async throws {
+        package func run() async throws {
             do {
                 var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: remoteCommand, from: from))
                 authorizer.user = user

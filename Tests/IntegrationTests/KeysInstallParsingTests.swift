@@ -1,5 +1,5 @@
 import ArgumentParser
-@testable import entropy_tunnel
+import entropy_tunnel
 import Testing
 
 /// The command lines of keys, install and uninstall, through the real parser and help text.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EntropyTunnelCore
-@testable import entropy_tunnel
+import entropy_tunnel
 import Testing
 
 /// The command lines of run and fetch through the real parser, and how flags meet the config file.

@@ -31,13 +31,13 @@ public enum PrivateKeyFile {
         guard stat(path, &st) == 0 else {
             throw TunnelError(.privateKey,
                               "private key \(path) does not exist; create one with " +
-                              "`entropy-tunnel keys generate --identity \(path)` or point --identity at yours")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "generate", "--identity", path]))` or point --identity at yours")
         }
         let mode = st.st_mode & 0o777
         if mode & 0o077 != 0 && st.st_uid == getuid() {
             throw TunnelError(.privateKey,
                               "private key \(path) is accessible by group or others (mode 0\(String(mode, radix: 8))); " +
-                              "OpenSSH ignores such keys and so does entropy-tunnel: run `chmod 600 \(path)`")
+                              "OpenSSH ignores such keys and so does entropy-tunnel: run `\(ShellQuote.command(["chmod", "600", path]))`")
         }
         let contents: String
         do throws(TunnelError) {
@@ -51,7 +51,7 @@ public enum PrivateKeyFile {
             throw TunnelError(.privateKey,
                               "private key \(path) is an RSA key: libssh2 1.10 (Debian 12) signs only with ssh-rsa (SHA-1), " +
                               "which OpenSSH 8.8 and later refuse; create an Ed25519 key with " +
-                              "`entropy-tunnel keys generate --identity \(path)` (move this one away first)")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "generate", "--identity", path]))` (move this one away first)")
         case "ssh-dss":
             throw TunnelError(.privateKey,
                               "private key \(path) is a DSA key, which OpenSSH no longer accepts; " +
@@ -59,7 +59,7 @@ public enum PrivateKeyFile {
         case nil:
             throw TunnelError(.privateKey,
                               "\(path) is not an OpenSSH private key (Ed25519 or ECDSA expected); " +
-                              "create one with `entropy-tunnel keys generate --identity \(path)`")
+                              "create one with `\(ShellQuote.command(["entropy-tunnel", "keys", "generate", "--identity", path]))`")
         default:
             return
         }

@@ -122,7 +122,7 @@ public final class SSHSession {
                               "\(options.host) offers none of the host key types pinned for it in " +
                               "\(options.knownHosts) (\(pinned.map(\.rawValue).joined(separator: ", "))); " +
                               "if the host was reinstalled, check its new key and run " +
-                              "`entropy-tunnel keys trust \(options.host)`")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "trust", options.host.description]))`")
         }
         try session.check(rc, "key exchange")
         try check(session, knownHosts)
@@ -159,15 +159,15 @@ public final class SSHSession {
             throw TunnelError(.hostKeyUnknown,
                               "host key of \(endpoint) (\(type.rawValue) \(fingerprint)) \(missing); " +
                               "compare it with `ssh-keygen -lf /etc/ssh/ssh_host_\(type.fileStem)_key.pub` on the host, then pin it with " +
-                              "`entropy-tunnel keys trust \(endpoint) --known-hosts \(knownHosts.path) --fingerprint \(fingerprint)`")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "trust", endpoint.description, "--known-hosts", knownHosts.path, "--fingerprint", fingerprint]))`")
         case .mismatch(let pinnedKey):
             let expected = pinnedKey.map { sha256Fingerprint(ofKeyBlob: $0) } ?? "(unreadable entry)"
             throw TunnelError(.hostKeyMismatch,
                               "HOST KEY MISMATCH for \(endpoint): \(knownHosts.path) pins \(type.rawValue) \(expected), " +
                               "but the host sent \(fingerprint). Someone may be intercepting the connection, or the host " +
                               "was reinstalled. Refusing to connect. If the change is expected, remove the old entry " +
-                              "(`ssh-keygen -R '\(endpoint.knownHostsName)' -f \(knownHosts.path)`) and run " +
-                              "`entropy-tunnel keys trust \(endpoint)`")
+                              "(`\(ShellQuote.command(["ssh-keygen", "-R", endpoint.knownHostsName, "-f", knownHosts.path]))`) and run " +
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "trust", endpoint.description]))`")
         }
     }
 
@@ -184,7 +184,7 @@ public final class SSHSession {
             throw TunnelError(.authenticationFailed,
                               "\(endpoint) refused key \(identity) for user '\(user)'; on the host, add the public key " +
                               "to ~\(user)/.ssh/authorized_keys, for example with " +
-                              "`entropy-tunnel keys authorize --user \(user) --key \"$(cat \(identity).pub)\"`")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "authorize", "--user", user])) --key \"$(cat \(ShellQuote.quote(identity + ".pub")))\"`")
         case LIBSSH2_ERROR_FILE:
             throw TunnelError(.privateKey,
                               "cannot use private key \(identity): \(lastError); is it protected by a passphrase? " +
