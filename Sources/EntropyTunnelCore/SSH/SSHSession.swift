@@ -68,7 +68,8 @@ public final class SSHSession {
         }
         let session = SSHSession(endpoint: options.host, socket: fd, raw: raw, waker: waker, logger: logger)
         libssh2_session_set_blocking(raw, 0)
-        let knownHosts = try KnownHosts(path: options.knownHosts, session: raw)
+        let knownHosts = try KnownHosts(path: options.knownHosts)
+        for w in knownHosts.warnings { logger.warning("\(w)") }
         let pinned = knownHosts.pinnedTypes(for: options.host)
         if !pinned.isEmpty {
             let preference = pinned.flatMap(\.hostKeyAlgorithms).joined(separator: ",")
@@ -125,6 +126,12 @@ public final class SSHSession {
                               "host key of \(endpoint) (\(type.rawValue) \(fingerprint)) \(missing); " +
                               "compare it with `ssh-keygen -lf /etc/ssh/ssh_host_\(type.fileStem)_key.pub` on the host, then pin it with " +
                               "`entropy-tunnel keys trust \(endpoint) --known-hosts \(knownHosts.path) --fingerprint \(fingerprint)`")
+        case .revoked:
+            throw TunnelError(.hostKeyMismatch,
+                              "host key of \(endpoint) (\(type.rawValue) \(fingerprint)) is marked @revoked in \(knownHosts.path); " +
+                              "refusing to connect. A revoked key was retired or compromised: give the host a new host key, check it and " +
+                              "pin it with `entropy-tunnel keys trust \(endpoint) --known-hosts \(knownHosts.path)`; if the key " +
+                              "was revoked by mistake, remove its @revoked line from \(knownHosts.path)")
         case .mismatch(let pinnedKey):
             let expected = pinnedKey.map { sha256Fingerprint(ofKeyBlob: $0) } ?? "(unreadable entry)"
             throw TunnelError(.hostKeyMismatch,
