@@ -140,6 +140,7 @@ struct KnownHostsCase: Sendable, CustomTestStringConvertible {
         #expect(file.pinnedTypes(for: try HostSpec(parsing: "rng.example:2222")) == [])
         #expect(file.pinnedTypes(for: try HostSpec(parsing: "other.example")) == [.ecdsa256])
         #expect(KnownHosts(text: Fixture.hashed, path: "kh").pinnedTypes(for: try HostSpec(parsing: "rng.example:2222")) == [.ecdsa256])
+        #expect(file.entries.map { $0.applies(to: HostSpec(host: "RNG.example", port: 22)) } == [true, true, true, false, false, false])
     }
 
     @Test("pathological wildcards finish at once")

@@ -50,10 +50,14 @@ public struct KnownHosts: Sendable {
         /// The decoded key blob (string type, then the type's public parameters).
         public var key: [UInt8]
 
-        /// Whether this line names `name` (`host` or `[host]:port`, already lowercased), as
-        /// OpenSSH's `match_maybe_hashed()`: a hashed name must be equal, a pattern list must
-        /// match with no negated pattern matching.
-        public func applies(to name: [UInt8]) -> Bool {
+        /// Whether this line names `host`, as OpenSSH's `match_maybe_hashed()`: a hashed name
+        /// must be equal, a pattern list must match with no negated pattern matching.
+        public func applies(to host: HostSpec) -> Bool {
+            applies(toName: KnownHosts.lookupName(host))
+        }
+
+        /// `applies(to:)` for a name already spelled and lowercased by `lookupName`.
+        func applies(toName name: [UInt8]) -> Bool {
             switch hosts {
             case .hashed(let salt, let hash):
                 return SHA1.hmac(key: salt, message: name) == hash
@@ -131,7 +135,7 @@ public struct KnownHosts: Sendable {
         if entries.contains(where: { $0.revoked && $0.key == key }) { return .revoked }
         let name = Self.lookupName(host)
         var pinned: [UInt8]?
-        for entry in entries where !entry.revoked && entry.type == type && entry.applies(to: name) {
+        for entry in entries where !entry.revoked && entry.type == type && entry.applies(toName: name) {
             if entry.key == key { return .match }
             if pinned == nil { pinned = entry.key }
         }
@@ -144,7 +148,7 @@ public struct KnownHosts: Sendable {
         let name = Self.lookupName(host)
         let revokedKeys = Set(entries.filter(\.revoked).map(\.key))
         let types = Set(entries.lazy
-            .filter { !$0.revoked && !revokedKeys.contains($0.key) && $0.applies(to: name) }
+            .filter { !$0.revoked && !revokedKeys.contains($0.key) && $0.applies(toName: name) }
             .map(\.type))
         return HostKeyType.allCases.filter(types.contains)
     }
