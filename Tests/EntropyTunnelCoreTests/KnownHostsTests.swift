@@ -1,4 +1,4 @@
-// No @testable: these run against `-c release` builds too (install/sanitize.sh).
+// A plain import, not a testable one: these tests also run against -c release builds.
 import EntropyTunnelCore
 import Foundation
 import Testing
