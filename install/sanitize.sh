@@ -19,8 +19,10 @@
 #   TOMLKit 0.6.0 leaks a few hundred bytes on every config parse (TOMLTable(string:)'s error
 #   buffer, the strdup behind TOMLValueConvertible.string, tableGetKeys). A leak report turns
 #   the process's exit status into 1, so every integration test that checks the CLI's exit
-#   status (78 for a configuration error, ...) would fail on it. SANITIZE_LEAKS=1 turns
-#   LeakSanitizer on with those TOMLKit allocations suppressed, to look for leaks of our own.
+#   status (78 for a configuration error, ...) would fail on it. The test process itself is
+#   reported too, at exit: XCTest's suite objects and Foundation.Process's weak-reference side
+#   tables. SANITIZE_LEAKS=1 turns LeakSanitizer on with allocations made inside TOMLKit,
+#   libXCTest and libFoundation suppressed, to look for leaks of our own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
@@ -30,8 +32,9 @@ SCRATCH=.build-asan
 if [ "${SANITIZE_LEAKS:-0}" = 1 ]; then
     suppressions=$(mktemp /tmp/entropy-tunnel-lsan.XXXXXX)
     trap 'rm -f "$suppressions"' EXIT
-    # Allocations made inside TOMLKit (its Swift module and its C++ toml++ part).
-    printf '%s\n' 'leak:TOMLKit' 'leak:CTOML' 'leak:toml::v3' >"$suppressions"
+    # Allocations made inside TOMLKit (its Swift module and its C++ toml++ part), the XCTest
+    # runner and Foundation (Process).
+    printf '%s\n' 'leak:TOMLKit' 'leak:CTOML' 'leak:toml::v3' 'leak:libXCTest.so' 'leak:libFoundation.so' >"$suppressions"
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$suppressions:print_suppressions=0}
     leaks=1
 else
