@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "entropy-tunnel", targets: ["entropy-tunnel"]),
         .executable(name: "entropy-tunnel-testhost", targets: ["entropy-tunnel-testhost"]),
+        // For Fuzz/, a package of its own: a package can use another's targets only as products.
+        .library(name: "EntropyTunnelCore", targets: ["EntropyTunnelCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -103,7 +103,8 @@ public final class SSHSession {
         let session = self
         let fd = socket
         libssh2_session_set_blocking(raw, 0)
-        let knownHosts = try KnownHosts(path: options.knownHosts, session: raw)
+        let knownHosts = try KnownHosts(path: options.knownHosts)
+        for w in knownHosts.warnings { logger.warning("\(w)") }
         let pinned = knownHosts.pinnedTypes(for: options.host)
         if !pinned.isEmpty {
             let preference = pinned.flatMap(\.hostKeyAlgorithms).joined(separator: ",")
@@ -160,6 +161,12 @@ public final class SSHSession {
                               "host key of \(endpoint) (\(type.rawValue) \(fingerprint)) \(missing); " +
                               "compare it with `ssh-keygen -lf /etc/ssh/ssh_host_\(type.fileStem)_key.pub` on the host, then pin it with " +
                               "`\(ShellQuote.command(["entropy-tunnel", "keys", "trust", endpoint.description, "--known-hosts", knownHosts.path, "--fingerprint", fingerprint]))`")
+        case .revoked:
+            throw TunnelError(.hostKeyMismatch,
+                              "host key of \(endpoint) (\(type.rawValue) \(fingerprint)) is marked @revoked in \(knownHosts.path); " +
+                              "refusing to connect. A revoked key was retired or compromised: give the host a new host key, check it and " +
+                              "pin it with `\(ShellQuote.command(["entropy-tunnel", "keys", "trust", endpoint.description, "--known-hosts", knownHosts.path]))`; " +
+                              "if the key was revoked by mistake, remove its @revoked line from \(knownHosts.path)")
         case .mismatch(let pinnedKey):
             let expected = pinnedKey.map { sha256Fingerprint(ofKeyBlob: $0) } ?? "(unreadable entry)"
             throw TunnelError(.hostKeyMismatch,
