@@ -49,7 +49,7 @@ package struct ConnectionArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a host may answer keepalives yet send no data (while there is room for it) before it counts as failed, 1 to 86400. (default: 60)", valueName: "seconds"))
     package var dataTimeout: Double?
 
-    @Option(help: ArgumentHelp("Health tests: claimed min-entropy of the host's RNG, bits per byte, 0 < H <= 8. (default: 7)", valueName: "bits"))
+    @Option(help: ArgumentHelp("Health tests: claimed min-entropy of the host's RNG, bits per byte, 0.1 <= H <= 8. (default: 7)", valueName: "bits"))
     package var healthMinEntropy: Double?
 
     @Option(help: ArgumentHelp("Health tests: false-alarm probability per test, 0 < alpha < 1. (default: 2^-40, about 9.1e-13)", valueName: "alpha"))
@@ -89,8 +89,8 @@ package struct ConnectionArguments: ParsableArguments {
         if let keepaliveCount, !(1...1000).contains(keepaliveCount) {
             throw ValidationError("--keepalive-count \(keepaliveCount) is out of range: give a count from 1 to 1000")
         }
-        if let healthMinEntropy, !(healthMinEntropy.isFinite && healthMinEntropy > 0 && healthMinEntropy <= 8) {
-            throw ValidationError("--health-min-entropy \(healthMinEntropy) is out of range: give bits per byte, above 0 and at most 8")
+        if let healthMinEntropy, !(healthMinEntropy.isFinite && healthMinEntropy >= 0.1 && healthMinEntropy <= 8) {
+            throw ValidationError("--health-min-entropy \(healthMinEntropy) is out of range: give bits per byte, from 0.1 to 8")
         }
         if let healthAlpha, !(healthAlpha.isFinite && healthAlpha > 0 && healthAlpha < 1) {
             throw ValidationError("--health-alpha \(healthAlpha) is out of range: give a probability above 0 and below 1, like 2^-40")

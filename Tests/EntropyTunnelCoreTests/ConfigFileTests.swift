@@ -97,7 +97,7 @@ struct ConfigFileTests {
         ("sink = \"kernel\"", "config.toml:1: 'sink' must be one of \"rngd\", \"fifo\", not \"kernel\""),
         ("rngd_args = \"-d 1\"", "config.toml:1: 'rngd_args' must be an array of strings"),
         ("rngd_args = [\"-d\", 1]", "config.toml:1: 'rngd_args' must hold only strings"),
-        ("health_min_entropy = 9.0", "config.toml:1: 'health_min_entropy' must be a number of bits per byte above 0 and at most 8"),
+        ("health_min_entropy = 9.0", "config.toml:1: 'health_min_entropy' must be a number of bits per byte from 0.1 to 8"),
         ("health_alpha = 1", "config.toml:1: 'health_alpha' must be a probability above 0 and below 1"),
         ("log_level = \"verbose\"", "config.toml:1: 'log_level' must be one of trace, debug, info, notice, warning, error, critical, not \"verbose\""),
         ("  fifo_size   =  \"2G\"", "config.toml:1: 'fifo_size' = 2G is out of range"),
@@ -127,5 +127,38 @@ struct ConfigFileTests {
         }
         #expect(error?.code == .configuration)
         #expect(error?.message.contains("cannot read configuration file /nonexistent/config.toml") == true)
+    }
+}
+
+/// Text that toml++ 3.4 aborts the process on (found by `install/fuzz.sh config`) never reaches
+/// it: the subset check turns it into a syntax error naming the line.
+struct ConfigFileHostileTextTests {
+    @Test("malformed text is a syntax error with its line, not an abort", arguments: [
+        ("[é]\n", 1), ("host = \"a\"\n[\u{0B}]\n", 2), ("host = [}\n", 1), ("host = {a = 1}\n", 1),
+        ("host = \"\"\"a\"\"\"\n", 1), ("host = \"a\nb\"\n", 1), ("\n\nwindow = \"64K\" x\n", 3), ("host = [[[[[[\"a\"]]]]]]\n", 1),
+        ("host = \"\\q\"\n", 1), ("= 3\n", 1), ("[[a]]\n", 1), ("host = \"a\u{07}\"\n", 1),
+    ])
+    func hostileText(text: String, line: Int) {
+        do {
+            _ = try ConfigFile.parse(text, path: "c.toml")
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(error.message.hasPrefix("c.toml:\(line): TOML syntax error"), "\(text.debugDescription): \(error.message)")
+        }
+    }
+
+    @Test("what the config uses still parses: CRLF, comments, arrays over lines, quoted keys, numbers")
+    func subsetStillParses() throws {
+        let text = "# c\r\nhost = [\r\n  \"a.example\", # first\r\n  'b.example:2222',\r\n]\r\n\"window\" = \"32K\"\r\n" +
+            "health_alpha = 1e-12\r\nkeepalive_count = 1_0\r\nconnect_timeout = 2.5\r\n"
+        let v = try ConfigFile.parse(text, path: "c.toml")
+        #expect(v.hosts == ["a.example", "b.example:2222"] && v.window == .kib(32) && v.healthAlpha == 1e-12)
+        #expect(v.keepaliveCount == 10 && v.connectTimeout == .milliseconds(2500))
+    }
+
+    @Test("a claimed min-entropy far below a bit per byte is refused, not a trap", arguments: [1e-20, 0.05, 0])
+    func tinyMinEntropy(h: Double) {
+        #expect(throws: TunnelError.self) { _ = try ConfigFile.parse("health_min_entropy = \(h)\n", path: "c.toml") }
+        #expect(throws: TunnelError.self) { _ = try HealthParameters(minEntropy: h, alpha: 0x1p-40) }
     }
 }

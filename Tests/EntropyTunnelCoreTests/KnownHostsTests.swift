@@ -147,7 +147,7 @@ struct KnownHostsCase: Sendable, CustomTestStringConvertible {
     func wildcardBacktracking() throws {
         let pattern = String(repeating: "*a", count: 200) + "b"
         let file = KnownHosts(text: "\(pattern) ssh-ed25519 \(Self.ed)\n", path: "kh")
-        let host = try HostSpec(parsing: String(repeating: "a", count: 1000))
+        let host = HostSpec(host: String(repeating: "a", count: 1000), port: 22)
         #expect(file.check(host: host, key: Fixture.blob(Self.ed), type: .ed25519) == .notFound)
     }
 

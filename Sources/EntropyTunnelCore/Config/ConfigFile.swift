@@ -38,7 +38,7 @@ public struct ConfigFile {
         public var sink: String?
         public var rngd: String?
         public var rngdArguments: [String]?
-        /// Claimed min-entropy in bits per byte, 0 < H <= 8.
+        /// Claimed min-entropy in bits per byte, 0.1 <= H <= 8.
         public var healthMinEntropy: Double?
         /// False-alarm probability of the health tests, 0 < alpha < 1.
         public var healthAlpha: Double?
@@ -89,6 +89,8 @@ public struct ConfigFile {
 
     /// Parses `text`; `path` is only used in messages.
     public static func parse(_ text: String, path: String) throws(TunnelError) -> Values {
+        // toml++ aborts the process on some malformed text: only text it cannot trip on reaches it.
+        try TOMLSubset.check(text, path: path)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -97,7 +99,7 @@ public struct ConfigFile {
         } catch {
             throw TunnelError(.configuration, "\(path): TOML syntax error: \(error)")
         }
-        var reader = Reader(path: path, lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), table: table)
+        var reader = Reader(path: path, lines: text.lines, table: table)
         return try reader.read()
     }
 
@@ -167,7 +169,7 @@ public struct ConfigFile {
                 }
                 v.rngdArguments = arguments
             }
-            v.healthMinEntropy = try double("health_min_entropy", "a number of bits per byte above 0 and at most 8, like 6.0") { $0 > 0 && $0 <= 8 }
+            v.healthMinEntropy = try double("health_min_entropy", "a number of bits per byte from 0.1 to 8, like 6.0") { $0 >= 0.1 && $0 <= 8 }
             v.healthAlpha = try double("health_alpha", "a probability above 0 and below 1, like 1e-12") { $0 > 0 && $0 < 1 }
             v.backoffCap = try seconds("backoff_cap", minimum: 0.1)
             v.failbackInterval = try seconds("failback_interval", minimum: 1)
@@ -276,6 +278,14 @@ public struct ConfigFile {
             if let b = value.bool { return "\(b)" }
             return "a value of type \(value.type)"
         }
+    }
+}
+
+extension String {
+    /// The lines of the text, split at "\n" and at "\r\n" (one Character in Swift, so splitting
+    /// at "\n" alone would leave a CRLF file as one line).
+    package var lines: [String] {
+        split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
     }
 }
 

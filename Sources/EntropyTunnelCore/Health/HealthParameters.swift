@@ -41,7 +41,7 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
     /// The APT window: 512 samples for non-binary samples (SP 800-90B §4.4.2).
     public static let windowSize = 512
 
-    /// Claimed min-entropy per byte (H), in bits: 0 < H <= 8.
+    /// Claimed min-entropy per byte (H), in bits: 0.1 <= H <= 8.
     public let minEntropy: Double
     /// False-positive probability per test for a source that has exactly `minEntropy`.
     public let alpha: Double
@@ -65,10 +65,12 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
     ///
     /// - Throws: `TunnelError(.invalidArgument)` for H outside (0, 8] or alpha outside (0, 1).
     public init(minEntropy: Double, alpha: Double) throws(TunnelError) {
-        guard minEntropy > 0, minEntropy <= 8 else {
+        // Below 0.1 bit per byte the RCT cutoff runs into thousands (and, far below, past Int):
+        // no RNG worth tunnelling claims so little.
+        guard minEntropy >= 0.1, minEntropy <= 8 else {
             throw TunnelError(.invalidArgument,
                               "--health-min-entropy \(minEntropy) is out of range: give bits per byte, " +
-                              "more than 0 and at most 8 (default 7)")
+                              "from 0.1 to 8 (default 7)")
         }
         guard alpha > 0, alpha < 1 else {
             throw TunnelError(.invalidArgument,

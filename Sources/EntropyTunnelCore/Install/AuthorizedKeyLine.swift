@@ -40,7 +40,7 @@ public struct AuthorizedKeyLine: Sendable, Equatable {
     /// `existing` (an authorized_keys file) with this line in it: a line with the same key is
     /// replaced in place, further lines with that key are dropped, otherwise the line is appended.
     public func merged(into existing: String) -> String {
-        var lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = existing.lines
         if lines.last == "" { lines.removeLast() }
         var placed = false
         var result: [String] = []

@@ -14,7 +14,7 @@ public enum KnownHostsFile {
     public static func merged(_ existing: String, host: HostSpec, key: PublicKey) -> String {
         let name = host.knownHostsName
         let newEntry = entry(host: host, key: key)
-        var lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = existing.lines
         if lines.last == "" { lines.removeLast() }
         var result: [String] = []
         var placed = false
@@ -42,7 +42,7 @@ public enum KnownHostsFile {
 
     /// Whether `existing` has a plain entry of any type for `host`.
     public static func hasEntry(_ existing: String, for host: HostSpec) -> Bool {
-        existing.split(separator: "\n").contains { line in
+        existing.lines.contains { line in
             let fields = line.split(separator: " ")
             return fields.count >= 3 && fields[0].split(separator: ",").contains { $0 == host.knownHostsName }
         }

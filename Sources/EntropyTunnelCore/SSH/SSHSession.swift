@@ -107,11 +107,15 @@ public final class SSHSession {
         for w in knownHosts.warnings { logger.warning("\(w)") }
         let pinned = knownHosts.pinnedTypes(for: options.host)
         if !pinned.isEmpty {
-            let preference = pinned.flatMap(\.hostKeyAlgorithms).joined(separator: ",")
-            if libssh2_session_method_pref(raw, LIBSSH2_METHOD_HOSTKEY, preference) != 0 {
+            // Only methods this libssh2 has: libssh2 1.10 removes an unknown one from the list with
+            // an overlapping memcpy (undefined behaviour, reported by AddressSanitizer).
+            let supported = supportedHostKeyMethods
+            let wanted = pinned.flatMap(\.hostKeyAlgorithms)
+            let preference = wanted.filter { supported.contains($0) }.joined(separator: ",")
+            if preference.isEmpty || libssh2_session_method_pref(raw, LIBSSH2_METHOD_HOSTKEY, preference) != 0 {
                 throw TunnelError(.configuration,
                                   "libssh2 supports none of the host key types pinned for \(options.host) " +
-                                  "in \(options.knownHosts) (\(preference))")
+                                  "in \(options.knownHosts) (\(wanted.joined(separator: ",")))")
             }
         }
         try ServerBanner.wait(on: fd, endpoint: endpoint, deadline: deadline, waker: waker)
@@ -130,6 +134,15 @@ public final class SSHSession {
         // want_reply=1: every keepalive draws an answer, so a live host is heard from at least
         // once per interval even while the channel is stalled by backpressure.
         libssh2_keepalive_config(raw, 1, UInt32(clamping: options.keepaliveInterval.nanoseconds / 1_000_000_000))
+    }
+
+    /// The host-key methods this libssh2 implements (`libssh2_session_supported_algs`).
+    var supportedHostKeyMethods: Set<String> {
+        var list: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+        let count = libssh2_session_supported_algs(raw, LIBSSH2_METHOD_HOSTKEY, &list)
+        guard count > 0, let list else { return [] }
+        defer { libssh2_free(raw, UnsafeMutableRawPointer(mutating: list)) }
+        return Set((0..<Int(count)).compactMap { list[$0].map { String(cString: $0) } })
     }
 
     /// The host key sent in key exchange: its blob and type.
