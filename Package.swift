@@ -75,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EntropyTunnelCoreTests",
-            dependencies: ["EntropyTunnelCore"],
+            dependencies: ["EntropyTunnelCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import EntropyTunnelCore
 import Foundation
+import Logging
 import Testing
 
 /// sd_notify against a real AF_UNIX datagram socket bound by the test, as systemd binds its own.
@@ -86,5 +87,35 @@ struct SystemdNotifierTests {
         #expect(SystemdNotifier(socketPath: "run/notify") == nil)
         let orphan = SystemdNotifier(socketPath: "/nonexistent/notify")
         #expect(orphan?.send("READY=1") == false)
+    }
+}
+
+/// WATCHDOG=1 goes out only while the tunnel thread's heartbeat is recent.
+@Suite(.serialized)
+struct WatchdogServiceTests {
+    @Test("a stale heartbeat stops the pings; a fresh one brings them back")
+    func pingsFollowTheHeartbeat() async throws {
+        let path = NSTemporaryDirectory() + "notify-watchdog-\(getpid()).sock"
+        unlink(path)
+        let receiver = try SystemdNotifierTests().bindReceiver(path)
+        defer { close(receiver); unlink(path) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+        setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Pings every 50 ms (half the interval).
+        let notifier = try #require(SystemdNotifier(socketPath: path, watchdogInterval: .milliseconds(100)))
+        let stats = TunnelStats()
+        let service = WatchdogService(notifier: notifier, stats: stats, staleAfter: .seconds(1), logger: Logger(label: "test"))
+        let task = Task { await service.run() }
+        defer { task.cancel() }
+        #expect(SystemdNotifierTests().receive(receiver) == "WATCHDOG=1")
+        // The heartbeat is older than staleAfter: the pings stop (drain what was already sent).
+        stats.beat(at: .now + .seconds(-5))
+        try await Task.sleep(for: .milliseconds(120))
+        var drained = 0
+        while drained < 5, SystemdNotifierTests().receive(receiver) != nil { drained += 1 }
+        #expect(drained < 5, "pings went on with a stale heartbeat")
+        #expect(SystemdNotifierTests().receive(receiver) == nil)
+        stats.beat()
+        #expect(SystemdNotifierTests().receive(receiver) == "WATCHDOG=1")
     }
 }

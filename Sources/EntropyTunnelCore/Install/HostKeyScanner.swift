@@ -1,3 +1,4 @@
+import CSystemShims
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -72,7 +73,7 @@ public enum HostKeyScanner {
     private static func writePlaceholder(for host: HostSpec, type: HostKeyType) throws(TunnelError) -> String {
         let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array((directory + "/entropy-tunnel-keyscan.XXXXXX").utf8CString)
-        let fd = mkstemp(&template)
+        let fd = csystem_mkostemp(&template, O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
             throw TunnelError(.system, "cannot create a temporary file in \(directory): \(String(cString: strerror(err)))")

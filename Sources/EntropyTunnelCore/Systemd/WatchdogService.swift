@@ -5,20 +5,20 @@ import ServiceLifecycle
 /// thread's heartbeat is recent: a pump that is stuck stops the pings, and systemd restarts the
 /// service. Every loop of the tunnel thread wakes at least once a second except a connection
 /// attempt, which is bounded by the connect timeout; `staleAfter` allows for that.
-final class WatchdogService: Service, Sendable {
+package final class WatchdogService: Service, Sendable {
     let notifier: SystemdNotifier
     let stats: TunnelStats
     let staleAfter: Duration
     let logger: Logger
 
-    init(notifier: SystemdNotifier, stats: TunnelStats, staleAfter: Duration, logger: Logger) {
+    package init(notifier: SystemdNotifier, stats: TunnelStats, staleAfter: Duration, logger: Logger) {
         self.notifier = notifier
         self.stats = stats
         self.staleAfter = staleAfter
         self.logger = logger
     }
 
-    func run() async {
+    package func run() async {
         guard let interval = notifier.watchdogPingInterval else { return }
         var warned = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

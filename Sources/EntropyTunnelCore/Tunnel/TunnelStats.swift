@@ -56,7 +56,7 @@ public final class TunnelStats: Sendable {
     func emit(_ event: Event) { continuation.yield(event) }
 
     /// Records that the tunnel thread is alive and going round its loop.
-    func beat(at now: Instant = .now) { heartbeat.store(now.nanoseconds, ordering: .relaxed) }
+    package func beat(at now: Instant = .now) { heartbeat.store(now.nanoseconds, ordering: .relaxed) }
 
     /// The last heartbeat.
     public var lastBeat: Instant { Instant(nanoseconds: heartbeat.load(ordering: .relaxed)) }
