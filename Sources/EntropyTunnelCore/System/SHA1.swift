@@ -4,10 +4,10 @@
 /// (`ssh-keygen -H`, `HashKnownHosts yes`). SHA-1 is broken for collisions, not for this use:
 /// the entry only hides the host name, the key itself is compared byte for byte. Small and
 /// dependency-free like `SHA256`; checked against RFC 3174 and RFC 2202 vectors in the tests.
-public struct SHA1 {
-    private var state: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
+public struct SHA1: BlockHash {
+    package var state: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
+    package var pending: [UInt8] = []
+    package var length: UInt64 = 0
 
     /// The block size in bytes, which HMAC needs.
     public static let blockSize = 64
@@ -36,27 +36,7 @@ public struct SHA1 {
         return outer.finalize()
     }
 
-    public mutating func update(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes {
-            pending.append(byte)
-            length &+= 1
-            if pending.count == 64 {
-                compress(pending)
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-    }
-
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8
-        pending.append(0x80)
-        while pending.count % 64 != 56 { pending.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { pending.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        for start in stride(from: 0, to: pending.count, by: 64) { compress(Array(pending[start..<start + 64])) }
-        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
-    }
-
-    private mutating func compress(_ block: [UInt8]) {
+    package mutating func compress(_ block: [UInt8]) {
         var w = [UInt32](repeating: 0, count: 80)
         for i in 0..<16 {
             w[i] = (0..<4).reduce(0) { $0 << 8 | UInt32(block[i * 4 + $1]) }
