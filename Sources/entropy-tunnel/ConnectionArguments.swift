@@ -52,7 +52,7 @@ package struct ConnectionArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Health tests: claimed min-entropy of the host's RNG, bits per byte, 0.1 <= H <= 8. (default: 7)", valueName: "bits"))
     package var healthMinEntropy: Double?
 
-    @Option(help: ArgumentHelp("Health tests: false-alarm probability per test, 0 < alpha < 1. (default: 2^-40, about 9.1e-13)", valueName: "alpha"))
+    @Option(help: ArgumentHelp("Health tests: false-alarm probability per test, 0 < alpha <= 2^-8. (default: 2^-40, about 9.1e-13)", valueName: "alpha"))
     package var healthAlpha: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info)")
@@ -92,8 +92,8 @@ package struct ConnectionArguments: ParsableArguments {
         if let healthMinEntropy, !(healthMinEntropy.isFinite && healthMinEntropy >= 0.1 && healthMinEntropy <= 8) {
             throw ValidationError("--health-min-entropy \(healthMinEntropy) is out of range: give bits per byte, from 0.1 to 8")
         }
-        if let healthAlpha, !(healthAlpha.isFinite && healthAlpha > 0 && healthAlpha < 1) {
-            throw ValidationError("--health-alpha \(healthAlpha) is out of range: give a probability above 0 and below 1, like 2^-40")
+        if let healthAlpha, !(healthAlpha.isFinite && healthAlpha > 0 && healthAlpha <= 0x1p-8) {
+            throw ValidationError("--health-alpha \(healthAlpha) is out of range: give a probability above 0 and at most 2^-8 (0.0039), like 2^-40")
         }
         if let window, !(4 << 10...64 << 20).contains(window.bytes) {
             throw ValidationError("--window \(window) is out of range: give 4K to 64M")

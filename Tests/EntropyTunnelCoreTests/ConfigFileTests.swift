@@ -98,7 +98,7 @@ struct ConfigFileTests {
         ("rngd_args = \"-d 1\"", "config.toml:1: 'rngd_args' must be an array of strings"),
         ("rngd_args = [\"-d\", 1]", "config.toml:1: 'rngd_args' must hold only strings"),
         ("health_min_entropy = 9.0", "config.toml:1: 'health_min_entropy' must be a number of bits per byte from 0.1 to 8"),
-        ("health_alpha = 1", "config.toml:1: 'health_alpha' must be a probability above 0 and below 1"),
+        ("health_alpha = 1", "config.toml:1: 'health_alpha' must be a probability above 0 and at most 2^-8"),
         ("log_level = \"verbose\"", "config.toml:1: 'log_level' must be one of trace, debug, info, notice, warning, error, critical, not \"verbose\""),
         ("  fifo_size   =  \"2G\"", "config.toml:1: 'fifo_size' = 2G is out of range"),
         ("host = \"a\"\n[tunnel]\nwindow = 1\n", "config.toml:2: unknown section or key 'tunnel'"),

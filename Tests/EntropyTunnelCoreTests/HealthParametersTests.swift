@@ -75,7 +75,7 @@ import Glibc
         #expect(HealthParameters.repetitionCountCutoff(minEntropy: 8, alpha: 1e-12) == 1 + 5)
     }
 
-    @Test(arguments: [(0.0, 0x1p-40), (-1, 0x1p-40), (8.5, 0x1p-40), (7, 0), (7, 1), (7, 2), (.nan, 0x1p-40)]
+    @Test(arguments: [(0.0, 0x1p-40), (-1, 0x1p-40), (8.5, 0x1p-40), (7, 0), (7, 1), (7, 2), (7, 0.9999999999), (7, 0.01), (.nan, 0x1p-40)]
           as [(Double, Double)])
     func rejectsOutOfRange(_ h: Double, _ alpha: Double) {
         #expect(throws: TunnelError.self) { try HealthParameters(minEntropy: h, alpha: alpha) }

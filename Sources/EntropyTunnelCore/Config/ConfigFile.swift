@@ -40,7 +40,7 @@ public struct ConfigFile {
         public var rngdArguments: [String]?
         /// Claimed min-entropy in bits per byte, 0.1 <= H <= 8.
         public var healthMinEntropy: Double?
-        /// False-alarm probability of the health tests, 0 < alpha < 1.
+        /// False-alarm probability of the health tests, 0 < alpha <= 2^-8.
         public var healthAlpha: Double?
         public var backoffCap: Duration?
         public var failbackInterval: Duration?
@@ -170,7 +170,7 @@ public struct ConfigFile {
                 v.rngdArguments = arguments
             }
             v.healthMinEntropy = try double("health_min_entropy", "a number of bits per byte from 0.1 to 8, like 6.0") { $0 >= 0.1 && $0 <= 8 }
-            v.healthAlpha = try double("health_alpha", "a probability above 0 and below 1, like 1e-12") { $0 > 0 && $0 < 1 }
+            v.healthAlpha = try double("health_alpha", "a probability above 0 and at most 2^-8 (0.00390625), like 1e-12") { $0 > 0 && $0 <= 0x1p-8 }
             v.backoffCap = try seconds("backoff_cap", minimum: 0.1)
             v.failbackInterval = try seconds("failback_interval", minimum: 1)
             if let value = table["log_level"] {

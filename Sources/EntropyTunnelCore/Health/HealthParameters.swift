@@ -72,9 +72,11 @@ public struct HealthParameters: Hashable, Sendable, CustomStringConvertible {
                               "--health-min-entropy \(minEntropy) is out of range: give bits per byte, " +
                               "from 0.1 to 8 (default 7)")
         }
-        guard alpha > 0, alpha < 1 else {
+        // Above 2^-8 the tests would fail good sources every few windows (and near 1 the RCT
+        // cutoff reaches 1: every byte fails); SP 800-90B suggests 2^-20 to 2^-40.
+        guard alpha > 0, alpha <= 0x1p-8 else {
             throw TunnelError(.invalidArgument,
-                              "--health-alpha \(alpha) is out of range: give a probability between 0 and 1, " +
+                              "--health-alpha \(alpha) is out of range: give a probability above 0 and at most 2^-8, " +
                               "such as 2^-40 (the default, about 9.1e-13)")
         }
         self.init(validMinEntropy: minEntropy, alpha: alpha)

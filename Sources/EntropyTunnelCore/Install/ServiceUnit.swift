@@ -47,6 +47,9 @@ RestartPreventExitStatus=78
 # The daemon sends WATCHDOG=1 at half this interval; a hung daemon is restarted.
 WatchdogSec=30s
 TimeoutStopSec=15s
+# SIGTERM to the daemon only: it stops rngd itself, in order (a SIGTERM to the whole group would
+# reach rngd first and read as a crash). Whatever is left after TimeoutStopSec gets SIGKILL.
+KillMode=mixed
 # /run/entropy-tunnel: the FIFO between the tunnel and rngd.
 RuntimeDirectory=entropy-tunnel
 RuntimeDirectoryMode=0700
