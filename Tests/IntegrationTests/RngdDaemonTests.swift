@@ -41,7 +41,9 @@ struct RngdDaemonTests {
         defer { host.shutdown() }
         let (tunnel, fifo) = try start(host)
         var (pid, _) = try #require(nextRngd(of: tunnel), "\(tunnel.log)")
-        // rngd was started after the first bytes were in the FIFO.
+        // rngd was started after the first bytes were in the FIFO. The child shows in /proc a
+        // moment before the tunnel logs that it started it.
+        #expect(waitUntil(10) { tunnel.log.contains("rngd started") }, "\(tunnel.log)")
         let lines = logLines(tunnel.log)
         let connected = try #require(lines.first { $0.text.contains(" connected ") })
         let rngdStarted = try #require(lines.first { $0.text.contains("rngd started") })
@@ -59,7 +61,7 @@ struct RngdDaemonTests {
         // The FIFO stayed open for writing throughout: it is still full for the new rngd.
         let reader = try #require(FIFOReader(path: fifo))
         #expect(waitUntil(5) { reader.queued >= 32 << 10 }, "queued \(reader.queued)")
-        #expect(tunnel.log.components(separatedBy: "rngd started").count - 1 == 6)
+        #expect(waitUntil(10) { tunnel.log.components(separatedBy: "rngd started").count - 1 == 6 }, "\(tunnel.log)")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
 
