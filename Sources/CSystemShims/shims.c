@@ -5,7 +5,12 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +38,7 @@ void csystem_trap_stop_signals(void) {
     struct sigaction ignore = {0};
     ignore.sa_handler = SIG_IGN;
     (void)sigaction(SIGHUP, &ignore, NULL);
+    (void)sigaction(SIGUSR1, &ignore, NULL);
 }
 
 int csystem_stop_requested(void) {
@@ -107,4 +113,46 @@ pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output,
         return -1;
     }
     return pid;
+}
+
+int csystem_add_entropy(int fd, const void *bytes, int count, int bits) {
+    if (count < 0 || count > 4096 || bits < 0) return -EINVAL;
+    union {
+        struct rand_pool_info info;
+        unsigned char storage[sizeof(struct rand_pool_info) + 4096];
+    } request;
+    request.info.entropy_count = bits;
+    request.info.buf_size = count;
+    if (count > 0) memcpy(request.info.buf, bytes, (size_t)count);
+    int rc = ioctl(fd, RNDADDENTROPY, &request.info);
+    int error = errno;
+    explicit_bzero(&request, sizeof request);
+    return rc == 0 ? 0 : -error;
+}
+
+int csystem_reseed_crng(int fd) {
+    return ioctl(fd, RNDRESEEDCRNG) == 0 ? 0 : -errno;
+}
+
+int csystem_crng_ready(void) {
+    unsigned char byte;
+    for (;;) {
+        ssize_t n = getrandom(&byte, 1, GRND_NONBLOCK);
+        if (n == 1) return 1;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return n < 0 ? -errno : -EIO;
+    }
+}
+
+int csystem_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+}
+
+int csystem_timerfd_arm(int fd, long long nanoseconds) {
+    struct itimerspec spec = {0};
+    if (nanoseconds < 1) nanoseconds = 1; /* 0 would disarm */
+    spec.it_value.tv_sec = (time_t)(nanoseconds / 1000000000LL);
+    spec.it_value.tv_nsec = (long)(nanoseconds % 1000000000LL);
+    return timerfd_settime(fd, 0, &spec, NULL) == 0 ? 0 : -errno;
 }

@@ -17,8 +17,22 @@ package struct DaemonArguments: ParsableArguments {
     @Option(help: ArgumentHelp("A group whose members may read (never write) the FIFO: mode 0640 instead of 0600.", valueName: "name"))
     package var fifoGroup: String?
 
-    @Option(help: "rngd: start and supervise rngd on the FIFO; fifo: only fill the FIFO for another reader. (default: rngd)")
+    @Option(help: ArgumentHelp("""
+        kernel: feed the kernel directly (RNDADDENTROPY, then RNDRESEEDCRNG every --kernel-interval; \
+        needs CAP_SYS_ADMIN, else bytes are only mixed in by write()). rngd: fill a FIFO and start and \
+        supervise rngd on it (rngd 5 feeds once after boot and then waits forever on kernels >= 5.18). \
+        fifo: only fill the FIFO, for another reader. (default: kernel)
+        """, valueName: "kernel|rngd|fifo"))
     package var sink: SinkKind?
+
+    @Option(help: ArgumentHelp("Kernel sink: seconds between feeds (and reseeds) once the kernel's CRNG is ready; SIGUSR1 feeds at once. (default: 60)", valueName: "seconds"))
+    package var kernelInterval: Double?
+
+    @Option(help: ArgumentHelp("Kernel sink: bytes per feed, 16 to 4096. (default: 64)", valueName: "size"))
+    package var kernelBytes: ByteSize?
+
+    @Option(help: ArgumentHelp("Kernel sink: the directory of the seed for the next boot (see `entropy-tunnel seed`). (default: /var/lib/entropy-tunnel)", valueName: "dir"))
+    package var stateDir: String?
 
     @Option(help: ArgumentHelp("The rngd binary. (default: rngd on PATH, else /usr/sbin/rngd)", valueName: "path"))
     package var rngd: String?
@@ -40,6 +54,15 @@ package struct DaemonArguments: ParsableArguments {
         if let fifoGroup, !ConfigFile.isGroupName(fifoGroup) {
             throw ValidationError("--fifo-group '\(fifoGroup)' is not a group name")
         }
+        if let kernelBytes, !KernelFeedPolicy.batchRange.contains(kernelBytes.bytes) {
+            throw ValidationError("--kernel-bytes \(kernelBytes) is out of range: give 16 to 4096 bytes")
+        }
+        if let kernelInterval, !(kernelInterval.isFinite && kernelInterval >= 1 && kernelInterval <= 86_400) {
+            throw ValidationError("--kernel-interval \(kernelInterval) must be a number of seconds from 1 to 86400")
+        }
+        if let stateDir, !stateDir.hasPrefix("/") || stateDir.contains("\0") {
+            throw ValidationError("--state-dir \(stateDir) must be an absolute path")
+        }
         for (name, value) in [("--backoff-cap", backoffCap), ("--failback-interval", failbackInterval)] {
             if let value, !(value.isFinite && value >= 1 && value < 86_400 * 7) {
                 throw ValidationError("\(name) \(value) must be a number of seconds, at least 1")
@@ -54,6 +77,9 @@ package struct DaemonArguments: ParsableArguments {
         v.fifoSize = fifoSize ?? v.fifoSize
         v.fifoGroup = fifoGroup ?? v.fifoGroup
         v.sink = sink?.rawValue ?? v.sink
+        v.kernelInterval = kernelInterval.map(ConnectionArguments.duration) ?? v.kernelInterval
+        v.kernelBytes = kernelBytes ?? v.kernelBytes
+        v.stateDir = stateDir ?? v.stateDir
         v.rngd = rngd ?? v.rngd
         v.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) } ?? v.rngdArguments
         v.backoffCap = backoffCap.map(ConnectionArguments.duration) ?? v.backoffCap

@@ -11,16 +11,31 @@ package struct RunCommand: AsyncParsableCommand {
 
     package static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the tunnel: keep rngd fed with the host's RNG bytes (the daemon systemd starts).",
+        abstract: "Run the tunnel: feed this machine's kernel with the host's RNG bytes (the daemon systemd starts).",
         discussion: """
             Connects to the first working --host, checks its pinned key, and pumps its RNG bytes \
-            through the SP 800-90B health tests into the FIFO; starts rngd on the FIFO once it \
-            holds bytes, and restarts rngd whenever it exits. When the FIFO is full it stops \
+            through the SP 800-90B health tests into a sink.
+
+            Sinks (--sink): \
+            kernel (the default) feeds the kernel itself. Before the kernel's CRNG is ready it \
+            adds every byte that arrives with RNDADDENTROPY, credited at --health-min-entropy bits \
+            per byte; after that it adds --kernel-bytes every --kernel-interval and forces a \
+            reseed (RNDRESEEDCRNG), and takes nothing in between, so the host's reader stays \
+            blocked. SIGUSR1 feeds and reseeds at once (after restoring or cloning a VM). It needs \
+            CAP_SYS_ADMIN; without it the bytes are written to /dev/urandom (mixed in, never \
+            credited, no reseed) and a warning says so. It also keeps a seed for the next boot in \
+            --state-dir (see `entropy-tunnel seed`). \
+            rngd fills a FIFO and starts and supervises rngd on it, restarting it whenever it \
+            exits; note that rngd 5 (Debian 12) feeds the kernel once after boot and then waits \
+            forever on kernels since 5.18. \
+            fifo only fills the FIFO, for another reader.
+
+            With a FIFO sink, when the FIFO is full it stops \
             reading from SSH: the window closes and the host's reader blocks, so about --window + \
             --fifo-size bytes at most are taken from the host ahead of use. On any connection \
             failure it fails over to the next host or reconnects with backoff; bad keys are \
             retried only at the backoff cap. Under systemd (Type=notify) it reports READY=1 once \
-            the FIFO holds bytes, a STATUS= line, and WATCHDOG=1. SIGTERM or SIGINT stops it \
+            the first bytes reached the sink, a STATUS= line, and WATCHDOG=1. SIGTERM or SIGINT stops it \
             cleanly. Every option can also be set in the config file.
             """
     )
@@ -45,11 +60,18 @@ package struct RunCommand: AsyncParsableCommand {
             logger.error("\(describe(error))")
             throw ExitCode(78)  // EX_CONFIG: the unit's RestartPreventExitStatus=78 stops it looping
         }
-        logger.info("starting", metadata: [
+        var startMetadata: Logger.Metadata = [
             "hosts": "\(configuration.hosts.map(\.description).joined(separator: ","))",
-            "sink": "\(configuration.sink)", "fifo": "\(configuration.fifoPath)",
+            "sink": "\(configuration.sink)",
             "health": "\(configuration.health.map { "\($0)" } ?? "off")",
-        ])
+        ]
+        if configuration.sink == .kernel {
+            startMetadata["kernel_interval"] = "\(Int(configuration.kernelInterval.seconds))s"
+            startMetadata["kernel_bytes"] = "\(configuration.kernelBytes)"
+        } else {
+            startMetadata["fifo"] = "\(configuration.fifoPath)"
+        }
+        logger.info("starting", metadata: startMetadata)
         let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier)
         // ServiceGroup's own bookkeeping is debug detail; our services log what matters.
         var groupLogger = logger

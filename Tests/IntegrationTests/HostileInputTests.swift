@@ -199,7 +199,7 @@ struct HostileInputTests {
 
     @Test("a slow drip and tiny packets: bytes arrive, no spinning")
     func slowDripAndTinyPackets() throws {
-        let host = try LoopbackHost(forcedCommand: "sh -c 'while :; do head -c 64 /dev/urandom; sleep 0.05; done'")
+        let host = try LoopbackHost(forcedCommand: "sh -c 'while head -c 64 /dev/urandom && sleep 0.05; do :; done'")
         defer { host.shutdown() }
         let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", host.directory + "/run/f"],
                                        logPath: host.directory + "/run.log")
@@ -219,7 +219,7 @@ struct HostileInputTests {
 
     @Test("failing windows that are not in a row still fail the host (2 of the last 64)")
     func failureRate() throws {
-        let host = try LoopbackHost(forcedCommand: "sh -c 'while :; do head -c 10240 /dev/urandom; head -c 1024 /dev/zero; done'")
+        let host = try LoopbackHost(forcedCommand: "sh -c 'while head -c 10240 /dev/urandom && head -c 1024 /dev/zero; do :; done'")
         defer { host.shutdown() }
         let result = try runTunnel(["fetch"] + connectionArguments(host) + ["--bytes", "1M", "--output", host.directory + "/out"])
         #expect(result.signal == nil && result.status == 1)

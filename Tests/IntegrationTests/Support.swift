@@ -23,10 +23,11 @@ final class TunnelProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ arguments: [String], logPath: String) throws {
+    /// Starts `executable` (entropy-tunnel, or a wrapper such as setpriv that execs it).
+    init(_ arguments: [String], logPath: String, executable: String = tunnelBinary) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: tunnelBinary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardError = log

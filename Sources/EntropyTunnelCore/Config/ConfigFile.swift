@@ -34,8 +34,14 @@ public struct ConfigFile {
         /// A group that may read the FIFO (mode 0640); nil: only the daemon's user (0600).
         public var fifoGroup: String?
         public var fifoSize: ByteSize?
-        /// `"rngd"` or `"fifo"`.
+        /// `"kernel"`, `"rngd"` or `"fifo"`.
         public var sink: String?
+        /// Seconds between kernel feeds after the CRNG is ready (`--sink kernel`).
+        public var kernelInterval: Duration?
+        /// Bytes per kernel feed (`--sink kernel`).
+        public var kernelBytes: ByteSize?
+        /// Where the seed for the next boot lives.
+        public var stateDir: String?
         public var rngd: String?
         public var rngdArguments: [String]?
         /// Claimed min-entropy in bits per byte, 0.1 <= H <= 8.
@@ -58,7 +64,7 @@ public struct ConfigFile {
     public static let knownKeys = [
         "host", "port", "user", "identity", "known_hosts", "remote_command", "window",
         "connect_timeout", "keepalive_interval", "keepalive_count", "data_timeout", "fifo", "fifo_group", "fifo_size", "sink",
-        "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
+        "kernel_interval", "kernel_bytes", "state_dir", "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
         "failback_interval", "log_level",
     ]
 
@@ -71,7 +77,7 @@ public struct ConfigFile {
     }
 
     /// The sinks `sink` accepts.
-    public static let sinkNames = ["rngd", "fifo"]
+    public static let sinkNames = ["kernel", "rngd", "fifo"]
 
     /// Reads and parses the file at `path`.
     public static func load(path: String) throws(TunnelError) -> Values {
@@ -155,6 +161,9 @@ public struct ConfigFile {
             v.fifoGroup = try string("fifo_group", check: ConfigFile.isGroupName, "a group name, like \"rngd\"")
             v.fifoSize = try size("fifo_size", in: 4 << 10...1 << 30, "4K up to the pipe-max-size (1M by default)")
             v.sink = try string("sink", check: { ConfigFile.sinkNames.contains($0) }, "one of \(ConfigFile.sinkNames.map { "\"\($0)\"" }.joined(separator: ", "))")
+            v.kernelInterval = try seconds("kernel_interval", minimum: 1)
+            v.kernelBytes = try size("kernel_bytes", in: KernelFeedPolicy.batchRange, "16 to 4096 bytes")
+            v.stateDir = try path("state_dir")
             v.rngd = try path("rngd")
             if let value = table["rngd_args"] {
                 guard let array = value.array else {

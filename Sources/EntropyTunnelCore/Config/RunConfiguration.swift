@@ -2,7 +2,9 @@ import Logging
 
 /// Where `run` delivers the bytes.
 public enum SinkKind: String, CaseIterable, Sendable {
-    /// Start and supervise rngd on the FIFO (the default).
+    /// Feed the kernel directly: RNDADDENTROPY + RNDRESEEDCRNG on a timer (the default).
+    case kernel
+    /// Start and supervise rngd on the FIFO.
     case rngd
     /// Only keep the FIFO filled, for whoever reads it.
     case fifo
@@ -20,7 +22,13 @@ public struct RunConfiguration: Sendable {
     public var fifoGroup: String?
     /// The FIFO's capacity: with the window, it bounds what is taken from the host ahead of use.
     public var fifoSize: ByteSize = .kib(64)
-    public var sink: SinkKind = .rngd
+    public var sink: SinkKind = .kernel
+    /// Kernel sink: time between feeds once the CRNG is ready.
+    public var kernelInterval: Duration = .seconds(60)
+    /// Kernel sink: bytes per feed.
+    public var kernelBytes = 64
+    /// The seed for the next boot (kernel sink: refreshed by `run`; `seed load` at boot).
+    public var stateDirectory = "/var/lib/entropy-tunnel"
     /// The rngd binary; nil means "find it on PATH or in /usr/sbin".
     public var rngdPath: String?
     public var rngdArguments: [String] = []
@@ -73,10 +81,13 @@ public struct RunConfiguration: Sendable {
         if let v = values.fifoSize { fifoSize = v }
         if let v = values.sink {
             guard let kind = SinkKind(rawValue: v) else {
-                throw TunnelError(.configuration, "sink '\(v)' is not one of: rngd, fifo")
+                throw TunnelError(.configuration, "sink '\(v)' is not one of: kernel, rngd, fifo")
             }
             sink = kind
         }
+        if let v = values.kernelInterval { kernelInterval = v }
+        if let v = values.kernelBytes { kernelBytes = v.bytes }
+        if let v = values.stateDir { stateDirectory = v }
         if let v = values.rngd { rngdPath = v }
         if let v = values.rngdArguments { rngdArguments = v }
         if values.healthMinEntropy != nil || values.healthAlpha != nil {
@@ -97,6 +108,15 @@ public struct RunConfiguration: Sendable {
         }
         if fifoSize.bytes < 4096 || fifoSize.bytes > 1 << 30 {
             throw TunnelError(.invalidArgument, "fifo size \(fifoSize) is out of range: use 4K up to the pipe-max-size (1M by default)")
+        }
+        guard KernelFeedPolicy.intervalRange.contains(kernelInterval) else {
+            throw TunnelError(.invalidArgument, "kernel interval must be from 1 to 86400 seconds")
+        }
+        guard KernelFeedPolicy.batchRange.contains(kernelBytes) else {
+            throw TunnelError(.invalidArgument, "kernel bytes \(kernelBytes) is out of range: use 16 to 4096")
+        }
+        guard stateDirectory.hasPrefix("/") else {
+            throw TunnelError(.invalidArgument, "state directory \(stateDirectory) must be an absolute path")
         }
         if backoff.cap < .seconds(1) {
             throw TunnelError(.invalidArgument, "backoff cap must be at least 1 second")
@@ -127,6 +147,9 @@ extension ConfigFile.Values {
         merged.fifoGroup = overrides.fifoGroup ?? fifoGroup
         merged.fifoSize = overrides.fifoSize ?? fifoSize
         merged.sink = overrides.sink ?? sink
+        merged.kernelInterval = overrides.kernelInterval ?? kernelInterval
+        merged.kernelBytes = overrides.kernelBytes ?? kernelBytes
+        merged.stateDir = overrides.stateDir ?? stateDir
         merged.rngd = overrides.rngd ?? rngd
         merged.rngdArguments = overrides.rngdArguments ?? rngdArguments
         merged.healthMinEntropy = overrides.healthMinEntropy ?? healthMinEntropy

@@ -21,7 +21,12 @@ extension ConfigFile.Values {
         if let failbackInterval { out.append(("failback_interval", seconds(failbackInterval))) }
         if let fifo { out.append(("fifo", .string(fifo))) }
         if let fifoSize { out.append(("fifo_size", .string(fifoSize.description))) }
+        if let dataTimeout { out.append(("data_timeout", seconds(dataTimeout))) }
+        if let fifoGroup { out.append(("fifo_group", .string(fifoGroup))) }
         if let sink { out.append(("sink", .string(sink))) }
+        if let kernelInterval { out.append(("kernel_interval", seconds(kernelInterval))) }
+        if let kernelBytes { out.append(("kernel_bytes", .int(kernelBytes.bytes))) }
+        if let stateDir { out.append(("state_dir", .string(stateDir))) }
         if let rngd { out.append(("rngd", .string(rngd))) }
         if let rngdArguments { out.append(("rngd_args", .strings(rngdArguments))) }
         if let healthMinEntropy { out.append(("health_min_entropy", .double(healthMinEntropy))) }

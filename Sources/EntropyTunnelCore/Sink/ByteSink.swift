@@ -1,7 +1,9 @@
 /// Where the pump puts the host's bytes.
 public protocol ByteSink: AnyObject {
-    /// The descriptor to poll for writability while the sink is full.
+    /// The descriptor to poll while the sink is full.
     var descriptor: Int32 { get }
+    /// What to poll `descriptor` for: writable (a FIFO) or readable (the kernel sink's timer).
+    var pollEvents: Poller.Events { get }
     /// How many bytes can be written right now without blocking (0 when full).
     func writableBytes() throws(TunnelError) -> Int
     /// Writes some of `bytes`; `.wouldBlock` when the sink is full.
@@ -12,5 +14,6 @@ public protocol ByteSink: AnyObject {
 }
 
 extension ByteSink {
+    public var pollEvents: Poller.Events { .writable }
     public func revalidate() throws(TunnelError) {}
 }

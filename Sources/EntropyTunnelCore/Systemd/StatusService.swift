@@ -25,7 +25,7 @@ final class StatusService: Service, Sendable {
                 case .failed(_, let error):
                     self.stats.update { $0.lastError = error.message }
                     self.notifier.send("STATUS=\(self.statusLine())")
-                case .rngdChanged:
+                case .rngdChanged, .kernelFed:
                     self.notifier.send("STATUS=\(self.statusLine())")
                 }
             }
@@ -44,6 +44,15 @@ final class StatusService: Service, Sendable {
         }
         parts.append("\(ByteSize.human(s.bytesDelivered)) delivered")
         if configuration.sink == .rngd { parts.append(s.rngdPID.map { "rngd pid \($0)" } ?? "rngd not running") }
+        if let k = s.kernel {
+            var kernel = k.mode == .ioctl
+                ? "kernel: \(k.feeds) feeds, \(k.reseeds) reseeds, \(ByteSize.human(k.bytesMixed)) mixed"
+                : "kernel: WRITE MODE (no CAP_SYS_ADMIN: mixed, not credited, no reseed), \(ByteSize.human(k.bytesMixed)) written"
+            if k.bitsCredited > 0 { kernel += ", \(k.bitsCredited) bits credited before the CRNG was ready" }
+            let failures = k.addEntropyFailures.values.reduce(0, +) + k.reseedFailures.values.reduce(0, +)
+            if failures > 0 { kernel += ", \(failures) failed calls" }
+            parts.append(kernel)
+        }
         if s.windowsDropped > 0 { parts.append("\(s.windowsDropped) windows failed health tests") }
         return parts.joined(separator: ", ")
     }

@@ -172,7 +172,7 @@ final class ChannelPump {
             var poller = Poller()
             let wakerIndex = poller.add(waker.fd, .readable)
             let socketIndex = socketEvents.map { poller.add(session.socket, $0) }
-            if sinkFull { poller.add(sink.descriptor, .writable) }
+            if sinkFull { poller.add(sink.descriptor, sink.pollEvents) }
             _ = try poller.wait(until: deadline)
             if poller.events(at: wakerIndex).contains(.readable) { return .stopped }
             if let socketIndex, !poller.events(at: socketIndex).isEmpty { lastHeard = .now }

@@ -32,7 +32,7 @@ final class ConnectionLoop: Sendable {
     }
 
     /// Connects and pumps into `sink` until stopped; fails only when the sink itself fails.
-    func run(sink: FIFOSink) throws(TunnelError) {
+    func run(sink: any ByteSink) throws(TunnelError) {
         let hosts = configuration.hosts
         var state = HostState(count: hosts.count, backoff: configuration.backoff)
         var settings = TunnelConnection.PumpSettings()
@@ -123,8 +123,8 @@ final class ConnectionLoop: Sendable {
         stats.emit(.failed(hosts[index], error))
     }
 
-    /// Waits until `deadline` or a stop, checking the FIFO once a second; returns true on stop.
-    private func wait(until deadline: Instant, sink: FIFOSink) throws(TunnelError) -> Bool {
+    /// Waits until `deadline` or a stop, checking the sink once a second; returns true on stop.
+    private func wait(until deadline: Instant, sink: any ByteSink) throws(TunnelError) -> Bool {
         while Instant.now < deadline {
             stats.beat()
             var poller = Poller()

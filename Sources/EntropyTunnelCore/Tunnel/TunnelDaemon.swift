@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// host without a human, for one swift-service-lifecycle `ServiceGroup`.
 ///
 /// In start order (a graceful shutdown, on SIGTERM or SIGINT, stops them in reverse):
-/// 1. `TunnelService`: the FIFO, then the connection loop on a thread of its own (connect, pump,
+/// 1. `TunnelService`: the sink (the kernel's random device, or the FIFO), then the connection loop on a thread of its own (connect, pump,
 ///    fail over, back off, fail back).
 /// 2. `RngdService` (with `--sink rngd`): finds rngd at once (a missing rngd is a configuration
 ///    error), starts it once the FIFO first holds bytes, and keeps it running.
@@ -13,23 +13,27 @@ import ServiceLifecycle
 /// 4. `WatchdogService` (under systemd with `WatchdogSec=`): WATCHDOG=1 only while the tunnel
 ///    thread's heartbeat is recent, so a stuck pump trips the watchdog.
 /// 5. `HangupService`: SIGHUP is logged and otherwise ignored (it must not end the daemon).
+/// 6. `FeedNowService` (with `--sink kernel`): SIGUSR1 makes the kernel sink feed and reseed now.
 public final class TunnelDaemon: Sendable {
     public let configuration: RunConfiguration
     public let stats = TunnelStats()
     private let logger: Logger
     private let notifier: SystemdNotifier?
+    /// The kernel sink's timer, which SIGUSR1 fires (nil with the other sinks).
+    private let trigger: KernelFeedTrigger?
 
     public init(configuration: RunConfiguration, logger: Logger, notifier: SystemdNotifier?) {
         self.configuration = configuration
         self.logger = logger
         self.notifier = notifier
+        trigger = configuration.sink == .kernel ? try? KernelFeedTrigger() : nil
     }
 
     /// The services in start order.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // The tunnel ends only when stopped (or on a fatal error): then the rest stops too.
-            .init(service: TunnelService(configuration: configuration, stats: stats, logger: logger),
+            .init(service: TunnelService(configuration: configuration, stats: stats, trigger: trigger, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "tunnel"),
         ]
         if configuration.sink == .rngd {
@@ -47,6 +51,10 @@ public final class TunnelDaemon: Sendable {
             }
         }
         services.append(.init(service: HangupService(logger: logger), successTerminationBehavior: .ignore, serviceName: "sighup"))
+        if let trigger {
+            services.append(.init(service: FeedNowService(trigger: trigger, logger: logger),
+                                  successTerminationBehavior: .ignore, serviceName: "sigusr1"))
+        }
         return services
     }
 }

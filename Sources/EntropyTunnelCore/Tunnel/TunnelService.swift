@@ -2,8 +2,9 @@ import CSystemShims
 import Logging
 import ServiceLifecycle
 
-/// The tunnel itself, as a service: creates the FIFO, checks the private key, then runs the
-/// connection loop on a thread of its own until a graceful shutdown or cancellation wakes it.
+/// The tunnel itself, as a service: opens the sink (the kernel's random device, or the FIFO),
+/// checks the private key, then runs the connection loop on a thread of its own until a graceful
+/// shutdown or cancellation wakes it.
 ///
 /// Everything that cannot work as configured (an unsafe or wrong FIFO path, an unusable key) is
 /// thrown before any connection is made, as an error whose `exitsAsConfigurationError` holds.
@@ -11,11 +12,40 @@ final class TunnelService: Service, Sendable {
     let configuration: RunConfiguration
     let stats: TunnelStats
     let logger: Logger
+    /// The kernel sink's timer and SIGUSR1 trigger (kernel sink only).
+    let trigger: KernelFeedTrigger?
 
-    init(configuration: RunConfiguration, stats: TunnelStats, logger: Logger) {
+    init(configuration: RunConfiguration, stats: TunnelStats, trigger: KernelFeedTrigger?, logger: Logger) {
         self.configuration = configuration
         self.stats = stats
+        self.trigger = trigger
         self.logger = logger
+    }
+
+    /// The sink `configuration` asks for, ready to take bytes.
+    private func makeSink() throws(TunnelError) -> any ByteSink {
+        switch configuration.sink {
+        case .kernel:
+            guard let trigger else { throw TunnelError(.system, "no timer for the kernel sink (out of file descriptors?)") }
+            let device = try KernelRandomDevice()
+            let policy = KernelFeedPolicy(interval: configuration.kernelInterval, batchBytes: configuration.kernelBytes,
+                                          minEntropy: configuration.health?.minEntropy ?? 0)
+            return KernelSink(device: device, policy: policy, trigger: trigger, seed: seedRefresh(),
+                              stats: stats, logger: logger)
+        case .rngd, .fifo:
+            let fifo = try FIFOSink(path: configuration.fifoPath, size: configuration.fifoSize,
+                                    group: configuration.fifoGroup, logger: logger)
+            logger.info("fifo ready", metadata: [
+                "path": "\(fifo.path)", "capacity": "\(ByteSize(bytes: fifo.capacity))",
+                "mode": "\(configuration.fifoGroup.map { "0640 group \($0)" } ?? "0600")",
+            ])
+            return fifo
+        }
+    }
+
+    /// How the kernel sink keeps the seed for the next boot fresh.
+    private func seedRefresh() -> KernelSink.SeedRefresh? {
+        nil
     }
 
     func run() async throws {
@@ -23,17 +53,11 @@ final class TunnelService: Service, Sendable {
         let configuration = self.configuration
         let logger = self.logger
         let stats = self.stats
-        let fifo = try FIFOSink(path: configuration.fifoPath, size: configuration.fifoSize,
-                                group: configuration.fifoGroup, logger: logger)
-        logger.info("fifo ready", metadata: [
-            "path": "\(fifo.path)", "capacity": "\(ByteSize(bytes: fifo.capacity))",
-            "mode": "\(configuration.fifoGroup.map { "0640 group \($0)" } ?? "0600")",
-        ])
+        let sink = UncheckedSendableBox(try makeSink())
         try PrivateKeyFile.check(configuration.connection.identity)
         let waker = try Waker()
         // A stop that arrived while starting, before the group handled signals.
         if csystem_stop_requested() != 0 { waker.wake() }
-        let sink = UncheckedSendableBox(fifo)
         let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {

@@ -15,6 +15,35 @@ public final class TunnelStats: Sendable {
         public var windowsDropped: UInt64 = 0
         /// The last failure, for status lines.
         public var lastError: String?
+        /// The kernel sink's counters (nil with the other sinks).
+        public var kernel: KernelCounters?
+    }
+
+    /// What the kernel sink did (issue "feed the kernel"): for STATUS= and the status command.
+    public struct KernelCounters: Sendable, Equatable {
+        public var mode: KernelRandomDevice.Mode
+        /// Wall-clock time (seconds since the epoch) the CRNG was first seen ready by this run.
+        public var crngReadyAt: Double?
+        /// The CRNG was not ready when the sink started (early boot).
+        public var startedBeforeReady = false
+        public var bytesMixed: UInt64 = 0
+        public var bitsCredited: UInt64 = 0
+        public var addEntropyCalls: UInt64 = 0
+        /// Failed RNDADDENTROPY (or write()) calls, by errno.
+        public var addEntropyFailures: [Int32: UInt64] = [:]
+        public var reseeds: UInt64 = 0
+        /// Failed RNDRESEEDCRNG calls, by errno.
+        public var reseedFailures: [Int32: UInt64] = [:]
+        /// Scheduled (or forced) feeds after readiness.
+        public var feeds: UInt64 = 0
+        /// Wall-clock time of the last feed.
+        public var lastFeedAt: Double?
+        public var seedsLoaded: UInt64 = 0
+        public var seedsCredited: UInt64 = 0
+        public var seedsSkipped: UInt64 = 0
+        public var seedsSaved: UInt64 = 0
+
+        public init(mode: KernelRandomDevice.Mode) { self.mode = mode }
     }
 
     public enum Event: Sendable {
@@ -24,6 +53,8 @@ public final class TunnelStats: Sendable {
         case failed(HostSpec, TunnelError)
         /// rngd started or ended.
         case rngdChanged
+        /// The kernel sink fed the kernel (first feed, or a failure changed the counters).
+        case kernelFed
     }
 
     private let state = Mutex(Snapshot())
