@@ -12,7 +12,7 @@ struct RngdDaemonTests {
 
     func start(_ host: LoopbackHost, _ extra: [String] = []) throws -> (TunnelProcess, fifo: String) {
         let fifo = host.directory + "/run/entropy.fifo"
-        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--fifo", fifo] + extra,
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "rngd", "--fifo", fifo] + extra,
                                        logPath: host.directory + "/run.log")
         return (tunnel, fifo)
     }

@@ -44,7 +44,8 @@ struct RunFetchParsingTests {
 
     @Test("nonsense values are rejected with a message naming the option",
           arguments: [["--window", "64Q"], ["--port", "0"], ["--keepalive-count", "0"], ["--fifo-size", "lots"],
-                      ["--connect-timeout", "-1"], ["--sink", "kernel"]])
+                      ["--connect-timeout", "-1"], ["--sink", "kernal"], ["--kernel-bytes", "8"], ["--kernel-bytes", "1M"],
+                      ["--kernel-interval", "0"], ["--kernel-interval", "nan"], ["--kernel-interval", "1e300"], ["--state-dir", "relative"]])
     func rejectsNonsense(arguments: [String]) {
         do {
             _ = try EntropyTunnelCommand.parseAsRoot(["run", "--host", "h"] + arguments)
