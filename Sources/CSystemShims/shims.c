@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/random.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -107,4 +111,39 @@ pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output,
         return -1;
     }
     return pid;
+}
+
+int csystem_add_entropy(int fd, const void *buf, int len, int bits) {
+    if (len < 0 || len > 4096 || bits < 0) return -EINVAL;
+    /* struct rand_pool_info ends in a flexible array of __u32: room for the header and len bytes. */
+    union {
+        struct rand_pool_info info;
+        unsigned char raw[sizeof(struct rand_pool_info) + 4096];
+    } request;
+    request.info.entropy_count = bits;
+    request.info.buf_size = len;
+    if (len > 0) memcpy(request.info.buf, buf, (size_t)len);
+    int result;
+    do {
+        result = ioctl(fd, RNDADDENTROPY, &request.info);
+    } while (result == -1 && errno == EINTR);
+    /* The copy held entropy bytes: do not leave them on the stack. */
+    explicit_bzero(request.raw, sizeof(struct rand_pool_info) + (size_t)len);
+    return result == -1 ? -errno : 0;
+}
+
+int csystem_reseed_crng(int fd) {
+    int result;
+    do {
+        result = ioctl(fd, RNDRESEEDCRNG);
+    } while (result == -1 && errno == EINTR);
+    return result == -1 ? -errno : 0;
+}
+
+long csystem_getrandom(void *buf, unsigned long len, unsigned int flags) {
+    ssize_t n;
+    do {
+        n = getrandom(buf, (size_t)len, flags);
+    } while (n == -1 && errno == EINTR);
+    return n == -1 ? -(long)errno : (long)n;
 }

@@ -31,4 +31,19 @@ int csystem_mkostemp(char *template_, int flags);
  * every other descriptor closed. posix_spawn cannot set the parent-death signal, hence fork. */
 pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output, int *error);
 
+/* ioctl(fd, RNDADDENTROPY, struct rand_pool_info { entropy_count = bits, buf_size = len, buf })
+ * on an fd of /dev/random or /dev/urandom: mixes `len` bytes into the input pool and credits
+ * `bits` (counted by the kernel only before the CRNG is ready). Needs CAP_SYS_ADMIN.
+ * Returns 0, or -errno (EPERM without the capability). len 0 with bits 0 changes nothing: the
+ * probe for the capability. */
+int csystem_add_entropy(int fd, const void *buf, int len, int bits);
+
+/* ioctl(fd, RNDRESEEDCRNG): reseeds the CRNG from the input pool now. Returns 0, or -errno
+ * (ENODATA before the CRNG is ready, EPERM without CAP_SYS_ADMIN). */
+int csystem_reseed_crng(int fd);
+
+/* getrandom(2) with `flags` (GRND_NONBLOCK = 1): the number of bytes written, or -errno
+ * (-EAGAIN with GRND_NONBLOCK while the CRNG is not ready). */
+long csystem_getrandom(void *buf, unsigned long len, unsigned int flags);
+
 #endif
