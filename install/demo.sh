@@ -7,10 +7,12 @@
 # 2. brings up a loopback entropy host: a real OpenSSH sshd on 127.0.0.1 with its own
 #    unprivileged user and a restricted key whose forced command is the host's RNG reader
 #    (/dev/hwrng when this machine has one, /dev/urandom standing in otherwise);
-# 3. runs `entropy-tunnel run` against it for a few seconds: the tunnel fills its FIFO, starts
-#    rngd on it (rngd feeds this machine's kernel), and the demo reads the FIFO too to show
-#    the bytes flowing; then it shows what backpressure does when nobody reads;
-# 4. cleans up everything it started.
+# 3. runs `entropy-tunnel run` (the default kernel sink) under strace for a few seconds with
+#    --kernel-interval 2: it feeds this machine's kernel 64 bytes with RNDADDENTROPY and forces a
+#    reseed with RNDRESEEDCRNG every 2 s, and takes nothing from the host in between;
+# 4. runs it with --sink rngd: the tunnel fills its FIFO, starts rngd on it, and the demo reads
+#    the FIFO too to show the bytes flowing; then it shows what backpressure does when nobody reads;
+# 5. cleans up everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
@@ -43,10 +45,27 @@ for _ in $(seq 100); do [ -s "$WORK/host.env" ] && break; sleep 0.1; done
 . "$WORK/host.env"
 echo "   host 127.0.0.1:$PORT, user $HOST_USER, key $IDENTITY, pinned host key in $KNOWN_HOSTS"
 
-FIFO=$WORK/run/entropy.fifo
-echo "== entropy-tunnel run --fifo $FIFO   (sink: rngd, started once the FIFO holds bytes)"
+echo "== entropy-tunnel run --kernel-interval 2   (sink: kernel, the default), 7 s under strace"
 "$BIN/entropy-tunnel" run --host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" \
-    --known-hosts "$KNOWN_HOSTS" --fifo "$FIFO" 2> "$WORK/run.log" &
+    --known-hosts "$KNOWN_HOSTS" --kernel-interval 2 --state-dir "$WORK/state" 2> "$WORK/kernel.log" &
+KPID=$!
+PIDS+=("$KPID")
+for _ in $(seq 100); do grep -q "kernel sink ready" "$WORK/kernel.log" && break; sleep 0.05; done
+strace -f -qq -e trace=ioctl -o "$WORK/kernel.strace" -p "$KPID" &
+SPID=$!
+PIDS+=("$SPID")
+sleep 7
+kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true
+kill -TERM "$KPID"; wait "$KPID" && echo "   (stopped cleanly on SIGTERM, exit 0)"
+echo "   what reached the kernel (strace; 64 bytes and a reseed per interval, credit 0 once the CRNG is ready):"
+grep -E 'RND(ADDENTROPY|RESEEDCRNG)' "$WORK/kernel.strace" | sed -E 's/buf="[^"]*"(\.\.\.)?/buf=.../; s/^[0-9]+ +/   /'
+echo "   its log:"
+sed 's/^/   /' "$WORK/kernel.log"
+
+FIFO=$WORK/run/entropy.fifo
+echo "== entropy-tunnel run --sink rngd --fifo $FIFO   (rngd started once the FIFO holds bytes)"
+"$BIN/entropy-tunnel" run --host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" \
+    --known-hosts "$KNOWN_HOSTS" --sink rngd --fifo "$FIFO" 2> "$WORK/run.log" &
 RUNPID=$!
 PIDS+=("$RUNPID")
 for _ in $(seq 100); do [ -p "$FIFO" ] && break; sleep 0.05; done

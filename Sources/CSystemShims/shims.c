@@ -6,11 +6,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <linux/random.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/timerfd.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,34 +115,39 @@ pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output,
     return pid;
 }
 
-int csystem_add_entropy(int fd, const void *bytes, int count, int bits) {
-    if (count < 0 || count > 4096 || bits < 0) return -EINVAL;
+int csystem_add_entropy(int fd, const void *buf, int len, int bits) {
+    if (len < 0 || len > 4096 || bits < 0) return -EINVAL;
+    /* struct rand_pool_info ends in a flexible array of __u32: room for the header and len bytes. */
     union {
         struct rand_pool_info info;
-        unsigned char storage[sizeof(struct rand_pool_info) + 4096];
+        unsigned char raw[sizeof(struct rand_pool_info) + 4096];
     } request;
     request.info.entropy_count = bits;
-    request.info.buf_size = count;
-    if (count > 0) memcpy(request.info.buf, bytes, (size_t)count);
-    int rc = ioctl(fd, RNDADDENTROPY, &request.info);
-    int error = errno;
-    explicit_bzero(&request, sizeof request);
-    return rc == 0 ? 0 : -error;
+    request.info.buf_size = len;
+    if (len > 0) memcpy(request.info.buf, buf, (size_t)len);
+    int result;
+    do {
+        result = ioctl(fd, RNDADDENTROPY, &request.info);
+    } while (result == -1 && errno == EINTR);
+    /* The copy held entropy bytes: do not leave them on the stack. */
+    explicit_bzero(request.raw, sizeof(struct rand_pool_info) + (size_t)len);
+    return result == -1 ? -errno : 0;
 }
 
 int csystem_reseed_crng(int fd) {
-    return ioctl(fd, RNDRESEEDCRNG) == 0 ? 0 : -errno;
+    int result;
+    do {
+        result = ioctl(fd, RNDRESEEDCRNG);
+    } while (result == -1 && errno == EINTR);
+    return result == -1 ? -errno : 0;
 }
 
-int csystem_crng_ready(void) {
-    unsigned char byte;
-    for (;;) {
-        ssize_t n = getrandom(&byte, 1, GRND_NONBLOCK);
-        if (n == 1) return 1;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return 0;
-        return n < 0 ? -errno : -EIO;
-    }
+long csystem_getrandom(void *buf, unsigned long len, unsigned int flags) {
+    ssize_t n;
+    do {
+        n = getrandom(buf, (size_t)len, flags);
+    } while (n == -1 && errno == EINTR);
+    return n == -1 ? -(long)errno : (long)n;
 }
 
 int csystem_timerfd_create(void) {

@@ -12,9 +12,9 @@ package struct InstallCommand: AsyncParsableCommand {
         discussion: """
             Writes /etc/entropy-tunnel/config.toml (or --config PATH), creates the key \
             /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts and \
-            writes /etc/systemd/system/entropy-tunnel.service; then, when systemd runs, enables and starts the \
-            service. Files whose content is already right are not rewritten: running it twice changes nothing. \
-            What it writes is recorded in /var/lib/entropy-tunnel/install-manifest: a config or unit edited by \
+            writes /etc/systemd/system/entropy-tunnel.service and entropy-tunnel-seed.service (which runs \
+            `seed load` at boot and `seed save` at shutdown); then, when systemd runs, enables and starts both. Files whose content is already right are not rewritten: running it twice changes nothing. \
+            What it writes is recorded in /etc/entropy-tunnel/install-manifest: a config or unit edited by \
             hand (or not written by install), or a config for another host, is replaced only with --force, which \
             keeps the old file as FILE.bak. Everything is checked before the first file is written. \
             It ends by printing what to run on the entropy host.
@@ -104,10 +104,10 @@ package struct UninstallCommand: AsyncParsableCommand {
 
     package static let configuration = CommandConfiguration(
         commandName: "uninstall",
-        abstract: "Stop, disable and remove the systemd service (config and keys stay unless --purge)."
+        abstract: "Stop, disable and remove the systemd services (config, keys and seed stay unless --purge)."
     )
 
-    @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged).")
+    @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged), and the seed's state directory /var/lib/entropy-tunnel (kept if it holds anything else).")
     package var purge = false
 
     @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))

@@ -67,6 +67,24 @@ struct InstallValueTests {
         #expect(HostKeyTrust.normalizeFingerprint("L4xEz8g00faho2fnTwlHa6aRvWZ5paYP1KWtBLfEJAE=") == key.fingerprint)
     }
 
+    @Test("the embedded seed unit template is install/entropy-tunnel-seed.service.in, byte for byte")
+    func seedUnitTemplate() throws {
+        let file = try String(contentsOfFile: repository + "/install/entropy-tunnel-seed.service.in", encoding: .utf8)
+        #expect(SeedServiceUnit.template == file)
+        let unit = SeedServiceUnit(binary: "/opt/et/bin/entropy-tunnel").text
+        #expect(!unit.contains("@BINARY@"))
+        for line in ["ExecStart=/opt/et/bin/entropy-tunnel seed load", "ExecStop=/opt/et/bin/entropy-tunnel seed save",
+                     "Type=oneshot", "RemainAfterExit=yes", "DefaultDependencies=no", "RequiresMountsFor=/var/lib/entropy-tunnel",
+                     "After=local-fs.target systemd-remount-fs.service",
+                     "Before=sysinit.target shutdown.target entropy-tunnel.service", "Conflicts=shutdown.target",
+                     "StateDirectory=entropy-tunnel", "StateDirectoryMode=0700", "User=entropy-tunnel",
+                     "AmbientCapabilities=CAP_SYS_ADMIN", "CapabilityBoundingSet=CAP_SYS_ADMIN",
+                     "PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "WantedBy=sysinit.target"] {
+            #expect(unit.contains("\n\(line)\n"), "seed unit lacks \(line)")
+        }
+        #expect(ServiceUnit.template.contains("\nStateDirectory=entropy-tunnel\nStateDirectoryMode=0700\n"))
+    }
+
     @Test("the embedded unit template is install/entropy-tunnel.service.in, byte for byte")
     func unitTemplate() throws {
         let file = try String(contentsOfFile: repository + "/install/entropy-tunnel.service.in", encoding: .utf8)

@@ -32,7 +32,8 @@ struct InstallCommandTests {
         let root = try makeScratchDirectory()
         let first = try runTunnel(arguments + ["--root", root])
         #expect(first.status == 0, "\(first.stderr)")
-        for file in ["etc/entropy-tunnel/config.toml", "etc/entropy-tunnel/known_hosts", "etc/systemd/system/entropy-tunnel.service"] {
+        for file in ["etc/entropy-tunnel/config.toml", "etc/entropy-tunnel/known_hosts", "etc/systemd/system/entropy-tunnel.service",
+                     "etc/systemd/system/entropy-tunnel-seed.service"] {
             let written = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
             let expected = try String(contentsOfFile: Self.golden + "/" + file, encoding: .utf8)
             #expect(written == expected, "\(file) differs from Tests/Golden/install/\(file)")
@@ -41,6 +42,9 @@ struct InstallCommandTests {
         #expect(before["etc/entropy-tunnel/id_ed25519"]?[3] == 0o600)
         #expect(before["etc/entropy-tunnel/config.toml"]?[3] == 0o644)
         #expect(before["etc/systemd/system/entropy-tunnel.service"]?[3] == 0o644)
+        #expect(before["etc/systemd/system/entropy-tunnel-seed.service"]?[3] == 0o644)
+        #expect(before["etc/entropy-tunnel/install-manifest"] != nil, "the manifest lives where the service user cannot write")
+        #expect(before["var/lib/entropy-tunnel/install-manifest"] == nil)
         let publicKey = try String(contentsOfFile: root + "/etc/entropy-tunnel/id_ed25519.pub", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(first.stdout.contains("entropy-tunnel keys authorize --key '\(publicKey)'"))
@@ -100,6 +104,7 @@ struct InstallCommandTests {
         let removed = try runTunnel(["uninstall", "--root", root])
         #expect(removed.status == 0, "\(removed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/entropy-tunnel.service"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/entropy-tunnel-seed.service"))
         #expect(FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel/id_ed25519"))
         #expect(FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel/config.toml"))
         let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
@@ -107,5 +112,48 @@ struct InstallCommandTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel"))
         let again = try runTunnel(["uninstall", "--root", root, "--purge"])
         #expect(again.stdout.contains("no change"))
+    }
+
+    @Test("uninstall --purge removes the seed's state directory (seed files, lock, directory) but keeps one holding unknown files")
+    func purgeRemovesSeedState() throws {
+        for unknown in [false, true] {
+            let root = try makeScratchDirectory()
+            #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+            let state = root + "/var/lib/entropy-tunnel"
+            #expect(try runTunnel(["seed", "save", "--state-dir", state]).status == 0)
+            if unknown { _ = FileManager.default.createFile(atPath: state + "/notes.txt", contents: Data("mine\n".utf8)) }
+            let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
+            #expect(purged.status == 0, "\(purged.stderr)")
+            #expect(purged.stdout.contains("\(state)/seed.credit: removed"), "\(purged.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: state + "/seed.credit") && !FileManager.default.fileExists(atPath: state + "/seed.lock"))
+            if unknown {
+                #expect(FileManager.default.fileExists(atPath: state + "/notes.txt"))
+                #expect(purged.stdout.contains("\(state): kept (it holds files that are not entropy-tunnel's seed"), "\(purged.stdout)")
+            } else {
+                #expect(!FileManager.default.fileExists(atPath: state))
+            }
+        }
+    }
+
+    @Test("a manifest at the old path (the state directory) is read and moved to /etc; one the service user could have written is refused")
+    func legacyManifest() throws {
+        let root = try makeScratchDirectory()
+        #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+        let manifest = root + "/etc/entropy-tunnel/install-manifest"
+        let legacy = root + "/var/lib/entropy-tunnel/install-manifest"
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/entropy-tunnel", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: manifest, toPath: legacy)
+        let again = try runTunnel(arguments + ["--root", root])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("\(legacy): moved to \(manifest)"), "\(again.stdout)")
+        #expect(FileManager.default.fileExists(atPath: manifest) && !FileManager.default.fileExists(atPath: legacy))
+
+        // Written by another user (the service user owns the state directory): not trusted.
+        try FileManager.default.moveItem(atPath: manifest, toPath: legacy)
+        chown(legacy, 65534, 65534)
+        let refused = try runTunnel(["uninstall", "--root", root, "--purge"])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("not a root-owned file writable only by root"), "\(refused.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel/config.toml"), "nothing was removed")
     }
 }

@@ -34,6 +34,15 @@ func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bo
                 "boots systemd in namespaces: needs root and the systemd package"))
 struct ServiceUnderSystemdTests {
     static let unit = "entropy-tunnel.service"
+    static let seedUnit = "entropy-tunnel-seed.service"
+
+    /// `systemd-analyze security --offline=true` exposure of an installed unit, and the output.
+    func exposure(_ box: SystemdBox, _ unit: String) throws -> (Double?, String) {
+        let security = try box.exec(["systemd-analyze", "security", "--offline=true", "/etc/systemd/system/\(unit)"])
+        let exposure = security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") }
+            .flatMap { $0.split(separator: " ").compactMap { Double($0) }.last }
+        return (exposure, String(security.stdout.suffix(1500)))
+    }
 
     @Test("install, start (READY within 1 s), bytes reach rngd, clean stop, restart after kill -9")
     func endToEnd() throws {
@@ -73,23 +82,48 @@ struct ServiceUnderSystemdTests {
         try box.check(["sh", "-c", "cat >> /var/lib/et-testhost/authorized_keys"], input: Data((line + "\n").utf8))
         // The key belongs to the unprivileged service user.
         #expect(try box.check(["stat", "-c", "%U %a", "/etc/entropy-tunnel/id_ed25519"]).stdout == "entropy-tunnel 600\n")
-        let verify = try box.exec(["systemd-analyze", "verify", "/etc/systemd/system/\(Self.unit)"])
-        #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify: \(verify.stderr)")
-        let security = try box.exec(["systemd-analyze", "security", "--offline=true", "/etc/systemd/system/\(Self.unit)"])
-        let exposure = security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") }
-            .flatMap { $0.split(separator: " ").compactMap { Double($0) }.last }
-        #expect(exposure != nil && exposure! <= 2.0, "exposure \(exposure.map { "\($0)" } ?? "?"): \(security.stdout.suffix(1500))")
-        print("systemd-analyze security exposure: \(exposure.map { "\($0)" } ?? "?")")
+        for unit in [Self.unit, Self.seedUnit] {
+            let verify = try box.exec(["systemd-analyze", "verify", "/etc/systemd/system/\(unit)"])
+            #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify \(unit): \(verify.stderr)")
+            let (exposure, output) = try self.exposure(box, unit)
+            #expect(exposure != nil && exposure! <= 2.0, "\(unit) exposure \(exposure.map { "\($0)" } ?? "?"): \(output)")
+            print("systemd-analyze security exposure of \(unit): \(exposure.map { "\($0)" } ?? "?")")
+        }
         // Under install/sanitize.sh the binary is instrumented: the service gets the same
         // ASAN_OPTIONS as the tests (systemd passes the unit no environment of ours), or
         // LeakSanitizer's default would turn a clean stop into exit 1.
         if let asan = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] {
-            try box.check(["mkdir", "-p", "/etc/systemd/system/\(Self.unit).d"])
-            try box.check(["sh", "-c", "cat > /etc/systemd/system/\(Self.unit).d/sanitizer.conf"],
-                          input: Data("[Service]\nEnvironment=\"ASAN_OPTIONS=\(asan)\"\n".utf8))
+            for unit in [Self.unit, Self.seedUnit] {
+                try box.check(["mkdir", "-p", "/etc/systemd/system/\(unit).d"])
+                try box.check(["sh", "-c", "cat > /etc/systemd/system/\(unit).d/sanitizer.conf"],
+                              input: Data("[Service]\nEnvironment=\"ASAN_OPTIONS=\(asan)\"\n".utf8))
+            }
         }
         try box.check(["systemctl", "daemon-reload"])
-        try box.check(["systemctl", "enable", Self.unit])
+        try box.check(["systemctl", "enable", Self.unit, Self.seedUnit])
+
+        // The seed unit: `systemctl start SEED TUNNEL` queues the tunnel's job while seed load
+        // still runs (systemctl sends one request per unit); Before=entropy-tunnel.service must
+        // hold the tunnel back until seed load has exited. It leaves a seed for the next boot.
+        let seedJournal = { (try? box.exec(["journalctl", "-u", Self.seedUnit, "--no-pager", "-n", "20"]).stdout) ?? "" }
+        let both = try box.exec(["systemctl", "start", Self.seedUnit, Self.unit])
+        try #require(both.status == 0, "systemctl start: \(both.stderr)\n\(seedJournal())")
+        let seedState = try box.show(Self.seedUnit, ["ActiveState", "Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic"])
+        let tunnelState = try box.show(Self.unit, ["ExecMainStartTimestampMonotonic"])
+        #expect(seedState["ActiveState"] == "active" && seedState["Result"] == "success", "\(seedState)\n\(seedJournal())")
+        let seedExit = Int(seedState["ExecMainExitTimestampMonotonic"] ?? "") ?? 0
+        let tunnelStart = Int(tunnelState["ExecMainStartTimestampMonotonic"] ?? "") ?? 0
+        #expect(seedExit > 0 && seedExit <= tunnelStart, "seed load ended at \(seedExit) µs, the tunnel started at \(tunnelStart) µs: \((try? box.show(Self.seedUnit, ["ActiveEnterTimestampMonotonic", "ExecMainStartTimestampMonotonic", "ExecMainExitTimestampMonotonic", "InactiveExitTimestampMonotonic"])) ?? [:]) \((try? box.show(Self.unit, ["ActiveEnterTimestampMonotonic", "ExecMainStartTimestampMonotonic", "InactiveExitTimestampMonotonic"])) ?? [:])")
+        #expect(try box.exec(["stat", "-c", "%U %a %s", "/var/lib/entropy-tunnel/seed.credit"]).stdout == "entropy-tunnel 600 64\n",
+                "no seed after seed load: \(seedJournal())")
+        #expect(try box.exec(["stat", "-c", "%U %a", "/var/lib/entropy-tunnel"]).stdout == "entropy-tunnel 700\n")
+        // A restart is a stop (seed save) and a boot's start (seed load): the unprivileged service
+        // user credits the seed through its ambient CAP_SYS_ADMIN.
+        try box.check(["systemctl", "restart", Self.seedUnit])
+        let seedLog = seedJournal()
+        #expect(seedLog.contains("saved a new seed of 64 bytes as /var/lib/entropy-tunnel/seed.credit (creditable"), "\(seedLog)")
+        #expect(seedLog.contains("loaded 64 bytes from /var/lib/entropy-tunnel/seed.credit, credited 512 bits"), "\(seedLog)")
+        try box.check(["systemctl", "stop", Self.unit])
 
         // `systemctl start` of a Type=notify unit returns when READY=1 arrives.
         // The best of up to three starts counts: on a loaded two-core CI machine one start can be
@@ -111,12 +145,22 @@ struct ServiceUnderSystemdTests {
         #expect(state["ActiveState"] == "active", "\(state)\n\(journal())")
         #expect((state["StatusText"] ?? "").hasPrefix("connected to 127.0.0.1:\(env["PORT"]!)"), "STATUS= line: \(state)")
 
-        // rngd, a child of the service, reads the FIFO.
-        let rngdRead = try waitUntil(10) { try rngdBytesRead(box) >= 2500 }
-        #expect(rngdRead, "rngd read \((try? rngdBytesRead(box)) ?? -1) bytes; status \(state); \(journal())")
-
-        // ...with CAP_SYS_ADMIN in effect, which RNDADDENTROPY needs, although the service runs unprivileged.
-        #expect(try rngdEffectiveCapabilities(box) & (1 << 21) != 0, "rngd lacks CAP_SYS_ADMIN: it cannot feed the kernel")
+        // The default sink feeds the kernel itself: RNDADDENTROPY and RNDRESEEDCRNG in ioctl mode
+        // (not write mode), as an unprivileged user holding CAP_SYS_ADMIN and nothing else.
+        let fed = try waitUntil(10) {
+            let status = try box.show(Self.unit, ["StatusText"])["StatusText"] ?? ""
+            return status.contains("kernel: ") && !status.contains("kernel: 0 feeds") && status.contains("reseeds")
+        }
+        state = try box.show(Self.unit, ["ActiveState", "SubState", "StatusText", "MainPID", "NRestarts"])
+        #expect(fed, "the tunnel did not feed the kernel: \(state)\n\(journal())")
+        #expect(!(state["StatusText"] ?? "").contains("WRITE MODE"), "\(state)")
+        #expect(!(state["StatusText"] ?? "").contains("0 reseeds"), "\(state)")
+        let capabilities = try mainCapabilities(box)
+        #expect(capabilities.effective == 1 << 21 && capabilities.bounding == 1 << 21,
+                "the service must keep CAP_SYS_ADMIN and only that: \(capabilities)")
+        // run saves a seed for the next boot after its first feed.
+        let seedSaved = waitUntil(5) { journal().contains("seed for the next boot saved") }
+        #expect(seedSaved, "\(journal())")
         #expect(try box.show(Self.unit, ["User"])["User"] == "entropy-tunnel")
 
         // A clean stop.
@@ -150,17 +194,37 @@ struct ServiceUnderSystemdTests {
         let uninstall = try box.exec(["/usr/local/bin/entropy-tunnel", "uninstall"])
         #expect(uninstall.status == 0, "\(uninstall.stderr)")
         #expect(try box.exec(["test", "-e", "/etc/systemd/system/\(Self.unit)"]).status != 0)
+        #expect(try box.exec(["test", "-e", "/etc/systemd/system/\(Self.seedUnit)"]).status != 0)
+        #expect(try box.exec(["test", "-e", "/var/lib/entropy-tunnel/seed.credit"]).status == 0, "uninstall without --purge keeps the seed")
         #expect(try box.exec(["test", "-e", "/etc/entropy-tunnel/id_ed25519"]).status == 0)
         #expect(try box.show(Self.unit, ["ActiveState"])["ActiveState"] != "active")
 
         // install with systemd running and no --no-start: reload, enable and start by itself.
+        // This time with the rngd sink: rngd, a child of the service, reads the FIFO.
         let reinstall = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", "127.0.0.1:\(env["PORT"]!)",
-                                      "--user", env["HOST_USER"]!, "--host-key", hostKey,
+                                      "--user", env["HOST_USER"]!, "--host-key", hostKey, "--sink", "rngd",
                                       "--remote-command", "dd if=/dev/urandom bs=512 status=none"])
         #expect(reinstall.status == 0 && reinstall.stdout.contains("systemctl enable --now"), "\(reinstall.stdout)\n\(reinstall.stderr)")
         let active = try waitUntil(10) { try box.show(Self.unit, ["ActiveState"])["ActiveState"] == "active" }
         #expect(active, "not started by install: \(journal())")
         #expect(try box.exec(["systemctl", "is-enabled", Self.unit]).stdout == "enabled\n")
+        #expect(try box.exec(["systemctl", "is-enabled", Self.seedUnit]).stdout == "enabled\n")
+        #expect(try box.show(Self.seedUnit, ["ActiveState"])["ActiveState"] == "active")
+        let rngdRead = try waitUntil(10) { try rngdBytesRead(box) >= 2500 }
+        #expect(rngdRead, "rngd read \((try? rngdBytesRead(box)) ?? -1) bytes; \(journal())")
+        // ...with CAP_SYS_ADMIN in effect, which RNDADDENTROPY needs, although the service runs unprivileged.
+        #expect(try rngdEffectiveCapabilities(box) & (1 << 21) != 0, "rngd lacks CAP_SYS_ADMIN: it cannot feed the kernel")
+    }
+
+    /// The effective and bounding capability masks of the service's main process.
+    func mainCapabilities(_ box: SystemdBox) throws -> (effective: UInt64, bounding: UInt64) {
+        let mainPID = try box.show(Self.unit, ["MainPID"])["MainPID"] ?? "0"
+        let status = try box.exec(["cat", "/proc/\(mainPID)/status"]).stdout
+        func mask(_ name: String) -> UInt64 {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+                .flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? 0
+        }
+        return (mask("CapEff"), mask("CapBnd"))
     }
 
     /// The effective capability mask of the service's rngd (CapEff in /proc/PID/status); 0 without rngd.

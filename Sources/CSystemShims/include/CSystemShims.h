@@ -31,15 +31,20 @@ int csystem_mkostemp(char *template_, int flags);
  * every other descriptor closed. posix_spawn cannot set the parent-death signal, hence fork. */
 pid_t csystem_spawn_supervised(const char *path, char *const argv[], int output, int *error);
 
-/* The kernel RNG's ioctls, on a descriptor of /dev/random or /dev/urandom (read-only is enough).
- * Both return 0 or -errno. csystem_add_entropy: RNDADDENTROPY of `count` (<= 4096) bytes,
- * crediting `bits` (the kernel counts credit only before the CRNG is ready; CAP_SYS_ADMIN, else
- * -EPERM). csystem_reseed_crng: RNDRESEEDCRNG (CAP_SYS_ADMIN; -ENODATA before ready). */
-int csystem_add_entropy(int fd, const void *bytes, int count, int bits);
+/* ioctl(fd, RNDADDENTROPY, struct rand_pool_info { entropy_count = bits, buf_size = len, buf })
+ * on an fd of /dev/random or /dev/urandom: mixes `len` bytes into the input pool and credits
+ * `bits` (counted by the kernel only before the CRNG is ready). Needs CAP_SYS_ADMIN.
+ * Returns 0, or -errno (EPERM without the capability). len 0 with bits 0 changes nothing: the
+ * probe for the capability. */
+int csystem_add_entropy(int fd, const void *buf, int len, int bits);
+
+/* ioctl(fd, RNDRESEEDCRNG): reseeds the CRNG from the input pool now. Returns 0, or -errno
+ * (ENODATA before the CRNG is ready, EPERM without CAP_SYS_ADMIN). */
 int csystem_reseed_crng(int fd);
 
-/* getrandom(1 byte, GRND_NONBLOCK): 1 when the CRNG is ready, 0 when not (EAGAIN), -errno. */
-int csystem_crng_ready(void);
+/* getrandom(2) with `flags` (GRND_NONBLOCK = 1): the number of bytes written, or -errno
+ * (-EAGAIN with GRND_NONBLOCK while the CRNG is not ready). */
+long csystem_getrandom(void *buf, unsigned long len, unsigned int flags);
 
 /* A CLOCK_MONOTONIC timerfd (close-on-exec, non-blocking), and arming it to fire once after
  * `nanoseconds` (at least 1). Return the descriptor / 0, or -1 / -errno. */

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The record of what `entropy-tunnel install` wrote: every file with the SHA-256 of the content
 /// install gave it and whether install created it, the directories and the system user it made.
 ///
@@ -13,9 +17,16 @@
 ///     directory /etc/entropy-tunnel
 ///     user entropy-tunnel
 public struct InstallManifest: Sendable, Equatable {
-    /// Where `install` keeps it: outside /etc/entropy-tunnel, so that it also finds a config
-    /// written elsewhere with `--config`.
-    public static let defaultPath = "/var/lib/entropy-tunnel/install-manifest"
+    /// Where `install` keeps it: a root-owned directory the service user cannot write, because
+    /// the manifest decides what `uninstall --purge` deletes as root. (It names the config by
+    /// its full path, so a config written elsewhere with `--config` is found too.)
+    public static let defaultPath = "/etc/entropy-tunnel/install-manifest"
+    /// Where earlier versions kept it. `StateDirectory=entropy-tunnel` now gives that directory to
+    /// the service user, who could replace the file there and so make `--purge` delete any file
+    /// whose content it can read: it is read only when `defaultPath` is absent, and only while it
+    /// is a regular file owned by root and writable by no one else (the service user cannot make
+    /// such a file); install moves it to `defaultPath`.
+    public static let legacyPath = "/var/lib/entropy-tunnel/install-manifest"
 
     /// One file install wrote.
     public struct File: Sendable, Equatable {
@@ -93,5 +104,21 @@ public struct InstallManifest: Sendable, Equatable {
     public static func load(_ path: String) throws(TunnelError) -> (manifest: InstallManifest, found: Bool) {
         guard let text = try FileSystem.readIfExists(path) else { return (InstallManifest(), false) }
         return (try InstallManifest(parsing: text, path: path), true)
+    }
+
+    /// The manifest at `path`, else at `legacy` (see `legacyPath`: only a root-owned file that no
+    /// one else can write counts); returns the path it was read from, nil when there was none.
+    public static func load(_ path: String, legacy: String) throws(TunnelError) -> (manifest: InstallManifest, foundAt: String?) {
+        let current = try load(path)
+        if current.found { return (current.manifest, path) }
+        var st = stat()
+        guard lstat(legacy, &st) == 0 else { return (InstallManifest(), nil) }
+        guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0 else {
+            throw TunnelError(.configuration,
+                              "\(legacy) (the install manifest of an earlier version) is not a root-owned file writable only by root: " +
+                              "it may have been replaced by another user, so it is not trusted; remove it (`rm \(legacy)`) and rerun " +
+                              "(then install treats every existing file as not its own, and uninstall --purge removes nothing)")
+        }
+        return (try load(legacy).manifest, legacy)
     }
 }

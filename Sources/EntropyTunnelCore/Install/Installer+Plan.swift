@@ -11,7 +11,10 @@ extension Installer {
         var knownHosts: String
         var configText: String
         var unitText: String
+        var seedUnitText: String
         var manifest: InstallManifest
+        /// Where the manifest was read from (the legacy path is moved); nil for none.
+        var manifestFoundAt: String?
         /// With `force`: the present content of each file (system path) that is replaced although
         /// it is not what install wrote; it goes to `PATH.bak` first.
         var backups: [String: [UInt8]] = [:]
@@ -26,6 +29,7 @@ extension Installer {
         try Self.checkUnitPath(binary, "--binary")
         try Self.checkUnitPath(configPath, "--config")
         try Self.checkPath(unitPath, "the unit path")
+        try Self.checkPath(seedUnitPath, "the seed unit path")
         try Self.checkPath(manifestPath, "the manifest path")
         let identity = setting("identity") ?? ConnectionOptions(host: hostSpec).identity
         let knownHosts = setting("known_hosts") ?? ConnectionOptions(host: hostSpec).knownHosts
@@ -40,9 +44,11 @@ extension Installer {
                               "as --fingerprint says; nothing was written. Check both on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`")
         }
 
+        let loaded = try InstallManifest.load(rooted(manifestPath), legacy: rooted(legacyManifestPath))
         var plan = Plan(hostSpec: hostSpec, givenHostKey: givenHostKey, identity: identity, knownHosts: knownHosts,
                         configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
-                        manifest: try InstallManifest.load(rooted(manifestPath)).manifest)
+                        seedUnitText: SeedServiceUnit(binary: binary).text,
+                        manifest: loaded.manifest, manifestFoundAt: loaded.foundAt)
         try checkConfigReadsBack(hostSpec)
         if let replaced = try checkSameHost(hostSpec, plan.configText) {
             plan.backups[configPath] = replaced
@@ -50,6 +56,7 @@ extension Installer {
             plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
         }
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
+        plan.backups[seedUnitPath] = try checkReplaceable(seedUnitPath, "systemd unit", with: plan.seedUnitText, plan.manifest)
         // An unusable key pair stops install now, not after the config is written.
         _ = try await KeyGenerator.checkExistingPair(identity: rooted(identity), repairPublic: false)
         return plan

@@ -15,30 +15,34 @@ extension Installer {
             throw TunnelError(.invalidArgument, "uninstall changes /etc and systemd: run it as root (sudo)")
         }
         if !root.isEmpty { try Self.checkPath(root, "--root", file: false) }
-        let manifestFile = rooted(manifestPath)
-        var (manifest, found) = try InstallManifest.load(manifestFile)
+        let loaded = try InstallManifest.load(rooted(manifestPath), legacy: rooted(legacyManifestPath))
+        var manifest = loaded.manifest
+        let found = loaded.foundAt != nil
+        let manifestFile = loaded.foundAt ?? rooted(manifestPath)
         var report = Report()
-        let unitFile = rooted(unitPath)
-        if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && FileSystem.exists(unitFile) {
-            let result = try await ExternalCommand.run("systemctl", ["disable", "--now", ServiceUnit.name])
-            report.steps.append(result.succeeded ? "systemctl disable --now \(ServiceUnit.name)"
-                                                 : "systemctl disable --now \(ServiceUnit.name) failed: \(result.stderr.trimmingSpaces)")
+        let units = [(unitPath, ServiceUnit.name), (seedUnitPath, SeedServiceUnit.name)]
+        // The tunnel first, then the seed unit, whose stop saves a last seed.
+        for (path, name) in units where root.isEmpty && FileSystem.isDirectory(systemdDirectory) && FileSystem.exists(rooted(path)) {
+            let result = try await ExternalCommand.run("systemctl", ["disable", "--now", name])
+            report.steps.append(result.succeeded ? "systemctl disable --now \(name)"
+                                                 : "systemctl disable --now \(name) failed: \(result.stderr.trimmingSpaces)")
         }
-        if !found && (purge || FileSystem.exists(unitFile)) {
+        if !found && (purge || units.contains { FileSystem.exists(rooted($0.0)) }) {
             report.steps.append("no install manifest at \(manifestFile): nothing here is known to be install's, so nothing is removed")
         }
 
-        if found && manifest.files[unitPath] == nil && FileSystem.exists(unitFile) {
-            report.steps.append("\(unitFile): kept (install has no record of writing it)")
+        for (path, _) in units where found && manifest.files[path] == nil && FileSystem.exists(rooted(path)) {
+            report.steps.append("\(rooted(path)): kept (install has no record of writing it)")
         }
-        let files = purge ? manifest.files.keys.sorted() : [unitPath].filter { manifest.files[$0] != nil }
+        let files = purge ? manifest.files.keys.sorted() : units.map(\.0).filter { manifest.files[$0] != nil }
         for path in files {
             try removeIfInstallOwns(path, &manifest, &report)
         }
         if purge && found {
+            try removeStateDirectory(&report)
             // The record ends here: what is left is the administrator's.
-            if try FileSystem.remove(manifestFile) {
-                report.steps.append("\(manifestFile): removed")
+            for file in Set([manifestFile, rooted(manifestPath)]).sorted() where try FileSystem.remove(file) {
+                report.steps.append("\(file): removed")
                 report.changed = true
             }
             for directory in manifest.directories.sorted(by: { $0.count > $1.count }) {
@@ -58,13 +62,37 @@ extension Installer {
                 report.changed = true
             }
         } else if found {
-            try FileSystem.writeIfChanged(manifestFile, manifest.text, mode: 0o644)
+            try FileSystem.writeIfChanged(rooted(manifestPath), manifest.text, mode: 0o644)
+            try removeLegacyManifest(loaded.foundAt, &report)
         }
         if root.isEmpty && FileSystem.isDirectory(systemdDirectory) && report.changed {
             _ = try? await ExternalCommand.run("systemctl", ["daemon-reload"])
         }
-        if !purge { report.steps.append("kept the config, key and host-key pin (--purge removes them)") }
+        if !purge { report.steps.append("kept the config, key, host-key pin and the seed (--purge removes them)") }
         return report
+    }
+
+    /// Removes the seed's state directory: the seed files, the lock and the directory, nothing
+    /// else. A directory holding anything unknown is kept (with the seed files removed), and the
+    /// report names what is left.
+    private func removeStateDirectory(_ report: inout Report) throws(TunnelError) {
+        let directory = rooted(stateDirectory)
+        guard FileSystem.isDirectory(directory) else { return }
+        for name in SeedStore.ownNames where try FileSystem.remove(directory + "/" + name) {
+            report.steps.append("\(directory)/\(name): removed")
+            report.changed = true
+        }
+        // The legacy manifest, if still there, is install's own: removed with the record.
+        if rooted(legacyManifestPath).hasPrefix(directory + "/") { _ = try FileSystem.remove(rooted(legacyManifestPath)) }
+        switch try FileSystem.removeDirectoryIfEmpty(directory) {
+        case .removed:
+            report.steps.append("\(directory): removed")
+            report.changed = true
+        case .notEmpty:
+            report.steps.append("\(directory): kept (it holds files that are not entropy-tunnel's seed; look, then `rm -r \(directory)`)")
+        case .missing:
+            break
+        }
     }
 
     /// Removes the file at system path `path` when install created it and it still holds what

@@ -61,8 +61,14 @@ public struct Installer: Sendable {
     /// Where the config goes; the unit's ExecStart names it.
     public var configPath = ConfigFile.defaultPath
     public var unitPath = ServiceUnit.defaultPath
+    /// The boot-time seed unit (`seed load` before sysinit.target, `seed save` at shutdown).
+    public var seedUnitPath = SeedServiceUnit.defaultPath
     /// The record of what install wrote.
     public var manifestPath = InstallManifest.defaultPath
+    /// Where earlier versions kept the record (read when `manifestPath` is absent, then moved).
+    public var legacyManifestPath = InstallManifest.legacyPath
+    /// The state directory of the seed (the units' `StateDirectory=`); `uninstall --purge` removes it.
+    public var stateDirectory = SeedStore.defaultDirectory
     public var binary = ServiceUnit.defaultBinary
     /// The host's key fingerprint to pin (fetched over the network and compared).
     public var fingerprint: String?
@@ -131,12 +137,21 @@ public struct Installer: Sendable {
             throw error
         }
         try saveManifest(manifest, &report)
+        try removeLegacyManifest(plan.manifestFoundAt, &report)
 
         // systemd, for real installs only.
         if root.isEmpty && !noStart && FileSystem.isDirectory(systemdDirectory) {
             if unitChange != .unchanged {
                 try await ExternalCommand.check("systemctl", ["daemon-reload"])
                 report.steps.append("systemctl daemon-reload")
+            }
+            // The seed unit first: it runs `seed load` now and at every boot before the tunnel.
+            let seedEnabled = try await ExternalCommand.run("systemctl", ["is-enabled", SeedServiceUnit.name]).stdout.trimmingSpaces
+            let seedActive = try await ExternalCommand.run("systemctl", ["is-active", SeedServiceUnit.name]).stdout.trimmingSpaces
+            if seedEnabled != "enabled" || seedActive != "active" {
+                try await ExternalCommand.check("systemctl", ["enable", "--now", SeedServiceUnit.name])
+                report.steps.append("systemctl enable --now \(SeedServiceUnit.name)")
+                report.changed = true
             }
             let enabled = try await ExternalCommand.run("systemctl", ["is-enabled", ServiceUnit.name]).stdout.trimmingSpaces
             let active = try await ExternalCommand.run("systemctl", ["is-active", ServiceUnit.name]).stdout.trimmingSpaces
@@ -158,12 +173,12 @@ public struct Installer: Sendable {
     }
 
     /// The writes, in order; each file written is recorded in `manifest`. Returns what happened
-    /// to the unit (systemd reloads only when it changed).
+    /// to the units (`.unchanged` only when neither changed: systemd reloads only when one did).
     private func write(
         _ plan: Plan, _ manifest: inout InstallManifest, _ report: inout Report,
         logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
     ) async throws(TunnelError) -> FileSystem.Change {
-        for path in [configPath, plan.identity, plan.knownHosts, unitPath, manifestPath] {
+        for path in [configPath, plan.identity, plan.knownHosts, unitPath, seedUnitPath, manifestPath] {
             try makeParentDirectories(of: path, &manifest)
         }
 
@@ -212,8 +227,10 @@ public struct Installer: Sendable {
         }
         record(&report, knownHostsFile, pinned.change, detail: pinned.detail)
 
-        // 4. The unit.
-        return try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)
+        // 4. The units.
+        let unit = try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)
+        let seedUnit = try writeOwnFile(seedUnitPath, plan.seedUnitText, backup: plan.backups[seedUnitPath], &manifest, &report)
+        return unit == .unchanged ? seedUnit : unit
     }
 
     /// Writes a file install owns (config, unit): first, with --force, the copy of a file that
@@ -240,6 +257,16 @@ public struct Installer: Sendable {
         if !root.isEmpty { try FileSystem.makeDirectories(root, mode: 0o755) }
         for created in try FileSystem.makeDirectories(rooted(FileSystem.parent(of: path)), mode: 0o755) {
             manifest.directories.insert(String(created.dropFirst(root.count)))
+        }
+    }
+
+    /// Removes the manifest an earlier version kept in the state directory, once its record is
+    /// in `manifestPath`.
+    func removeLegacyManifest(_ foundAt: String?, _ report: inout Report) throws(TunnelError) {
+        guard let foundAt, foundAt == rooted(legacyManifestPath), foundAt != rooted(manifestPath) else { return }
+        if try FileSystem.remove(foundAt) {
+            report.steps.append("\(foundAt): moved to \(rooted(manifestPath)) (the state directory belongs to the service user)")
+            report.changed = true
         }
     }
 

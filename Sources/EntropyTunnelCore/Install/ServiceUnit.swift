@@ -53,6 +53,9 @@ KillMode=mixed
 # /run/entropy-tunnel: the FIFO between the tunnel and rngd.
 RuntimeDirectory=entropy-tunnel
 RuntimeDirectoryMode=0700
+# /var/lib/entropy-tunnel: the seed for the next boot, which `run` refreshes (see entropy-tunnel-seed.service).
+StateDirectory=entropy-tunnel
+StateDirectoryMode=0700
 UMask=0077
 
 # --- Hardening ---
@@ -66,7 +69,7 @@ CapabilityBoundingSet=CAP_SYS_ADMIN
 RemoveIPC=yes
 NoNewPrivileges=yes
 # The whole file system is read-only (the config and keys in /etc/entropy-tunnel are read),
-# except /run/entropy-tunnel.
+# except /run/entropy-tunnel and /var/lib/entropy-tunnel.
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes

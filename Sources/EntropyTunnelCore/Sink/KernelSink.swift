@@ -62,6 +62,7 @@ final class KernelSink: ByteSink {
     private var feeds = 0
     /// Fresh bytes for the next boot's seed, taken from the stream but never fed to the kernel.
     private let seed: SeedRefresh?
+    /// When the next seed is due (set at the first feed).
     private var seedDue: Instant?
 
     /// How `run` keeps the seed for the next boot fresh from the sink: after the first feed,
@@ -96,7 +97,7 @@ final class KernelSink: ByteSink {
         }
         if device.mode == .write {
             logger.warning("""
-                kernel sink in write mode: no CAP_SYS_ADMIN, so bytes are written to \(device.path): mixed into \
+                kernel sink in write mode: no CAP_SYS_ADMIN, so bytes are written to \(KernelRandomDevice.path): mixed into \
                 the pool but never credited, and the CRNG is not reseeded; run as root or with \
                 AmbientCapabilities=CAP_SYS_ADMIN for RNDADDENTROPY and RNDRESEEDCRNG
                 """)
@@ -158,7 +159,6 @@ final class KernelSink: ByteSink {
             taken = min(forSeed, bytes.count)
             seed.save(Array(bytes[0..<taken]))
             seedDue = now + seed.interval
-            stats?.update { $0.kernel?.seedsSaved += 1 }
             if taken == bytes.count { return .processed(taken) }
         }
         let room = policy.room(at: now, crngReady: true)
@@ -197,7 +197,7 @@ final class KernelSink: ByteSink {
         record(addResult: rc, bytes: batch.count, bits: 0)
         var reseed: Int32 = 0
         if device.mode == .ioctl {
-            reseed = device.reseed()
+            reseed = device.reseedResult()
             if reseed == 0 {
                 stats?.update { $0.kernel?.reseeds += 1 }
             } else {
@@ -237,7 +237,7 @@ final class KernelSink: ByteSink {
             }
         } else {
             stats?.update { $0.kernel?.addEntropyFailures[rc, default: 0] += 1 }
-            logOnce("add \(rc)", "\(device.mode == .ioctl ? "RNDADDENTROPY" : "write to \(device.path)") failed: " +
+            logOnce("add \(rc)", "\(device.mode == .ioctl ? "RNDADDENTROPY" : "write to \(KernelRandomDevice.path)") failed: " +
                     "\(Self.errnoName(rc)); \(bytes) bytes were not mixed in")
         }
     }
@@ -254,6 +254,29 @@ final class KernelSink: ByteSink {
         case ENODATA: return "ENODATA (CRNG not ready)"
         case EINVAL: return "EINVAL"
         default: return String(cString: strerror(code))
+        }
+    }
+}
+
+extension KernelRandomDevice {
+    /// `addEntropy`, with the errno of a failure returned (0 on success): the sink counts
+    /// failures by errno and goes on.
+    func add(_ bytes: UnsafeRawBufferPointer, creditBits bits: Int) -> Int32 {
+        do {
+            try addEntropy(bytes, creditBits: bits)
+            return 0
+        } catch {
+            return error.errno?.rawValue ?? EIO
+        }
+    }
+
+    /// `reseed`, with the errno of a failure returned (0 on success).
+    func reseedResult() -> Int32 {
+        do {
+            try reseed()
+            return 0
+        } catch {
+            return error.errno?.rawValue ?? EIO
         }
     }
 }

@@ -1,101 +1,148 @@
 import CSystemShims
-import Glibc
 import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The kernel's RNG input, /dev/urandom, as the kernel sink and the seed use it.
+/// Something bytes can be mixed into with a credit: the kernel's input pool, or a fake in tests.
+public protocol KernelInput {
+    /// Mixes `bytes` in and credits `creditBits` bits (0: mix only).
+    func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError)
+}
+
+/// The kernel's input pool through /dev/urandom: `ioctl(RNDADDENTROPY)` with a credit when the
+/// process has CAP_SYS_ADMIN, otherwise `write()`, which mixes without credit and needs no
+/// privilege.
 ///
-/// Opened read-only: `RNDADDENTROPY` and `RNDRESEEDCRNG` work on any descriptor of the device
-/// and need CAP_SYS_ADMIN. Without it the device is opened for writing too: `write()` mixes the
-/// bytes in without credit and without a reseed (write mode). The mode is probed once, with a
-/// 0-byte `RNDADDENTROPY` crediting 0 bits, which changes nothing.
-public final class KernelRandomDevice {
+/// The mode is probed once, at `init`, with a 0-byte RNDADDENTROPY of credit 0, which changes
+/// nothing: 0 means ioctl mode, EPERM means write mode.
+public final class KernelRandomDevice: KernelInput {
+    /// How bytes reach the kernel.
     public enum Mode: String, Sendable {
-        /// `ioctl(RNDADDENTROPY)` (credit possible) and `ioctl(RNDRESEEDCRNG)`.
+        /// `ioctl(RNDADDENTROPY)`: mixed and credited (CAP_SYS_ADMIN).
         case ioctl
-        /// `write()`: mixes only; no credit, no reseed (no CAP_SYS_ADMIN).
+        /// `write()` to /dev/urandom: mixed, never credited (any user).
         case write
     }
 
-    public let path: String
+    /// The device opened (read-only for the ioctl, write-only in write mode).
+    public static let path = "/dev/urandom"
+    /// The most bytes one RNDADDENTROPY call carries.
+    public static let chunkSize = 512
+
     public let mode: Mode
-    private var readFD: Int32
-    private var writeFD: Int32 = -1
+    private var fd: Int32
 
-    /// Largest `RNDADDENTROPY` this type makes in one call.
-    public static let maximumCall = 4096
-
-    public init(path: String = "/dev/urandom") throws(TunnelError) {
-        self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else {
-            let e = Errno(rawValue: errno)
-            throw TunnelError(.configuration, "cannot open \(path): \(e) (the kernel sink needs the kernel's random device)", errno: e)
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFCHR else {
-            Glibc.close(fd)
-            throw TunnelError(.configuration, "\(path) is not a character device; the kernel sink needs the kernel's random device")
-        }
-        readFD = fd
-        let probe = csystem_add_entropy(fd, nil, 0, 0)
-        switch probe {
-        case 0:
+    /// Opens /dev/urandom and probes the mode. Throws a configuration error when the device
+    /// cannot be opened, or the probe fails with anything but EPERM.
+    public init() throws(TunnelError) {
+        let readFD = open(Self.path, O_RDONLY | O_CLOEXEC)
+        guard readFD >= 0 else { throw Self.openError(Glibc.errno) }
+        let probe = csystem_add_entropy(readFD, nil, 0, 0)
+        if probe == 0 {
             mode = .ioctl
-        case -EPERM:
-            let w = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
-            guard w >= 0 else {
-                let e = Errno(rawValue: errno)
-                Glibc.close(fd)
-                throw TunnelError(.configuration,
-                                  "cannot add to the kernel's RNG: RNDADDENTROPY needs CAP_SYS_ADMIN and \(path) " +
-                                  "cannot be opened for writing (\(e)); run as root or with CAP_SYS_ADMIN", errno: e)
-            }
-            writeFD = w
-            mode = .write
-        default:
-            Glibc.close(fd)
-            let e = Errno(rawValue: -probe)
-            throw TunnelError(.configuration, "\(path) does not accept RNDADDENTROPY (\(e)); is it the kernel's random device?", errno: e)
+            fd = readFD
+            return
         }
+        Glibc.close(readFD)
+        guard probe == -EPERM else {
+            let err = Errno(rawValue: -probe)
+            throw TunnelError(.configuration,
+                              "ioctl(RNDADDENTROPY) on \(Self.path) failed: \(err); this kernel or container does not " +
+                              "accept entropy from user space: run on the host, not in a restricted sandbox", errno: err)
+        }
+        let writeFD = open(Self.path, O_WRONLY | O_CLOEXEC)
+        guard writeFD >= 0 else { throw Self.openError(Glibc.errno) }
+        mode = .write
+        fd = writeFD
+    }
+
+    private static func openError(_ code: Int32) -> TunnelError {
+        let err = Errno(rawValue: code)
+        return TunnelError(.configuration,
+                           "cannot open \(path): \(err); the service needs it (DeviceAllow=\(path) rw in the unit)", errno: err)
+    }
+
+    /// Closes the device; further calls fail with EBADF. Also done by `deinit`.
+    public func close() {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
     }
 
     deinit { close() }
 
-    /// Closes the descriptors; idempotent.
-    public func close() {
-        if readFD >= 0 { Glibc.close(readFD); readFD = -1 }
-        if writeFD >= 0 { Glibc.close(writeFD); writeFD = -1 }
-    }
-
-    /// Mixes `bytes` (at most `maximumCall`) into the input pool, crediting `bits` in ioctl mode
-    /// (write mode never credits). Returns 0 or the errno of the failed call.
-    public func add(_ bytes: UnsafeRawBufferPointer, creditBits bits: Int) -> Int32 {
-        precondition(bytes.count <= Self.maximumCall)
+    /// Mixes `bytes` into the input pool, in RNDADDENTROPY calls (`csystem_add_entropy`) of at
+    /// most 512 bytes, crediting `creditBits` in total, spread over the chunks in proportion
+    /// and never more than 8 bits per byte. In write mode the bytes are written and the credit
+    /// is ignored (the kernel gives none).
+    public func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) {
+        guard creditBits >= 0 else {
+            throw TunnelError(.invalidArgument, "a credit of \(creditBits) bits: give 0 or more")
+        }
         switch mode {
-        case .ioctl:
-            return -csystem_add_entropy(readFD, bytes.baseAddress, Int32(bytes.count), Int32(clamping: max(0, bits)))
         case .write:
-            var done = 0
-            while done < bytes.count {
-                let n = Glibc.write(writeFD, bytes.baseAddress! + done, bytes.count - done)
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
+                    if Glibc.errno == EINTR { continue }
+                    let err = Errno(rawValue: Glibc.errno)
+                    throw TunnelError(.system, "write to \(Self.path) failed: \(err)", errno: err)
                 }
-                done += n
+                offset += n
             }
-            return 0
+        case .ioctl:
+            var remainingCredit = min(creditBits, 8 * bytes.count)
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(Self.chunkSize, bytes.count - offset)
+                let credit = min(remainingCredit, 8 * length)
+                let result = csystem_add_entropy(fd, bytes.baseAddress! + offset, Int32(length), Int32(credit))
+                if result != 0 {
+                    let err = Errno(rawValue: -result)
+                    throw TunnelError(.system, "ioctl(RNDADDENTROPY) on \(Self.path) failed: \(err)", errno: err)
+                }
+                remainingCredit -= credit
+                offset += length
+            }
         }
     }
 
-    /// `RNDRESEEDCRNG`: the CRNG takes a new key from the pool now. Returns 0 or the errno
-    /// (EPERM in write mode, ENODATA before the CRNG is ready).
-    public func reseed() -> Int32 {
-        guard mode == .ioctl else { return EPERM }
-        return -csystem_reseed_crng(readFD)
+    /// Asks the kernel to reseed its CRNG from the input pool now (`ioctl(RNDRESEEDCRNG)`,
+    /// `csystem_reseed_crng`). Throws with the errno: ENODATA before the CRNG is ready, EPERM
+    /// without CAP_SYS_ADMIN (always in write mode).
+    public func reseed() throws(TunnelError) {
+        guard mode == .ioctl else {
+            throw TunnelError(.system, "ioctl(RNDRESEEDCRNG) needs CAP_SYS_ADMIN, which this process lacks", errno: .notPermitted)
+        }
+        let result = csystem_reseed_crng(fd)
+        if result != 0 {
+            let err = Errno(rawValue: -result)
+            throw TunnelError(.system, "ioctl(RNDRESEEDCRNG) on \(Self.path) failed: \(err)", errno: err)
+        }
     }
 
-    /// Whether the kernel's CRNG is ready: `getrandom(1 byte, GRND_NONBLOCK)` does not fail with
-    /// EAGAIN. Never `entropy_avail`, never poll for POLLOUT (FIELD-NOTES).
-    public static func crngReady() -> Bool { csystem_crng_ready() == 1 }
+    /// Whether the kernel's CRNG is ready: `getrandom(1 byte, GRND_NONBLOCK)` succeeds
+    /// (EAGAIN: not yet). The readiness test SeedRNG and systemd-random-seed use.
+    public static func crngReady() -> Bool {
+        var byte: UInt8 = 0
+        return csystem_getrandom(&byte, 1, 1 /* GRND_NONBLOCK */) == 1
+    }
+
+    /// `count` bytes from `getrandom`: from the ready CRNG, or, while it is not ready yet, with
+    /// GRND_INSECURE (as SeedRNG does: never blocks at boot; such bytes must not be credited).
+    public static func randomBytes(_ count: Int) throws(TunnelError) -> [UInt8] {
+        let flags: UInt32 = crngReady() ? 0 : 4 /* GRND_INSECURE */
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { csystem_getrandom($0.baseAddress! + filled, UInt(count - filled), flags) }
+            if n < 0 {
+                let err = Errno(rawValue: Int32(-n))
+                throw TunnelError(.system, "getrandom failed: \(err)", errno: err)
+            }
+            filled += n
+        }
+        return bytes
+    }
 }

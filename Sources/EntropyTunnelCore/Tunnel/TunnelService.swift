@@ -43,9 +43,25 @@ final class TunnelService: Service, Sendable {
         }
     }
 
-    /// How the kernel sink keeps the seed for the next boot fresh.
-    private func seedRefresh() -> KernelSink.SeedRefresh? {
-        nil
+    /// How the kernel sink keeps the seed for the next boot fresh: after its first feed and then
+    /// hourly it hands over fresh stream bytes (never ones it fed to the kernel).
+    private func seedRefresh() -> KernelSink.SeedRefresh {
+        KernelSink.SeedRefresh(save: { [self] extra in self.saveSeed(extra: extra) })
+    }
+
+    /// Writes a new seed for the next boot (`extra`: fresh stream bytes, hashed in with
+    /// getrandom, the old seed and the time). A failure is logged, not fatal: the tunnel goes on.
+    func saveSeed(extra: [UInt8]) {
+        do {
+            let result = try SeedStore(directory: configuration.stateDirectory).save(extra: extra)
+            stats.update { $0.kernel?.seedsSaved += 1 }
+            logger.info("seed for the next boot saved", metadata: [
+                "path": "\(result.path)", "creditable": "\(result.creditable)",
+            ])
+        } catch {
+            stats.update { $0.kernel?.seedsSkipped += 1 }
+            logger.warning("could not save the seed for the next boot: \(error.message)")
+        }
     }
 
     func run() async throws {
@@ -70,6 +86,8 @@ final class TunnelService: Service, Sendable {
         } onCancel: {
             waker.wake()
         }
+        // A stop refreshes the seed too (it may be the last chance before a shutdown).
+        if configuration.sink == .kernel, (stats.snapshot.kernel?.feeds ?? 0) > 0 { saveSeed(extra: []) }
         logger.info("stopped", metadata: ["bytes": "\(stats.snapshot.bytesDelivered)"])
     }
 }
