@@ -31,12 +31,12 @@ public struct ServiceUnit: Sendable {
 # install fills in the binary and config paths of ExecStart (the template's placeholders).
 # Measured: `systemd-analyze security --offline=true` exposure 1.7 (OK); `systemd-analyze verify` clean.
 [Unit]
-Description=entropy-tunnel: random bytes from an entropy host's hardware RNG, over SSH, into the kernel via rngd
+Description=entropy-tunnel: random bytes from an entropy host's hardware RNG, over SSH, into the kernel
 Wants=network-online.target
 After=network-online.target
 
 [Service]
-# READY=1 once the tunnel is connected and the FIFO holds bytes; STATUS= one line of state.
+# READY=1 once the first bytes reached the sink; STATUS= one line of state.
 Type=notify
 NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@
@@ -50,7 +50,7 @@ TimeoutStopSec=15s
 # SIGTERM to the daemon only: it stops rngd itself, in order (a SIGTERM to the whole group would
 # reach rngd first and read as a crash). Whatever is left after TimeoutStopSec gets SIGKILL.
 KillMode=mixed
-# /run/entropy-tunnel: the FIFO between the tunnel and rngd.
+# /run/entropy-tunnel: the FIFO between the tunnel and rngd (sinks "rngd" and "fifo").
 RuntimeDirectory=entropy-tunnel
 RuntimeDirectoryMode=0700
 # /var/lib/entropy-tunnel: the seed for the next boot, which `run` refreshes (see entropy-tunnel-seed.service).
@@ -62,8 +62,9 @@ UMask=0077
 # An unprivileged system user (made by `entropy-tunnel install`; it owns the private key).
 User=entropy-tunnel
 Group=entropy-tunnel
-# rngd (started as a child) feeds the kernel with ioctl(RNDADDENTROPY), which needs
-# CAP_SYS_ADMIN: the one capability kept, passed on to rngd as an ambient capability.
+# The kernel sink (or rngd, started as a child, with sink = "rngd") feeds the kernel with
+# ioctl(RNDADDENTROPY) and RNDRESEEDCRNG, which need CAP_SYS_ADMIN: the one capability kept,
+# ambient so that it survives User= and reaches rngd.
 AmbientCapabilities=CAP_SYS_ADMIN
 CapabilityBoundingSet=CAP_SYS_ADMIN
 RemoveIPC=yes
