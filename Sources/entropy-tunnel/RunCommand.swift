@@ -16,19 +16,18 @@ package struct RunCommand: AsyncParsableCommand {
             Connects to the first working --host, checks its pinned key, and pumps its RNG bytes \
             through the SP 800-90B health tests into a sink.
 
-            Sinks (--sink): \
-            kernel (the default) feeds the kernel itself. Before the kernel's CRNG is ready it \
+            --sink kernel (the default) feeds the kernel itself. Before the kernel's CRNG is ready it \
             adds every byte that arrives with RNDADDENTROPY, credited at --health-min-entropy bits \
             per byte; after that it adds --kernel-bytes every --kernel-interval and forces a \
             reseed (RNDRESEEDCRNG), and takes nothing in between, so the host's reader stays \
             blocked. SIGUSR1 feeds and reseeds at once (after restoring or cloning a VM). It needs \
             CAP_SYS_ADMIN; without it the bytes are written to /dev/urandom (mixed in, never \
             credited, no reseed) and a warning says so. It also keeps a seed for the next boot in \
-            --state-dir (see `entropy-tunnel seed`). \
-            rngd fills a FIFO and starts and supervises rngd on it, restarting it whenever it \
+            --state-dir (see `entropy-tunnel seed`).
+
+            --sink rngd fills a FIFO and starts and supervises rngd on it, restarting it whenever it \
             exits; note that rngd 5 (Debian 12) feeds the kernel once after boot and then waits \
-            forever on kernels since 5.18. \
-            fifo only fills the FIFO, for another reader.
+            forever on kernels since 5.18. --sink fifo only fills the FIFO, for another reader.
 
             With a FIFO sink, when the FIFO is full it stops \
             reading from SSH: the window closes and the host's reader blocks, so about --window + \
