@@ -8,65 +8,54 @@ extension SinkKind: ExpressibleByArgument {}
 package struct DaemonArguments: ParsableArguments {
     package init() {}
 
-    @Option(help: ArgumentHelp("The FIFO to create and fill. (default: /run/entropy-tunnel/entropy.fifo)", valueName: "path"))
+    @Option(help: Settings.fifo.argumentHelp)
     package var fifo: String?
 
-    @Option(help: ArgumentHelp("FIFO capacity, 4K up to /proc/sys/fs/pipe-max-size. (default: 64K)", valueName: "size"))
+    @Option(help: Settings.fifoSize.argumentHelp)
     package var fifoSize: ByteSize?
 
-    @Option(help: ArgumentHelp("A group whose members may read (never write) the FIFO: mode 0640 instead of 0600.", valueName: "name"))
+    @Option(help: Settings.fifoGroup.argumentHelp)
     package var fifoGroup: String?
 
-    @Option(help: ArgumentHelp("""
-        kernel: feed the kernel directly (RNDADDENTROPY, then RNDRESEEDCRNG every --kernel-interval; \
-        needs CAP_SYS_ADMIN, else bytes are only mixed in by write()). rngd: fill a FIFO and start and \
-        supervise rngd on it (rngd 5 feeds once after boot and then waits forever on kernels >= 5.18). \
-        fifo: only fill the FIFO, for another reader. (default: kernel)
-        """, valueName: "kernel|rngd|fifo"))
+    @Option(help: Settings.sink.argumentHelp)
     package var sink: SinkKind?
 
-    @Option(help: ArgumentHelp("Kernel sink: seconds between feeds (and reseeds) once the kernel's CRNG is ready; SIGUSR1 feeds at once. (default: 60)", valueName: "seconds"))
+    @Option(help: Settings.kernelInterval.argumentHelp)
     package var kernelInterval: Double?
 
-    @Option(help: ArgumentHelp("Kernel sink: bytes per feed, 16 to 4096. (default: 64)", valueName: "size"))
+    @Option(help: Settings.kernelBytes.argumentHelp)
     package var kernelBytes: ByteSize?
 
-    @Option(help: ArgumentHelp("Kernel sink: the directory of the seed for the next boot (see `entropy-tunnel seed`). (default: /var/lib/entropy-tunnel)", valueName: "dir"))
+    @Option(help: Settings.stateDir.argumentHelp)
     package var stateDir: String?
 
-    @Option(help: ArgumentHelp("The rngd binary. (default: rngd on PATH, else /usr/sbin/rngd)", valueName: "path"))
+    @Option(help: Settings.rngd.argumentHelp)
     package var rngd: String?
 
     // .unconditional: the value itself starts with '-' ("--rngd-args '-s 64'").
-    @Option(parsing: .unconditional, help: ArgumentHelp("Extra arguments for rngd, separated by spaces, e.g. \"-s 64\".", valueName: "args"))
+    @Option(parsing: .unconditional, help: Settings.rngdArgs.argumentHelp)
     package var rngdArgs: String?
 
-    @Option(help: ArgumentHelp("Longest wait between reconnection attempts, in seconds. (default: 60)", valueName: "seconds"))
+    @Option(help: Settings.backoffCap.argumentHelp)
     package var backoffCap: Double?
 
-    @Option(help: ArgumentHelp("While on a fallback host, seconds between tries of the preferred one. (default: 300)", valueName: "seconds"))
+    @Option(help: Settings.failbackInterval.argumentHelp)
     package var failbackInterval: Double?
 
     package func validate() throws {
-        if let fifoSize, !(4 << 10...1 << 30).contains(fifoSize.bytes) {
-            throw ValidationError("--fifo-size \(fifoSize) is out of range: give 4K up to /proc/sys/fs/pipe-max-size (1M by default)")
+        // Ranges from the one table of settings (the config reader uses the same).
+        for (setting, value) in [(Settings.fifoSize, fifoSize), (Settings.kernelBytes, kernelBytes)] {
+            if let value, !setting.accepts(Double(value.bytes)) { throw ValidationError(setting.outOfRange(value.description)) }
+        }
+        for (setting, value) in [(Settings.kernelInterval, kernelInterval), (Settings.backoffCap, backoffCap),
+                                 (Settings.failbackInterval, failbackInterval)] {
+            if let value, !setting.accepts(value) { throw ValidationError(setting.outOfRange(value.shortText)) }
         }
         if let fifoGroup, !ConfigFile.isGroupName(fifoGroup) {
             throw ValidationError("--fifo-group '\(fifoGroup)' is not a group name")
         }
-        if let kernelBytes, !KernelFeedPolicy.batchRange.contains(kernelBytes.bytes) {
-            throw ValidationError("--kernel-bytes \(kernelBytes) is out of range: give 16 to 4096 bytes")
-        }
-        if let kernelInterval, !(kernelInterval.isFinite && kernelInterval >= 1 && kernelInterval <= 86_400) {
-            throw ValidationError("--kernel-interval \(kernelInterval) must be a number of seconds from 1 to 86400")
-        }
         if let stateDir, !stateDir.hasPrefix("/") || stateDir.contains("\0") {
             throw ValidationError("--state-dir \(stateDir) must be an absolute path")
-        }
-        for (name, value) in [("--backoff-cap", backoffCap), ("--failback-interval", failbackInterval)] {
-            if let value, !(value.isFinite && value >= 1 && value < 86_400 * 7) {
-                throw ValidationError("\(name) \(value) must be a number of seconds, at least 1")
-            }
         }
     }
 

@@ -95,7 +95,7 @@ struct ConfigFileTests {
         ("keepalive_interval = 0.5", "config.toml:1: 'keepalive_interval' must be a number of seconds from 1 to 86400"),
         ("keepalive_count = 0", "config.toml:1: 'keepalive_count' must be a count from 1 to 1000, not 0"),
         ("sink = \"kernl\"", "config.toml:1: 'sink' must be one of \"kernel\", \"rngd\", \"fifo\", not \"kernl\""),
-        ("kernel_bytes = \"8\"", "config.toml:1: 'kernel_bytes' = 8 is out of range: use 16 to 4096 bytes"),
+        ("kernel_bytes = \"8\"", "config.toml:1: 'kernel_bytes' = 8 is out of range: use 16 to 4K"),
         ("kernel_interval = 0", "config.toml:1: 'kernel_interval' must be a number of seconds from 1 to 86400"),
         ("state_dir = \"var/lib\"", "config.toml:1: 'state_dir' must be an absolute path"),
         ("rngd_args = \"-d 1\"", "config.toml:1: 'rngd_args' must be an array of strings"),

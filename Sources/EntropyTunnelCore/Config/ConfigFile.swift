@@ -61,12 +61,7 @@ public struct ConfigFile {
     }
 
     /// Every key the file may hold, in the order of the example file.
-    public static let knownKeys = [
-        "host", "port", "user", "identity", "known_hosts", "remote_command", "window",
-        "connect_timeout", "keepalive_interval", "keepalive_count", "data_timeout", "fifo", "fifo_group", "fifo_size", "sink",
-        "kernel_interval", "kernel_bytes", "state_dir", "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
-        "failback_interval", "log_level",
-    ]
+    public static let knownKeys = Settings.all.map(\.key)
 
     /// Whether `name` can be a group name (what `groupadd` accepts): no path or shell surprises.
     public static func isGroupName(_ name: String) -> Bool {
@@ -77,7 +72,10 @@ public struct ConfigFile {
     }
 
     /// The sinks `sink` accepts.
-    public static let sinkNames = ["kernel", "rngd", "fifo"]
+    public static var sinkNames: [String] {
+        guard case .choice(let names) = Settings.sink.kind else { return [] }
+        return names
+    }
 
     /// Reads and parses the file at `path`.
     public static func load(path: String) throws(TunnelError) -> Values {
@@ -147,22 +145,22 @@ public struct ConfigFile {
                 }
                 v.hosts = names
             }
-            v.port = try int("port", in: 1...65535, "a port number from 1 to 65535")
+            v.port = try int(Settings.port, "a port number")
             v.user = try string("user", check: { !$0.isEmpty }, "a user name")
             v.identity = try path("identity")
             v.knownHosts = try path("known_hosts")
             v.remoteCommand = try string("remote_command", check: { !$0.trimmingSpaces.isEmpty }, "a shell command, like \"\(ConnectionOptions.defaultRemoteCommand)\"")
-            v.window = try size("window", in: 4 << 10...64 << 20, "4K to 64M")
-            v.connectTimeout = try seconds("connect_timeout", minimum: 0.1)
-            v.keepaliveInterval = try seconds("keepalive_interval", minimum: 1)
-            v.keepaliveCount = try int("keepalive_count", in: 1...1000, "a count from 1 to 1000")
-            v.dataTimeout = try seconds("data_timeout", minimum: 1)
+            v.window = try size(Settings.window)
+            v.connectTimeout = try seconds(Settings.connectTimeout)
+            v.keepaliveInterval = try seconds(Settings.keepaliveInterval)
+            v.keepaliveCount = try int(Settings.keepaliveCount, "a count")
+            v.dataTimeout = try seconds(Settings.dataTimeout)
             v.fifo = try path("fifo")
             v.fifoGroup = try string("fifo_group", check: ConfigFile.isGroupName, "a group name, like \"rngd\"")
-            v.fifoSize = try size("fifo_size", in: 4 << 10...1 << 30, "4K up to the pipe-max-size (1M by default)")
+            v.fifoSize = try size(Settings.fifoSize)
             v.sink = try string("sink", check: { ConfigFile.sinkNames.contains($0) }, "one of \(ConfigFile.sinkNames.map { "\"\($0)\"" }.joined(separator: ", "))")
-            v.kernelInterval = try seconds("kernel_interval", minimum: 1)
-            v.kernelBytes = try size("kernel_bytes", in: KernelFeedPolicy.batchRange, "16 to 4096 bytes")
+            v.kernelInterval = try seconds(Settings.kernelInterval)
+            v.kernelBytes = try size(Settings.kernelBytes)
             v.stateDir = try path("state_dir")
             v.rngd = try path("rngd")
             if let value = table["rngd_args"] {
@@ -178,10 +176,10 @@ public struct ConfigFile {
                 }
                 v.rngdArguments = arguments
             }
-            v.healthMinEntropy = try double("health_min_entropy", "a number of bits per byte from 0.1 to 8, like 6.0") { $0 >= 0.1 && $0 <= 8 }
-            v.healthAlpha = try double("health_alpha", "a probability above 0 and at most 2^-8 (0.00390625), like 1e-12") { $0 > 0 && $0 <= 0x1p-8 }
-            v.backoffCap = try seconds("backoff_cap", minimum: 0.1)
-            v.failbackInterval = try seconds("failback_interval", minimum: 1)
+            v.healthMinEntropy = try double("health_min_entropy", "a number of bits per byte from \(Settings.healthMinEntropy.rangeText ?? ""), like 6.0") { Settings.healthMinEntropy.accepts($0) }
+            v.healthAlpha = try double("health_alpha", "a probability above 0 and at most 2^-8 (0.00390625), like 1e-12") { Settings.healthAlpha.accepts($0) }
+            v.backoffCap = try seconds(Settings.backoffCap)
+            v.failbackInterval = try seconds(Settings.failbackInterval)
             if let value = table["log_level"] {
                 let names = Logger.Level.allCases.map(\.rawValue)
                 guard let s = value.string, let level = Logger.Level(rawValue: s) else {
@@ -223,13 +221,27 @@ public struct ConfigFile {
             return d
         }
 
-        /// Seconds as an integer or a float (`10`, `0.5`), from `minimum` up to a day.
-        func seconds(_ key: String, minimum: Double) throws(TunnelError) -> Duration? {
-            guard let value = table[key] else { return nil }
-            guard let d = value.double ?? value.int.map(Double.init), d.isFinite, d >= minimum, d <= 86_400 else {
-                throw fail(key, "'\(key)' must be a number of seconds from \(minimum.shortDescription) to 86400, like 10 or 2.5, not \(describe(value))")
+        /// An integer in the setting's range.
+        func int(_ setting: Setting, _ what: String) throws(TunnelError) -> Int? {
+            guard case .integer(let range) = setting.kind else { preconditionFailure("\(setting.key) is not an integer setting") }
+            return try int(setting.key, in: range, "\(what) from \(range.lowerBound) to \(range.upperBound)")
+        }
+
+        /// Seconds in the setting's range.
+        func seconds(_ setting: Setting) throws(TunnelError) -> Duration? {
+            guard case .seconds(let range) = setting.kind else { preconditionFailure("\(setting.key) is not a seconds setting") }
+            guard let value = table[setting.key] else { return nil }
+            guard let d = value.double ?? value.int.map(Double.init), d.isFinite, range.contains(d) else {
+                throw fail(setting.key, "'\(setting.key)' must be a number of seconds from \(range.lowerBound.shortDescription) to " +
+                           "\(range.upperBound.shortDescription), like 10 or 2.5, not \(describe(value))")
             }
             return .nanoseconds(Int64((d * 1e9).rounded()))
+        }
+
+        /// A size in the setting's range.
+        func size(_ setting: Setting) throws(TunnelError) -> ByteSize? {
+            guard case .size(let range) = setting.kind else { preconditionFailure("\(setting.key) is not a size setting") }
+            return try size(setting.key, in: range, setting.rangeText ?? "")
         }
 
         /// A size as a string with a K/M/G suffix (`"64K"`) or an integer number of bytes.

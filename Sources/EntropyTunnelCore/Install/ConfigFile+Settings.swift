@@ -1,6 +1,7 @@
 extension ConfigFile.Values {
-    /// The values that are set, as config-file keys and TOML values, in the order of the example
-    /// file: what `install` writes for the options it was given (defaults stay implicit).
+    /// The values that are set, as config-file keys and TOML values, in the order of the table of
+    /// settings (the example file's): what `install` writes for the options it was given
+    /// (defaults stay implicit).
     public var settings: [(key: String, value: Installer.ConfigValue)] {
         func seconds(_ d: Duration) -> Installer.ConfigValue {
             let s = d.seconds
@@ -32,6 +33,9 @@ extension ConfigFile.Values {
         if let healthMinEntropy { out.append(("health_min_entropy", .double(healthMinEntropy))) }
         if let healthAlpha { out.append(("health_alpha", .double(healthAlpha))) }
         if let logLevel { out.append(("log_level", .string(logLevel.rawValue))) }
-        return out
+        // In the one table's order (the example file's).
+        let order = Dictionary(uniqueKeysWithValues: Settings.all.enumerated().map { ($1.key, $0) })
+        return out.enumerated().sorted { (order[$0.element.key] ?? .max, $0.offset) < (order[$1.element.key] ?? .max, $1.offset) }
+            .map(\.element)
     }
 }
