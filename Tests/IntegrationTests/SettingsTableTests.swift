@@ -1,4 +1,5 @@
 import ArgumentParser
+import TestHost
 import EntropyTunnelCore
 import entropy_tunnel
 import Foundation
@@ -98,5 +99,29 @@ struct SettingsTableTests {
         #expect(throws: TunnelError.self, "\(key) = \(tooBig) in a file") {
             _ = try ConfigFile.parse("\(key) = \(tooBig)\n", path: "x")
         }
+    }
+}
+
+/// entropy-tunnel.toml(5), written from the table.
+struct ConfigManualTests {
+    @Test("the config file's manual page names every setting with its default and renders without a warning")
+    func manualPage() throws {
+        let page = ConfigManual.roff(version: "0.1.0", date: "2026-11-24")
+        for setting in Settings.all {
+            #expect(page.contains(".B \(setting.key) = "), "the page lacks \(setting.key)")
+            if let defaultText = setting.defaultText {
+                #expect(page.contains("default: \(ConfigManual.escape(defaultText))"), "\(setting.key)")
+            }
+        }
+        let path = NSTemporaryDirectory() + "entropy-tunnel.toml.5"
+        try page.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/man") {
+            _ = try? Shell.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "man-db", "groff-base")
+        }
+        let result = try Shell.capture("/bin/sh", ["-c", "man --warnings -l '\(path)' 2>&1 >/dev/null"])
+        #expect(result.status == 0 && result.stdout.isEmpty, "man --warnings: \(result.stdout)")
+        let rendered = try Shell.capture("/bin/sh", ["-c", "MANWIDTH=100 man -l '\(path)' 2>/dev/null"])
+        #expect(rendered.stdout.contains("kernel_interval = 60"), "\(rendered.stdout.prefix(400))")
     }
 }

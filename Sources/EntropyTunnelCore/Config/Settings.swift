@@ -49,7 +49,7 @@ public struct Setting: Sendable {
     }
 
     /// `--data-timeout` for `data_timeout`.
-    public var flag: String { "--" + key.replacingOccurrences(of: "_", with: "-") }
+    public var flag: String { "--" + String(key.map { $0 == "_" ? "-" : $0 }) }
 
     /// The range in words, for help and messages ("1 to 86400").
     public var rangeText: String? {
