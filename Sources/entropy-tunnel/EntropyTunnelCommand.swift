@@ -17,6 +17,6 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, FetchCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, SeedCommand.self]
+        subcommands: [RunCommand.self, FetchCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, SeedCommand.self]
     )
 }
