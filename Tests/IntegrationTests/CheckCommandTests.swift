@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestHost
+import entropy_tunnel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -191,5 +192,29 @@ struct CheckCommandTests {
         let usage = try runTunnel(["check", "--window", "3"])
         #expect(usage.status == 78, "an unusable command line exits 78: \(usage.stderr)")
         print("check case config error: exit \(result.status)")
+    }
+}
+
+/// `install` ends with the checks, except with --root (a staging root for another machine).
+@Suite(.timeLimit(.minutes(2)))
+struct InstallChecksTests {
+    @Test("install --root skips the live checks and says so; its output and status are otherwise unchanged")
+    func stagingRootSkipsChecks() throws {
+        let host = try LoopbackHost(forcedCommand: CheckCommandTests.streaming)
+        defer { host.shutdown() }
+        let root = try makeScratchDirectory()
+        let result = try runTunnel(["install", "--host", host.endpoint, "--host-key", host.hostPublicKey, "--root", root])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("checks skipped: --root stages the files for another machine"), "\(result.stdout)")
+        #expect(!result.stdout.contains("✓") && !result.stdout.contains("✗"), "\(result.stdout)")
+    }
+
+    @Test("check --help: abstract, the marks, the exit statuses, the time bound")
+    func help() {
+        let help = EntropyTunnelCommand.helpMessage(for: CheckCommand.self)
+        for text in ["Check the set-up `run` would use", "fix:", "Exits 0 when nothing failed", "78", "--connect-timeout",
+                     "--expect-unit", "--unit-path", "--sink", "--host"] {
+            #expect(help.contains(text), "check --help lacks \(text)")
+        }
     }
 }

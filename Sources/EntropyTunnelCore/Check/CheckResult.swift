@@ -54,7 +54,7 @@ public struct CheckResult: Sendable, Equatable {
     }
 
     /// The last command quoted in backticks in `message` (the fix the core's errors name), if any.
-    static func quotedCommand(in message: String) -> String? {
+    package static func quotedCommand(in message: String) -> String? {
         let parts = message.split(separator: "`", omittingEmptySubsequences: false)
         guard parts.count >= 3 else { return nil }
         // Odd indices are inside backticks; take the last complete one.

@@ -5,7 +5,7 @@ import Glibc
 
 extension Doctor {
     /// The stages of reaching one host, in order; each is one line of `check`.
-    enum HostStage: Int, CaseIterable {
+    package enum HostStage: Int, CaseIterable, Sendable {
         case pin, tcp, hostKey, authentication, stream
 
         func name(_ options: ConnectionOptions) -> String {
@@ -116,7 +116,7 @@ extension Doctor {
     }
 
     /// Which stage an error of the SSH part belongs to.
-    static func stage(of error: TunnelError) -> HostStage {
+    package static func stage(of error: TunnelError) -> HostStage {
         switch error.code {
         case .authenticationFailed, .privateKey:
             return .authentication

@@ -81,7 +81,7 @@ extension Doctor {
     }
 
     /// (major, minor) of a kernel release such as `6.1.0-18-amd64`.
-    static func kernelVersion(_ release: String) -> (Int, Int)? {
+    package static func kernelVersion(_ release: String) -> (Int, Int)? {
         let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
         return numbers.count == 2 ? (numbers[0], numbers[1]) : nil
     }
