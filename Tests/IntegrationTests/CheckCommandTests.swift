@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestHost
 import entropy_tunnel
+import EntropyTunnelCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -216,5 +217,52 @@ struct InstallChecksTests {
                      "--expect-unit", "--unit-path", "--sink", "--host"] {
             #expect(help.contains(text), "check --help lacks \(text)")
         }
+    }
+}
+
+/// The checks in-process, as `install` runs them: its own fix for an unauthorized key (the line
+/// install printed already), and the unit's states that need no systemd.
+@Suite(.timeLimit(.minutes(2)))
+struct DoctorInProcessTests {
+    static func configuration(_ host: LoopbackHost, identity: String) throws -> RunConfiguration {
+        var configuration = RunConfiguration(hosts: [try HostSpec(parsing: host.endpoint)])
+        configuration.connection.user = host.user
+        configuration.connection.identity = identity
+        configuration.connection.knownHosts = host.knownHosts
+        configuration.connection.connectTimeout = .seconds(5)
+        configuration.connection.dataTimeout = .seconds(5)
+        return configuration
+    }
+
+    @Test("install's checks: an unauthorized key fails with install's own fix, not a second keys authorize line")
+    func installAuthorizeFix() async throws {
+        let host = try LoopbackHost(forcedCommand: CheckCommandTests.streaming)
+        defer { host.shutdown() }
+        let key = host.directory + "/fresh_key"
+        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
+        var doctor = Doctor(configuration: .success(try Self.configuration(host, identity: key)), source: "test")
+        doctor.authorizeFix = "run the `keys authorize` line above"
+        doctor.checkUnit = false
+        let results = await doctor.run()
+        let failed = results.filter { $0.status == .fail }
+        #expect(failed.count == 1 && failed.first?.name.contains("authentication") == true, "\(results.map(\.text))")
+        #expect(failed.first?.fix == "run the `keys authorize` line above")
+        #expect(!results.contains { $0.name.hasPrefix("service") }, "checkUnit false: no unit line")
+        #expect(CheckResult.exitStatus(of: results) == 1)
+    }
+
+    @Test("the unit: installed without a running systemd is skipped (no false alarm); not installed is skipped unless expected")
+    func unitStates() async throws {
+        let directory = try makeScratchDirectory()
+        let unit = directory + "/entropy-tunnel.service"
+        var doctor = Doctor(configuration: .failure(TunnelError(.configuration, "unused")), source: "test")
+        doctor.unitPath = unit
+        doctor.systemdDirectory = directory + "/no-systemd"
+        #expect(await doctor.checkUnitState().status == .skipped)
+        doctor.expectUnit = true
+        #expect(await doctor.checkUnitState().status == .fail)
+        try "[Unit]\n".write(toFile: unit, atomically: true, encoding: .utf8)
+        let installed = await doctor.checkUnitState()
+        #expect(installed.status == .skipped && installed.detail.contains("systemd does not run here"), "\(installed.text)")
     }
 }

@@ -90,7 +90,7 @@ extension Doctor {
 
     /// The unit is enabled and active when installed; not installed is skipped unless
     /// `expectUnit`; without systemd there is no one to ask.
-    func checkUnitState() async -> CheckResult {
+    package func checkUnitState() async -> CheckResult {
         let unit = unitPath.split(separator: "/").last.map(String.init) ?? ServiceUnit.name
         let name = "service \(unit)"
         guard FileSystem.exists(unitPath) else {

@@ -37,7 +37,7 @@ public struct Doctor: Sendable {
     public var authorizeFix: String?
     public var logger: Logger
 
-    public init(configuration: Result<RunConfiguration, TunnelError>, source: String, logger: Logger) {
+    public init(configuration: Result<RunConfiguration, TunnelError>, source: String, logger: Logger = Logger(label: "entropy-tunnel.check")) {
         self.configuration = configuration
         self.source = source
         self.logger = logger
