@@ -100,8 +100,10 @@ struct CheckCommandTests {
         chmod(key, 0o600)
         chown(key, 65534, 65534)
         let result = try runTunnel(try Self.checkArguments(host, identity: key))
+        // As root, the owner to be is the service's user when install created it, else root.
+        let owner = getpwnam("entropy-tunnel") == nil ? "root" : "entropy-tunnel"
         Self.expectFinding(result, "key of another user", check: "private key \(key)", detail: "owned by nobody (uid 65534)",
-                           fix: "chown root \(key)")
+                           fix: "chown \(owner) \(key)")
     }
 
     @Test("unauthorized key: a fresh key the host does not know; the fix is the keys authorize line with the public key")
@@ -249,6 +251,21 @@ struct DoctorInProcessTests {
         #expect(failed.first?.fix == "run the `keys authorize` line above")
         #expect(!results.contains { $0.name.hasPrefix("service") }, "checkUnit false: no unit line")
         #expect(CheckResult.exitStatus(of: results) == 1)
+    }
+
+    @Test("as root, a key owned by the service's user (as install leaves it) is no false alarm; another user's key is")
+    func keyOfServiceUser() async throws {
+        let directory = try makeScratchDirectory()
+        let key = directory + "/id"
+        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
+        chown(key, 65534, 65534)
+        var doctor = Doctor(configuration: .failure(TunnelError(.configuration, "unused")), source: "test")
+        doctor.serviceUser = "nobody"  // uid 65534 stands in for entropy-tunnel, which this machine may lack
+        let (asService, _) = await doctor.checkKey(key)
+        #expect(asService.status == .pass && asService.detail.contains("owned by nobody (uid 65534)"), "\(asService.text)")
+        doctor.serviceUser = "no-such-user-et"
+        let (foreign, _) = await doctor.checkKey(key)
+        #expect(foreign.status == .fail && foreign.fix?.hasPrefix("chown root ") == true, "\(foreign.text)")
     }
 
     @Test("the unit: installed without a running systemd is skipped (no false alarm); not installed is skipped unless expected")

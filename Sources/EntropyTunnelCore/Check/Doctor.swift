@@ -35,6 +35,8 @@ public struct Doctor: Sendable {
     /// Replaces the `keys authorize` line in the fix of a failed authentication (install has
     /// printed that line already).
     public var authorizeFix: String?
+    /// The unit's `User=`: as root, a key it owns is the installed set-up, not a finding.
+    public var serviceUser = ServiceUnit.user
     public var logger: Logger
 
     public init(configuration: Result<RunConfiguration, TunnelError>, source: String, logger: Logger = Logger(label: "entropy-tunnel.check")) {
@@ -87,7 +89,7 @@ public struct Doctor: Sendable {
 
     /// The key exists, is owned by this user, mode 0600/0400, Ed25519 or ECDSA, no passphrase,
     /// and its .pub (when there is one) belongs to it.
-    func checkKey(_ path: String) async -> (CheckResult, PublicKey?) {
+    package func checkKey(_ path: String) async -> (CheckResult, PublicKey?) {
         let name = "private key \(path)"
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -96,11 +98,20 @@ public struct Doctor: Sendable {
                                     " (or point --identity / identity in the config file at your key)"), nil)
         }
         let uid = getuid()
-        if st.st_uid != uid {
+        // Root checking an installed set-up: the key belongs to the unit's user, which runs the service.
+        let serviceUID = getpwnam(serviceUser)?.pointee.pw_uid
+        let ownedByService = uid == 0 && serviceUID != nil && st.st_uid == serviceUID
+        if st.st_uid != uid && !ownedByService {
+            let owner = uid == 0 && serviceUID != nil ? serviceUser : (Self.accountName(uid) ?? String(uid))
+            let why = uid == 0 && serviceUID != nil ? "the service's user; the installed unit runs as it" : "this user"
             return (CheckResult(name, .fail,
                                 "owned by \(Self.userName(st.st_uid)), but entropy-tunnel runs here as \(Self.userName(uid)); " +
                                 "OpenSSH and entropy-tunnel use a private key only when its user owns it",
-                                fix: "\(ShellQuote.command(["chown", Self.accountName(uid) ?? String(uid), path])) (or run entropy-tunnel as \(Self.userName(st.st_uid)))"), nil)
+                                fix: "\(ShellQuote.command(["chown", owner, path])) (\(why)), or run entropy-tunnel as \(Self.userName(st.st_uid))"), nil)
+        }
+        if st.st_mode & 0o077 != 0 {
+            return (CheckResult(name, .fail, "accessible by group or others (mode 0\(String(st.st_mode & 0o777, radix: 8))); OpenSSH ignores such keys and so does entropy-tunnel",
+                                fix: ShellQuote.command(["chmod", "600", path])), nil)
         }
         do throws(TunnelError) {
             try PrivateKeyFile.check(path)
@@ -109,7 +120,7 @@ public struct Doctor: Sendable {
                                     fix: ShellQuote.command(["entropy-tunnel", "keys", "generate", "--identity", path])), nil)
             }
             let mode = String(st.st_mode & 0o777, radix: 8)
-            return (CheckResult(name, .pass, "\(key.keygenTypeLabel) \(key.fingerprint), mode 0\(mode), owned by \(Self.userName(uid)), no passphrase"), key)
+            return (CheckResult(name, .pass, "\(key.keygenTypeLabel) \(key.fingerprint), mode 0\(mode), owned by \(Self.userName(st.st_uid)), no passphrase"), key)
         } catch {
             return (CheckResult(name, .fail, error.message,
                                 fix: CheckResult.quotedCommand(in: error.message)
