@@ -15,6 +15,7 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             stops reading, so the host's RNG is not drained.
 
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
+            When something does not work:  entropy-tunnel check   (one line per step, with the fix)
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, FetchCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, SeedCommand.self]

@@ -148,6 +148,27 @@ struct CheckCommandTests {
         #expect(result.stdout.contains("✓ host \(host.endpoint): remote command sends"), "the host is fine: \(result.stdout)")
     }
 
+    @Test("rngd 5 on a kernel since 5.18: a warning (!) that recommends --sink kernel, and still exit 0")
+    func rngd5StallWarning() throws {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let version = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        let rngdVersion = (try? Shell.capture("/usr/sbin/rngd", ["--version"]))?.stdout ?? ""
+        guard version.count == 2, (version[0], version[1]) >= (5, 18), rngdVersion.hasPrefix("rngd 5") else {
+            print("check case rngd 5 warning: not applicable here (kernel \(release), \(rngdVersion.prefix(10)))")
+            return
+        }
+        let host = try LoopbackHost(forcedCommand: Self.streaming)
+        defer { host.shutdown() }
+        let result = try runTunnel(try Self.checkArguments(host) + ["--sink", "rngd", "--rngd", "/usr/sbin/rngd"])
+        #expect(result.status == 0, "a warning is not a failure: \(result.stdout)")
+        #expect(result.stdout.contains("✓ sink rngd: /usr/sbin/rngd (rng-tools5)"), "\(result.stdout)")
+        #expect(result.stdout.contains("! sink rngd on kernel \(release): rngd 5 feeds the kernel once after boot"), "\(result.stdout)")
+        #expect(result.stdout.contains("    fix: use `--sink kernel`") && !result.stdout.contains("✗"), "\(result.stdout)")
+        print("check case rngd 5 warning: exit \(result.status), ! line with fix --sink kernel")
+    }
+
     @Test("no CAP_SYS_ADMIN: check as uid 65534 (setpriv) with its own key, --sink kernel")
     func noCapSysAdmin() throws {
         let host = try LoopbackHost(forcedCommand: Self.streaming)
