@@ -33,8 +33,8 @@ extension EntropyTunnelCommand {
         } catch {
             // `run` is what systemd starts: a command line it cannot use is a configuration
             // problem (78, which the unit's RestartPreventExitStatus=78 stops on), never a
-            // restart loop on the usage error's 64.
-            if arguments.first == "run", exitCode(for: error) == .validationFailure {
+            // restart loop on the usage error's 64. `check` promises the same status.
+            if arguments.first == "run" || arguments.first == "check", exitCode(for: error) == .validationFailure {
                 printError(fullMessage(for: error))
                 Glibc.exit(78)
             }

@@ -15,8 +15,10 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             stops reading, so the host's RNG is not drained.
 
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
+            When something does not work:  entropy-tunnel check   (one line per step, with the fix)
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, FetchCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, ConfigManualCommand.self, SeedCommand.self]
+        subcommands: [RunCommand.self, FetchCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self,
+                      SeedCommand.self, ConfigManualCommand.self]
     )
 }

@@ -85,9 +85,31 @@ package struct InstallCommand: AsyncParsableCommand {
             report.steps.forEach { print($0) }
             print(report.changed ? "" : "no change\n")
             print(report.hostSteps)
+            await runChecks(configPath: installer.configPath, logger: logger)
         } catch {
             fail(error)
         }
+    }
+
+    /// Ends install with `entropy-tunnel check` on what was installed. Never fatal: before the
+    /// host authorizes the key, authentication fails, and the fix points at the line above.
+    func runChecks(configPath: String, logger: Logger) async {
+        guard root == nil else {
+            print("\nchecks skipped: --root stages the files for another machine; run `entropy-tunnel check` there")
+            return
+        }
+        print("\nChecking the set-up (entropy-tunnel check):")
+        let source = configPath
+        let configuration = Result { () throws(TunnelError) -> RunConfiguration in
+            try RunConfiguration(try ConfigFile.load(path: source), source: source)
+        }
+        var quiet = logger
+        quiet.logLevel = connection.logLevel ?? .critical
+        var doctor = Doctor(configuration: configuration, source: source, logger: quiet)
+        doctor.checkUnit = !noStart
+        doctor.authorizeFix = "the entropy host does not know this key yet: run the `keys authorize` line above there, " +
+            "then `entropy-tunnel check`"
+        _ = await doctor.run { print($0.text) }
     }
 
     /// Every option given, run's and the connection's, as they will be written to the config file.
