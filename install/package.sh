@@ -154,8 +154,9 @@ install -m 0644 install/config.toml.example "$DOC/examples/config.toml"
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: entropy-tunnel
 Comment: /usr/bin/entropy-tunnel is built with the Swift runtime (standard library, Concurrency,
- Synchronization) and its Swift package dependencies linked in statically; their licenses
- follow the project's own. The Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.
+ Synchronization, Foundation's FoundationEssentials and FoundationInternationalization with
+ its ICU) and its Swift package dependencies linked in statically; their licenses follow the
+ project's own. The Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.
 
 Files: *
 Copyright: 2026 The entropy-tunnel authors
@@ -172,9 +173,14 @@ Files: statically-linked/swift-argument-parser
  statically-linked/swift-subprocess
  statically-linked/swift-async-algorithms
  statically-linked/swift-collections
+ statically-linked/swift-foundation
 Copyright: 2019-2026 Apple Inc. and the Swift project authors
  2019-2026 the Swift Server Workgroup project authors
 License: Apache-2.0 with Runtime Library Exception
+
+Files: statically-linked/swift-foundation-icu
+Copyright: 1991-2026 Unicode, Inc. and others
+License: Unicode-DFS-2016
 
 Files: statically-linked/TOMLKit
 Copyright: 2021-2024 Jeff Lebrun
@@ -209,6 +215,36 @@ License: Apache-2.0 with Runtime Library Exception
  portions of this Software are embedded into the binary product as a result,
  you may redistribute such product without providing attribution as would
  otherwise be required by Sections 4(a), 4(b) and 4(d) of the License.
+
+License: Unicode-DFS-2016
+ Permission is hereby granted, free of charge, to any person obtaining
+ a copy of the Unicode data files and any associated documentation
+ (the "Data Files") or Unicode software and any associated documentation
+ (the "Software") to deal in the Data Files or Software
+ without restriction, including without limitation the rights to use,
+ copy, modify, merge, publish, distribute, and/or sell copies of
+ the Data Files or Software, and to permit persons to whom the Data Files
+ or Software are furnished to do so, provided that either
+ (a) this copyright and permission notice appear with all copies
+ of the Data Files or Software, or
+ (b) this copyright and permission notice appear in associated
+ Documentation.
+ .
+ THE DATA FILES AND SOFTWARE ARE PROVIDED "AS IS", WITHOUT WARRANTY OF
+ ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE
+ WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+ NONINFRINGEMENT OF THIRD PARTY RIGHTS.
+ IN NO EVENT SHALL THE COPYRIGHT HOLDER OR HOLDERS INCLUDED IN THIS
+ NOTICE BE LIABLE FOR ANY CLAIM, OR ANY SPECIAL INDIRECT OR CONSEQUENTIAL
+ DAMAGES, OR ANY DAMAGES WHATSOEVER RESULTING FROM LOSS OF USE,
+ DATA OR PROFITS, WHETHER IN AN ACTION OF CONTRACT, NEGLIGENCE OR OTHER
+ TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE OR
+ PERFORMANCE OF THE DATA FILES OR SOFTWARE.
+ .
+ Except as contained in this notice, the name of a copyright holder
+ shall not be used in advertising or otherwise to promote the sale,
+ use or other dealings in these Data Files or Software without prior
+ written authorization of the copyright holder.
 EOF
 } > "$DOC/copyright"
 {

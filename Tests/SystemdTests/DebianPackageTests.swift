@@ -19,6 +19,8 @@ struct DebianPackageTests {
     static let unit = "entropy-tunnel.service"
     static let seedUnit = "entropy-tunnel-seed.service"
     static let repository = #filePath.components(separatedBy: "/Tests/")[0]
+    /// Where the test's own package is built (and removed after the test).
+    static let output = "/var/tmp/entropy-tunnel-deb-test"
 
     /// The package to test: `ENTROPY_TUNNEL_DEB` when set (a .deb built by `install/package.sh`),
     /// otherwise one built now by install/package.sh from the release binary this suite runs
@@ -26,7 +28,7 @@ struct DebianPackageTests {
     /// the box sees through its overlay of `/`; lintian is for shipped packages, not this one).
     func package() throws -> String {
         if let given = ProcessInfo.processInfo.environment["ENTROPY_TUNNEL_DEB"], !given.isEmpty { return given }
-        let output = "/var/tmp/entropy-tunnel-deb-test"
+        let output = Self.output
         let built = try Shell.capture("/bin/bash", [Self.repository + "/install/package.sh",
                                                     "--binary", builtExecutable("entropy-tunnel"), "--output", output,
                                                     "--no-lintian", "--allow-unpackaged-libs"])
@@ -58,6 +60,7 @@ struct DebianPackageTests {
     @Test("dpkg -i, entropy-tunnel install (service active), uninstall --purge, dpkg -r, dpkg -P: nothing left")
     func installRemovePurge() throws {
         let deb = try package()
+        defer { if deb.hasPrefix(Self.output + "/") { try? FileManager.default.removeItem(atPath: Self.output) } }
         let machineStatus = try machineDpkgStatus()
         let box = try SystemdBox()
         defer { box.shutdown() }
