@@ -1,6 +1,9 @@
 import ArgumentParser
 import EntropyTunnelCore
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `entropy-tunnel install`: config, key, host-key pin and the systemd service, idempotently.
 package struct InstallCommand: AsyncParsableCommand {
@@ -39,8 +42,8 @@ package struct InstallCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write every file below this directory instead of / (packaging, tests); systemd is left alone.", valueName: "dir"))
     package var root: String?
 
-    @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs. (default: /usr/local/bin/entropy-tunnel)", valueName: "path"))
-    package var binary: String = ServiceUnit.defaultBinary
+    @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs: /usr/bin/entropy-tunnel when install runs from there (the .deb), else /usr/local/bin/entropy-tunnel.", valueName: "path"))
+    package var binary: String = ServiceUnit.defaultBinary(running: runningExecutable())
 
     @Flag(help: "Write the files but do not enable or start the service.")
     package var noStart = false
@@ -154,4 +157,11 @@ package struct UninstallCommand: AsyncParsableCommand {
             fail(error)
         }
     }
+}
+
+/// The real path of the running executable (realpath of /proc/self/exe); nil if unknown.
+private func runningExecutable() -> String? {
+    guard let resolved = realpath("/proc/self/exe", nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }

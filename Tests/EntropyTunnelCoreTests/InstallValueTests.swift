@@ -8,6 +8,16 @@ struct InstallValueTests {
     let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird other@host"
     var repository: String { #filePath.components(separatedBy: "/Tests/")[0] }
 
+    @Test("install's default binary: /usr/bin/entropy-tunnel only when it runs from there (the .deb)", arguments: [
+        ("/usr/bin/entropy-tunnel", "/usr/bin/entropy-tunnel"),
+        ("/usr/local/bin/entropy-tunnel", "/usr/local/bin/entropy-tunnel"),
+        ("/work/.build/release/entropy-tunnel", "/usr/local/bin/entropy-tunnel"),
+        (nil, "/usr/local/bin/entropy-tunnel"),
+    ] as [(String?, String)])
+    func defaultBinary(running: String?, expected: String) {
+        #expect(ServiceUnit.defaultBinary(running: running) == expected)
+    }
+
     @Test("the authorized_keys line is exactly restrict,[from=],command=\"...\" KEY COMMENT")
     func keyLine() throws {
         let key = try PublicKey(parsing: ed25519)

@@ -9,6 +9,14 @@ public struct ServiceUnit: Sendable {
     public static let user = "entropy-tunnel"
     /// Where `install` expects the binary unless told otherwise.
     public static let defaultBinary = "/usr/local/bin/entropy-tunnel"
+    /// Where the Debian package (install/package.sh) puts the binary.
+    public static let packagedBinary = "/usr/bin/entropy-tunnel"
+
+    /// The binary `install` writes into the units unless told otherwise: the packaged one when
+    /// `running` (the real path of the running executable) is it, else `defaultBinary`.
+    public static func defaultBinary(running: String?) -> String {
+        running == packagedBinary ? packagedBinary : defaultBinary
+    }
 
     public var binary: String
     public var configPath: String
