@@ -34,6 +34,16 @@ package struct DaemonArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Kernel sink: the directory of the seed for the next boot (see `entropy-tunnel seed`). (default: /var/lib/entropy-tunnel)", valueName: "dir"))
     package var stateDir: String?
 
+    @Option(help: ArgumentHelp("Where to keep the daemon's state for `entropy-tunnel status` (mode 0640). (default: /run/entropy-tunnel/state.json)", valueName: "path"))
+    package var stateFile: String?
+
+    @Option(help: ArgumentHelp("Write Prometheus metrics to this file (for node_exporter's textfile collector) at most every 15 s and at the stop. (default: off)", valueName: "path"))
+    package var metricsFile: String?
+
+    // For tests: how often the metrics file is written.
+    @Option(help: ArgumentHelp("Seconds between writes of the metrics file.", valueName: "seconds", visibility: .hidden))
+    package var metricsInterval: Double?
+
     @Option(help: ArgumentHelp("The rngd binary. (default: rngd on PATH, else /usr/sbin/rngd)", valueName: "path"))
     package var rngd: String?
 
@@ -63,6 +73,14 @@ package struct DaemonArguments: ParsableArguments {
         if let stateDir, !stateDir.hasPrefix("/") || stateDir.contains("\0") {
             throw ValidationError("--state-dir \(stateDir) must be an absolute path")
         }
+        for (name, path) in [("--state-file", stateFile), ("--metrics-file", metricsFile)] {
+            if let path, !path.hasPrefix("/") || path.hasSuffix("/") || path.contains("\0") {
+                throw ValidationError("\(name) \(path) must be an absolute path of a file")
+            }
+        }
+        if let metricsInterval, !(metricsInterval.isFinite && metricsInterval >= 0.1 && metricsInterval <= 86_400) {
+            throw ValidationError("--metrics-interval \(metricsInterval) must be a number of seconds from 0.1 to 86400")
+        }
         for (name, value) in [("--backoff-cap", backoffCap), ("--failback-interval", failbackInterval)] {
             if let value, !(value.isFinite && value >= 1 && value < 86_400 * 7) {
                 throw ValidationError("\(name) \(value) must be a number of seconds, at least 1")
@@ -80,6 +98,9 @@ package struct DaemonArguments: ParsableArguments {
         v.kernelInterval = kernelInterval.map(ConnectionArguments.duration) ?? v.kernelInterval
         v.kernelBytes = kernelBytes ?? v.kernelBytes
         v.stateDir = stateDir ?? v.stateDir
+        v.stateFile = stateFile ?? v.stateFile
+        v.metricsFile = metricsFile ?? v.metricsFile
+        v.metricsInterval = metricsInterval.map(ConnectionArguments.duration) ?? v.metricsInterval
         v.rngd = rngd ?? v.rngd
         v.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) } ?? v.rngdArguments
         v.backoffCap = backoffCap.map(ConnectionArguments.duration) ?? v.backoffCap

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EntropyTunnelCore
 
 /// entropy-tunnel: randomness from a machine with a hardware RNG, over SSH.
 @main
@@ -16,7 +17,7 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
 
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
             """,
-        version: "0.1.0",
-        subcommands: [RunCommand.self, FetchCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, SeedCommand.self]
+        version: EntropyTunnelVersion.string,
+        subcommands: [RunCommand.self, FetchCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self, SeedCommand.self, StatusCommand.self]
     )
 }

@@ -42,6 +42,12 @@ public struct ConfigFile {
         public var kernelBytes: ByteSize?
         /// Where the seed for the next boot lives.
         public var stateDir: String?
+        /// Where `run` keeps its state for `entropy-tunnel status`.
+        public var stateFile: String?
+        /// A Prometheus textfile to write the counters to (off when nil).
+        public var metricsFile: String?
+        /// How often the metrics file is written: a command-line-only setting, for tests.
+        public var metricsInterval: Duration?
         public var rngd: String?
         public var rngdArguments: [String]?
         /// Claimed min-entropy in bits per byte, 0.1 <= H <= 8.
@@ -64,7 +70,7 @@ public struct ConfigFile {
     public static let knownKeys = [
         "host", "port", "user", "identity", "known_hosts", "remote_command", "window",
         "connect_timeout", "keepalive_interval", "keepalive_count", "data_timeout", "fifo", "fifo_group", "fifo_size", "sink",
-        "kernel_interval", "kernel_bytes", "state_dir", "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
+        "kernel_interval", "kernel_bytes", "state_dir", "state_file", "metrics_file", "rngd", "rngd_args", "health_min_entropy", "health_alpha", "backoff_cap",
         "failback_interval", "log_level",
     ]
 
@@ -164,6 +170,8 @@ public struct ConfigFile {
             v.kernelInterval = try seconds("kernel_interval", minimum: 1)
             v.kernelBytes = try size("kernel_bytes", in: KernelFeedPolicy.batchRange, "16 to 4096 bytes")
             v.stateDir = try path("state_dir")
+            v.stateFile = try path("state_file")
+            v.metricsFile = try path("metrics_file")
             v.rngd = try path("rngd")
             if let value = table["rngd_args"] {
                 guard let array = value.array else {
