@@ -29,6 +29,16 @@ package struct DaemonArguments: ParsableArguments {
     @Option(help: Settings.stateDir.argumentHelp)
     package var stateDir: String?
 
+    @Option(help: Settings.stateFile.argumentHelp)
+    package var stateFile: String?
+
+    @Option(help: Settings.metricsFile.argumentHelp)
+    package var metricsFile: String?
+
+    // For tests: how often the metrics file is written.
+    @Option(help: ArgumentHelp("Seconds between writes of the metrics file.", valueName: "seconds", visibility: .hidden))
+    package var metricsInterval: Double?
+
     @Option(help: Settings.rngd.argumentHelp)
     package var rngd: String?
 
@@ -57,6 +67,14 @@ package struct DaemonArguments: ParsableArguments {
         if let stateDir, !stateDir.hasPrefix("/") || stateDir.contains("\0") {
             throw ValidationError("--state-dir \(stateDir) must be an absolute path")
         }
+        for (name, path) in [("--state-file", stateFile), ("--metrics-file", metricsFile)] {
+            if let path, !path.hasPrefix("/") || path.hasSuffix("/") || path.contains("\0") {
+                throw ValidationError("\(name) \(path) must be an absolute path of a file")
+            }
+        }
+        if let metricsInterval, !(metricsInterval.isFinite && metricsInterval >= 0.1 && metricsInterval <= 86_400) {
+            throw ValidationError("--metrics-interval \(metricsInterval) must be a number of seconds from 0.1 to 86400")
+        }
     }
 
     /// `values` with these options set where they were given.
@@ -69,6 +87,9 @@ package struct DaemonArguments: ParsableArguments {
         v.kernelInterval = kernelInterval.map(ConnectionArguments.duration) ?? v.kernelInterval
         v.kernelBytes = kernelBytes ?? v.kernelBytes
         v.stateDir = stateDir ?? v.stateDir
+        v.stateFile = stateFile ?? v.stateFile
+        v.metricsFile = metricsFile ?? v.metricsFile
+        v.metricsInterval = metricsInterval.map(ConnectionArguments.duration) ?? v.metricsInterval
         v.rngd = rngd ?? v.rngd
         v.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) } ?? v.rngdArguments
         v.backoffCap = backoffCap.map(ConnectionArguments.duration) ?? v.backoffCap

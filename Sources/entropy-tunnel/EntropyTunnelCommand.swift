@@ -1,4 +1,5 @@
 import ArgumentParser
+import EntropyTunnelCore
 
 /// entropy-tunnel: randomness from a machine with a hardware RNG, over SSH.
 @main
@@ -17,8 +18,8 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             Quick check from a shell:  entropy-tunnel fetch --host rng.example --bytes 32 | xxd
             When something does not work:  entropy-tunnel check   (one line per step, with the fix)
             """,
-        version: "0.1.0",
-        subcommands: [RunCommand.self, FetchCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, UninstallCommand.self,
-                      SeedCommand.self, ConfigManualCommand.self]
+        version: EntropyTunnelVersion.string,
+        subcommands: [RunCommand.self, FetchCommand.self, StatusCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self,
+                      UninstallCommand.self, SeedCommand.self, ConfigManualCommand.self]
     )
 }

@@ -34,7 +34,9 @@ package struct RunCommand: AsyncParsableCommand {
             --fifo-size bytes at most are taken from the host ahead of use. On any connection \
             failure it fails over to the next host or reconnects with backoff; bad keys are \
             retried only at the backoff cap. Under systemd (Type=notify) it reports READY=1 once \
-            the first bytes reached the sink, a STATUS= line, and WATCHDOG=1. SIGTERM or SIGINT stops it \
+            the first bytes reached the sink, a STATUS= line, and WATCHDOG=1. It keeps its state in \
+            --state-file for `entropy-tunnel status`, and with --metrics-file writes Prometheus \
+            metrics for node_exporter's textfile collector. SIGTERM or SIGINT stops it \
             cleanly. Every option can also be set in the config file.
             """
     )

@@ -23,6 +23,8 @@ struct ConfigFileTests {
             fifo = "/run/entropy-tunnel/entropy.fifo"
             fifo_size = 65536
             sink = "rngd"
+            state_file = "/run/et/state.json"
+            metrics_file = "/var/lib/node/et.prom"
             rngd = "/usr/sbin/rngd"
             rngd_args = ["-d", "1"]
             health_min_entropy = 6.5
@@ -46,6 +48,7 @@ struct ConfigFileTests {
         #expect(v.fifo == "/run/entropy-tunnel/entropy.fifo")
         #expect(v.fifoSize == .kib(64))
         #expect(v.sink == "rngd")
+        #expect(v.stateFile == "/run/et/state.json" && v.metricsFile == "/var/lib/node/et.prom")
         #expect(v.rngd == "/usr/sbin/rngd")
         #expect(v.rngdArguments == ["-d", "1"])
         #expect(v.healthMinEntropy == 6.5)

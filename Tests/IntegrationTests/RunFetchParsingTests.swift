@@ -12,6 +12,7 @@ struct RunFetchParsingTests {
             "--fifo", "/run/x/f", "--fifo-size", "128K", "--sink", "fifo", "--keepalive-interval", "5",
             "--keepalive-count", "2", "--health-min-entropy", "6", "--backoff-cap", "30",
             "--rngd", "/opt/rngd", "--rngd-args", "-x 1", "--failback-interval", "120",
+            "--state-file", "/run/x/state.json", "--metrics-file", "/var/x.prom", "--metrics-interval", "2",
         ]) as? RunCommand)
         let values = run.daemon.applied(to: run.connection.values)
         let configuration = try RunConfiguration(values, source: "the command line")
@@ -22,6 +23,11 @@ struct RunFetchParsingTests {
         #expect(configuration.health?.minEntropy == 6)
         #expect(configuration.rngdPath == "/opt/rngd" && configuration.rngdArguments == ["-x", "1"])
         #expect(configuration.backoff.cap == .seconds(30) && configuration.failbackInterval == .seconds(120))
+        #expect(configuration.stateFile == "/run/x/state.json" && configuration.metricsFile == "/var/x.prom")
+        #expect(configuration.metricsInterval == .seconds(2))
+        // Defaults: the state file in systemd's RuntimeDirectory, no metrics.
+        let defaults = try RunConfiguration(ConfigFile.Values().overlaid(with: run.connection.values), source: "the command line")
+        #expect(defaults.stateFile == "/run/entropy-tunnel/state.json" && defaults.metricsFile == nil)
     }
 
     @Test("install takes every run option and writes each one it was given into the config file")
@@ -45,7 +51,8 @@ struct RunFetchParsingTests {
     @Test("nonsense values are rejected with a message naming the option",
           arguments: [["--window", "64Q"], ["--port", "0"], ["--keepalive-count", "0"], ["--fifo-size", "lots"],
                       ["--connect-timeout", "-1"], ["--sink", "kernal"], ["--kernel-bytes", "8"], ["--kernel-bytes", "1M"],
-                      ["--kernel-interval", "0"], ["--kernel-interval", "nan"], ["--kernel-interval", "1e300"], ["--state-dir", "relative"]])
+                      ["--kernel-interval", "0"], ["--kernel-interval", "nan"], ["--kernel-interval", "1e300"], ["--state-dir", "relative"],
+                      ["--state-file", "state.json"], ["--metrics-file", "/var/lib/node/"], ["--metrics-interval", "0"]])
     func rejectsNonsense(arguments: [String]) {
         do {
             _ = try EntropyTunnelCommand.parseAsRoot(["run", "--host", "h"] + arguments)

@@ -139,13 +139,20 @@ struct DebianPackageTests {
                      "f /etc/systemd/system/\(Self.unit)", "d /var/lib/entropy-tunnel"] {
             #expect(installed.contains(path), "the listing does not show \(path): \(installed.sorted())")
         }
-        // TODO: assert `entropy-tunnel status` here (exit 0, connected to 127.0.0.1:PORT) once the
-        // status command (branch ops-status) is merged; until then STATUS= above stands in for it.
+        // `entropy-tunnel status`: running and healthy (connected, the kernel fed).
+        var status = try box.exec(["/usr/bin/entropy-tunnel", "status"])
+        let healthy = try waitUntil(10) {
+            status = try box.exec(["/usr/bin/entropy-tunnel", "status"])
+            return status.status == 0
+        }
+        #expect(healthy && status.stdout.contains("running (healthy)") && status.stdout.contains("127.0.0.1"),
+                "status: \(status.status) \(status.stdout)\(status.stderr)")
 
         // Take everything away again: install's files, then the package.
         let uninstall = try box.exec(["/usr/bin/entropy-tunnel", "uninstall", "--purge"])
         #expect(uninstall.status == 0, "uninstall --purge: \(uninstall.stdout)\n\(uninstall.stderr)")
         #expect(try box.exec(["systemctl", "is-active", Self.unit]).stdout != "active\n")
+        #expect(try box.exec(["test", "-e", "/run/entropy-tunnel"]).status != 0, "uninstall leaves /run/entropy-tunnel")
         let remove = try box.exec(["dpkg", "-r", "entropy-tunnel"])
         #expect(remove.status == 0, "dpkg -r: \(remove.stdout)\n\(remove.stderr)")
         #expect(try box.exec(["test", "-e", "/usr/bin/entropy-tunnel"]).status != 0, "dpkg -r left the binary")

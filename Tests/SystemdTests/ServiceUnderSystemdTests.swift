@@ -162,12 +162,20 @@ struct ServiceUnderSystemdTests {
         let seedSaved = waitUntil(5) { journal().contains("seed for the next boot saved") }
         #expect(seedSaved, "\(journal())")
         #expect(try box.show(Self.unit, ["User"])["User"] == "entropy-tunnel")
+        // `status` as root reads the state file the service keeps in its RuntimeDirectory=.
+        let status = try box.exec(["/usr/local/bin/entropy-tunnel", "status"])
+        #expect(status.status == 0 && status.stdout.contains("running (healthy)"), "\(status.stdout)\(status.stderr)")
+        #expect(try box.exec(["stat", "-c", "%U %a", "/run/entropy-tunnel/state.json"]).stdout == "entropy-tunnel 640\n")
 
         // A clean stop.
         let stop = try box.exec(["systemctl", "stop", Self.unit])
         #expect(stop.status == 0)
         state = try box.show(Self.unit, ["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
         #expect(state["ActiveState"] == "inactive" && state["Result"] == "success", "after stop: \(state)\n\(journal())")
+        // Not running: 3 (systemd removes the RuntimeDirectory=, and the state file with it, at the stop).
+        // Stopped: the state file stays (RuntimeDirectoryPreserve=yes) and says since when.
+        let stopped = try box.exec(["/usr/local/bin/entropy-tunnel", "status"])
+        #expect(stopped.status == 3 && stopped.stdout.contains("stopped"), "\(stopped.stdout)\(stopped.stderr)")
 
         // kill -9 of the main process: systemd restarts it (Restart=always) and it gets READY again.
         try box.check(["systemctl", "start", Self.unit])

@@ -42,6 +42,12 @@ public struct ConfigFile {
         public var kernelBytes: ByteSize?
         /// Where the seed for the next boot lives.
         public var stateDir: String?
+        /// Where `run` keeps its state for `entropy-tunnel status`.
+        public var stateFile: String?
+        /// A Prometheus textfile to write the counters to (off when nil).
+        public var metricsFile: String?
+        /// How often the metrics file is written: a command-line-only setting, for tests.
+        public var metricsInterval: Duration?
         public var rngd: String?
         public var rngdArguments: [String]?
         /// Claimed min-entropy in bits per byte, 0.1 <= H <= 8.
@@ -162,6 +168,8 @@ public struct ConfigFile {
             v.kernelInterval = try seconds(Settings.kernelInterval)
             v.kernelBytes = try size(Settings.kernelBytes)
             v.stateDir = try path("state_dir")
+            v.stateFile = try path("state_file")
+            v.metricsFile = try path("metrics_file")
             v.rngd = try path("rngd")
             if let value = table["rngd_args"] {
                 guard let array = value.array else {

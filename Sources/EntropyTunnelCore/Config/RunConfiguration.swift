@@ -29,6 +29,14 @@ public struct RunConfiguration: Sendable {
     public var kernelBytes = 64
     /// The seed for the next boot (kernel sink: refreshed by `run`; `seed load` at boot).
     public var stateDirectory = "/var/lib/entropy-tunnel"
+    /// The state `entropy-tunnel status` reads (nil: none written).
+    public var stateFile: String? = DaemonState.defaultPath
+    /// The Prometheus textfile (nil: off).
+    public var metricsFile: String?
+    /// At most how often the metrics file is written.
+    public var metricsInterval: Duration = .seconds(15)
+    /// At least how often the state file is written besides on events.
+    public var stateInterval: Duration = .seconds(10)
     /// The rngd binary; nil means "find it on PATH or in /usr/sbin".
     public var rngdPath: String?
     public var rngdArguments: [String] = []
@@ -88,6 +96,9 @@ public struct RunConfiguration: Sendable {
         if let v = values.kernelInterval { kernelInterval = v }
         if let v = values.kernelBytes { kernelBytes = v.bytes }
         if let v = values.stateDir { stateDirectory = v }
+        if let v = values.stateFile { stateFile = v }
+        if let v = values.metricsFile { metricsFile = v }
+        if let v = values.metricsInterval { metricsInterval = v }
         if let v = values.rngd { rngdPath = v }
         if let v = values.rngdArguments { rngdArguments = v }
         if values.healthMinEntropy != nil || values.healthAlpha != nil {
@@ -114,6 +125,14 @@ public struct RunConfiguration: Sendable {
         }
         guard KernelFeedPolicy.batchRange.contains(kernelBytes) else {
             throw TunnelError(.invalidArgument, "kernel bytes \(kernelBytes) is out of range: use 16 to 4096")
+        }
+        for (name, path) in [("state file", stateFile), ("metrics file", metricsFile)] {
+            if let path, !path.hasPrefix("/") || path.hasSuffix("/") {
+                throw TunnelError(.invalidArgument, "\(name) \(path) must be an absolute path of a file")
+            }
+        }
+        if metricsInterval < .milliseconds(100) {
+            throw TunnelError(.invalidArgument, "metrics interval must be at least 0.1 seconds")
         }
         guard stateDirectory.hasPrefix("/") else {
             throw TunnelError(.invalidArgument, "state directory \(stateDirectory) must be an absolute path")
@@ -150,6 +169,9 @@ extension ConfigFile.Values {
         merged.kernelInterval = overrides.kernelInterval ?? kernelInterval
         merged.kernelBytes = overrides.kernelBytes ?? kernelBytes
         merged.stateDir = overrides.stateDir ?? stateDir
+        merged.stateFile = overrides.stateFile ?? stateFile
+        merged.metricsFile = overrides.metricsFile ?? metricsFile
+        merged.metricsInterval = overrides.metricsInterval ?? metricsInterval
         merged.rngd = overrides.rngd ?? rngd
         merged.rngdArguments = overrides.rngdArguments ?? rngdArguments
         merged.healthMinEntropy = overrides.healthMinEntropy ?? healthMinEntropy

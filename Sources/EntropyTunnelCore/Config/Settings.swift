@@ -165,6 +165,14 @@ public enum Settings {
     public static let stateDir = Setting(
         key: "state_dir", valueName: "dir", kind: .path, defaultText: "/var/lib/entropy-tunnel", defaultTOML: "\"/var/lib/entropy-tunnel\"",
         summary: "Kernel sink: the directory of the seed for the next boot (see `entropy-tunnel seed`).", scope: .daemon)
+    public static let stateFile = Setting(
+        key: "state_file", valueName: "path", kind: .path, defaultText: "/run/entropy-tunnel/state.json",
+        defaultTOML: "\"/run/entropy-tunnel/state.json\"",
+        summary: "Where run keeps its state for `entropy-tunnel status` (JSON, mode 0640).", scope: .daemon)
+    public static let metricsFile = Setting(
+        key: "metrics_file", valueName: "path", kind: .path, defaultText: nil, defaultTOML: nil,
+        summary: "Write Prometheus metrics to this file (for node_exporter's textfile collector) at most every 15 s and at the stop (default: off).",
+        scope: .daemon)
     public static let rngd = Setting(
         key: "rngd", valueName: "path", kind: .path, defaultText: nil, defaultTOML: nil,
         summary: "The rngd binary (default: rngd on PATH, else /usr/sbin/rngd).", scope: .daemon)
@@ -195,7 +203,7 @@ public enum Settings {
     public static let all: [Setting] = [
         host, port, user, identity, knownHosts, remoteCommand, window, connectTimeout, keepaliveInterval, keepaliveCount,
         dataTimeout, backoffCap, failbackInterval, fifo, fifoSize, fifoGroup, sink, kernelInterval, kernelBytes, stateDir,
-        rngd, rngdArgs, healthMinEntropy, healthAlpha, logLevel,
+        stateFile, metricsFile, rngd, rngdArgs, healthMinEntropy, healthAlpha, logLevel,
     ]
 
     /// The setting with config key `key`.

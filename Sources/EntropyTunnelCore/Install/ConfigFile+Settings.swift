@@ -28,6 +28,8 @@ extension ConfigFile.Values {
         if let kernelInterval { out.append(("kernel_interval", seconds(kernelInterval))) }
         if let kernelBytes { out.append(("kernel_bytes", .int(kernelBytes.bytes))) }
         if let stateDir { out.append(("state_dir", .string(stateDir))) }
+        if let stateFile { out.append(("state_file", .string(stateFile))) }
+        if let metricsFile { out.append(("metrics_file", .string(metricsFile))) }
         if let rngd { out.append(("rngd", .string(rngd))) }
         if let rngdArguments { out.append(("rngd_args", .strings(rngdArguments))) }
         if let healthMinEntropy { out.append(("health_min_entropy", .double(healthMinEntropy))) }

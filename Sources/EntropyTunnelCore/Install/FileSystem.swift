@@ -98,6 +98,32 @@ public enum FileSystem {
         return existed ? .updated : .created
     }
 
+    /// Replaces `path` with `content` atomically (a temporary file in the same directory, then
+    /// `rename`), without `fsync`: for files in /run that a reboot empties anyway (state, metrics).
+    public static func replace(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) {
+        // Per process: two daemons given the same path must not truncate each other's temporary.
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = try wrap(path) { () throws(TunnelError) in
+            try syscallValue("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temporary) }
+        }
+        try wrap(path) { () throws(TunnelError) in
+            // The umask must not narrow the mode (0640: the group reads status).
+            _ = try syscallValue("fchmod") { fchmod(fd, mode) }
+            var bytes = Array(content.utf8)[...]
+            while !bytes.isEmpty {
+                let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+                bytes = bytes.dropFirst(n)
+            }
+            _ = try syscallValue("rename") { rename(temporary, path) }
+        }
+        ok = true
+    }
+
     /// `mkdir -p` with `mode` for the directories it creates; returns those, outermost first.
     @discardableResult
     public static func makeDirectories(_ path: String, mode: mode_t) throws(TunnelError) -> [String] {

@@ -26,6 +26,12 @@ extension Installer {
             let result = try await ExternalCommand.run("systemctl", ["disable", "--now", name])
             report.steps.append(result.succeeded ? "systemctl disable --now \(name)"
                                                  : "systemctl disable --now \(name) failed: \(result.stderr.trimmingSpaces)")
+            // The runtime directory (state file, FIFO) outlives a stop (RuntimeDirectoryPreserve=yes):
+            // not once the service is gone.
+            if name == ServiceUnit.name, result.succeeded,
+               (try? await ExternalCommand.run("systemctl", ["clean", "--what=runtime", name]))?.succeeded == true {
+                report.steps.append("systemctl clean --what=runtime \(name)")
+            }
         }
         if !found && (purge || units.contains { FileSystem.exists(rooted($0.0)) }) {
             report.steps.append("no install manifest at \(manifestFile): nothing here is known to be install's, so nothing is removed")

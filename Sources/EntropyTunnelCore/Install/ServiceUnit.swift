@@ -58,9 +58,12 @@ TimeoutStopSec=15s
 # SIGTERM to the daemon only: it stops rngd itself, in order (a SIGTERM to the whole group would
 # reach rngd first and read as a crash). Whatever is left after TimeoutStopSec gets SIGKILL.
 KillMode=mixed
-# /run/entropy-tunnel: the FIFO between the tunnel and rngd (sinks "rngd" and "fifo").
+# /run/entropy-tunnel: the state file, and the FIFO between the tunnel and rngd (sinks "rngd" and "fifo").
 RuntimeDirectory=entropy-tunnel
-RuntimeDirectoryMode=0700
+# 0750: the group entropy-tunnel may read the state file (`entropy-tunnel status`); the FIFO
+# itself stays 0600. Kept after a stop, so `status` can say since when it is stopped.
+RuntimeDirectoryMode=0750
+RuntimeDirectoryPreserve=yes
 # /var/lib/entropy-tunnel: the seed for the next boot, which `run` refreshes (see entropy-tunnel-seed.service).
 StateDirectory=entropy-tunnel
 StateDirectoryMode=0700

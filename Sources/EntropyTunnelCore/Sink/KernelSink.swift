@@ -92,7 +92,7 @@ final class KernelSink: ByteSink {
         stats?.update {
             var counters = TunnelStats.KernelCounters(mode: device.mode)
             counters.startedBeforeReady = !ready
-            if ready { counters.crngReadyAt = Self.wallClock() }
+            if ready { counters.crngReadyAt = WallClock.now() }
             $0.kernel = counters
         }
         if device.mode == .write {
@@ -112,12 +112,6 @@ final class KernelSink: ByteSink {
         batch.withUnsafeMutableBytes { bytes in if let base = bytes.baseAddress { memset(base, 0, bytes.count) } }
     }
 
-    private static func wallClock() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     /// Takes in a forced feed and the timer, and notices the CRNG becoming ready.
     private func refresh(_ now: Instant) {
         trigger.drain()
@@ -127,7 +121,7 @@ final class KernelSink: ByteSink {
         }
         if !crngReady && KernelRandomDevice.crngReady() {
             crngReady = true
-            stats?.update { $0.kernel?.crngReadyAt = Self.wallClock() }
+            stats?.update { $0.kernel?.crngReadyAt = WallClock.now() }
             logger.notice("the kernel's CRNG is ready: crediting stops, scheduled feeds begin")
         }
         if crngReady, let wake = policy.wakeAt(now, crngReady: true) { trigger.arm(at: wake) }
@@ -176,7 +170,7 @@ final class KernelSink: ByteSink {
         while offset < bytes.count {
             if offset > 0 && KernelRandomDevice.crngReady() {
                 crngReady = true
-                stats?.update { $0.kernel?.crngReadyAt = Self.wallClock() }
+                stats?.update { $0.kernel?.crngReadyAt = WallClock.now() }
                 logger.notice("the kernel's CRNG is ready: crediting stops, scheduled feeds begin")
                 break
             }
@@ -210,7 +204,7 @@ final class KernelSink: ByteSink {
         batch.removeAll(keepingCapacity: true)
         policy.fed(at: now)
         trigger.arm(at: policy.nextDue!)
-        let wall = Self.wallClock()
+        let wall = WallClock.now()
         stats?.update {
             $0.kernel?.feeds += 1
             $0.kernel?.lastFeedAt = wall

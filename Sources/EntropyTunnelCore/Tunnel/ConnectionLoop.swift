@@ -39,6 +39,7 @@ final class ConnectionLoop: Sendable {
         settings.health = configuration.health
         settings.healthFailureLimit = configuration.healthFailureLimit
         var current: Current?
+        stats.update { $0.hosts = hosts.map(TunnelStats.HostStatus.init(host:)) }
         // Explicit, ordered teardown of whatever connection is open when the loop ends.
         defer { current?.connection.close(quickly: waker.isWoken) }
 
@@ -84,7 +85,13 @@ final class ConnectionLoop: Sendable {
         let host = configuration.hosts[index]
         do throws(TunnelError) {
             let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
-            stats.update { $0.host = host; $0.connected = true; $0.connections += 1 }
+            let hostKey = "\(connection.session.hostKeyType?.rawValue ?? "?") \(connection.session.hostKeyFingerprint)"
+            let now = WallClock.now()
+            stats.update {
+                $0.host = host; $0.connected = true; $0.connections += 1
+                $0.connectedSince = now; $0.hostKey = hostKey; $0.bytesAtConnect = $0.bytesDelivered
+                if $0.hosts.indices.contains(index) { $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false }
+            }
             stats.emit(.connected(host))
             return Current(index: index, connection: connection, since: .now)
         } catch where error.code == .stopped {
@@ -119,6 +126,17 @@ final class ConnectionLoop: Sendable {
             logger.error("\(error.message)", metadata: metadata)
         } else {
             logger.warning("\(error.message)", metadata: metadata)
+        }
+        let now = WallClock.now()
+        stats.update {
+            $0.lastFailure = error.message
+            $0.lastFailureAt = now
+            if $0.hosts.indices.contains(index) {
+                $0.hosts[index].retryAt = now + delay.seconds
+                $0.hosts[index].failing = true
+                $0.hosts[index].lastError = error.message
+                $0.hosts[index].lastErrorAt = now
+            }
         }
         stats.emit(.failed(hosts[index], error))
     }

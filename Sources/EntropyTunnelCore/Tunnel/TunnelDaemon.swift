@@ -5,6 +5,8 @@ import ServiceLifecycle
 /// host without a human, for one swift-service-lifecycle `ServiceGroup`.
 ///
 /// In start order (a graceful shutdown, on SIGTERM or SIGINT, stops them in reverse):
+/// 0. `StateFileService` (with `--state-file`, on by default, or `--metrics-file`): the state for
+///    `entropy-tunnel status` and the Prometheus textfile; it stops last, marking the state stopped.
 /// 1. `TunnelService`: the sink (the kernel's random device, or the FIFO), then the connection loop on a thread of its own (connect, pump,
 ///    fail over, back off, fail back).
 /// 2. `RngdService` (with `--sink rngd`): finds rngd at once (a missing rngd is a configuration
@@ -17,6 +19,8 @@ import ServiceLifecycle
 public final class TunnelDaemon: Sendable {
     public let configuration: RunConfiguration
     public let stats = TunnelStats()
+    /// Wall-clock start time, for the state file and metrics.
+    public let startedAt = WallClock.now()
     private let logger: Logger
     private let notifier: SystemdNotifier?
     /// The kernel sink's timer, which SIGUSR1 fires (nil with the other sinks).
@@ -31,11 +35,16 @@ public final class TunnelDaemon: Sendable {
 
     /// The services in start order.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            // The tunnel ends only when stopped (or on a fatal error): then the rest stops too.
-            .init(service: TunnelService(configuration: configuration, stats: stats, trigger: trigger, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "tunnel"),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if configuration.stateFile != nil || configuration.metricsFile != nil {
+            // First, so that it stops last and its final write sees the tunnel stopped.
+            services.append(.init(service: StateFileService(configuration: configuration, stats: stats,
+                                                            startedAt: startedAt, logger: logger),
+                                  successTerminationBehavior: .ignore, serviceName: "state file"))
+        }
+        // The tunnel ends only when stopped (or on a fatal error): then the rest stops too.
+        services.append(.init(service: TunnelService(configuration: configuration, stats: stats, trigger: trigger, logger: logger),
+                              successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "tunnel"))
         if configuration.sink == .rngd {
             services.append(.init(service: RngdService(configuration: configuration, stats: stats, logger: logger),
                                   successTerminationBehavior: .ignore, serviceName: "rngd supervisor"))

@@ -8,15 +8,43 @@ public final class TunnelStats: Sendable {
         public var connected = false
         public var bytesDelivered: UInt64 = 0
         public var connections = 0
+        /// Wall-clock time the current connection was made (seconds since the epoch).
+        public var connectedSince: Double?
+        /// The current connection's host key, `TYPE SHA256:...` as `ssh-keygen -l` prints it.
+        public var hostKey: String?
+        /// `bytesDelivered` when the current connection was made: the difference is this connection's.
+        public var bytesAtConnect: UInt64 = 0
+        /// Each configured host's retry state, in order of preference.
+        public var hosts: [HostStatus] = []
         public var rngdPID: Int32?
         /// How many times rngd was started again after it ended.
         public var rngdRestarts = 0
         /// 512-byte windows dropped by the health tests.
         public var windowsDropped: UInt64 = 0
-        /// The last failure, for status lines.
+        /// 512-byte windows that passed the health tests.
+        public var windowsPassed: UInt64 = 0
+        /// The last failure, for status lines (cleared on connect).
         public var lastError: String?
+        /// The last failure of any host and its wall-clock time, kept after a reconnect.
+        public var lastFailure: String?
+        public var lastFailureAt: Double?
         /// The kernel sink's counters (nil with the other sinks).
         public var kernel: KernelCounters?
+
+        public init() {}
+    }
+
+    /// One configured host's retry state (the connection loop's per-host backoff).
+    public struct HostStatus: Sendable, Equatable {
+        public var host: HostSpec
+        /// Wall-clock time before which the host is not tried again (nil: may be tried now).
+        public var retryAt: Double?
+        public var lastError: String?
+        public var lastErrorAt: Double?
+        /// Failed since its last successful connection (or never connected and failed).
+        public var failing = false
+
+        public init(host: HostSpec) { self.host = host }
     }
 
     /// What the kernel sink did (issue "feed the kernel"): for STATUS= and the status command.
@@ -65,12 +93,18 @@ public final class TunnelStats: Sendable {
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
 
+    /// One element after any event (newest only): for the state file, which must not take the
+    /// events from `StatusService`.
+    public let changes: AsyncStream<Void>
+    private let changesContinuation: AsyncStream<Void>.Continuation
+
     /// Finished when the first bytes reach the sink (or the tunnel ends): `waitUntilPrimed`.
     private let primedSignal: AsyncStream<Never>
     private let primedContinuation: AsyncStream<Never>.Continuation
 
     public init() {
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
+        (changes, changesContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (primedSignal, primedContinuation) = AsyncStream.makeStream()
     }
 
@@ -84,7 +118,10 @@ public final class TunnelStats: Sendable {
 
     public func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
 
-    func emit(_ event: Event) { continuation.yield(event) }
+    func emit(_ event: Event) {
+        continuation.yield(event)
+        changesContinuation.yield()
+    }
 
     /// Records that the tunnel thread is alive and going round its loop.
     package func beat(at now: Instant = .now) { heartbeat.store(now.nanoseconds, ordering: .relaxed) }
@@ -95,6 +132,7 @@ public final class TunnelStats: Sendable {
     /// Ends the event stream.
     func finish() {
         continuation.finish()
+        changesContinuation.finish()
         primedContinuation.finish()
     }
 
