@@ -150,7 +150,7 @@ struct FaultInjectionTests {
         #expect(reader.read(1, within: 3) == 0)
         let stopping = Date()
         #expect(tunnel.stop(within: 3) == 0, "\(tunnel.log)")
-        #expect(Date().timeIntervalSince(stopping) < 3)
+        #expect((tunnel.exitSeenAt ?? Date()).timeIntervalSince(stopping) < 3)
     }
 
     @Test("sshd restarted with a new host key: refused, no data passed, retried only at the backoff cap")

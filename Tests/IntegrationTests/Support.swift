@@ -28,6 +28,12 @@ final class TunnelProcess: @unchecked Sendable {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
+        // `run` keeps a state file (default /run/entropy-tunnel/state.json): each test's goes
+        // next to its log, not into this machine's /run.
+        var arguments = arguments
+        if let run = arguments.firstIndex(of: "run"), !arguments.contains("--state-file") {
+            arguments.insert(contentsOf: ["--state-file", logPath + ".state.json"], at: run + 1)
+        }
         process.arguments = arguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardError = log
@@ -48,11 +54,24 @@ final class TunnelProcess: @unchecked Sendable {
         return waitForExit(within: seconds)
     }
 
+    /// When the process was last seen to have ended (a zombie or gone), by `waitForExit`.
+    private(set) var exitSeenAt: Date?
+
     func waitForExit(within seconds: Double) -> Int32? {
-        let ok = waitUntil(seconds) { !self.process.isRunning }
+        // The process has ended once it is a zombie: Foundation reaps it from a dispatch queue,
+        // which a loaded test process can get to seconds later (seen in CI under lintian).
+        let ok = waitUntil(seconds) { !self.process.isRunning || self.hasEnded }
         guard ok else { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
+        if exitSeenAt == nil { exitSeenAt = Date() }
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// Whether the process is a zombie or gone (/proc/PID/stat's state), before Foundation reaps it.
+    var hasEnded: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
@@ -77,7 +96,16 @@ func connectionArguments(_ host: LoopbackHost, identity: String? = nil, knownHos
 
 /// Runs `entropy-tunnel ARGS` to completion.
 func runTunnel(_ arguments: [String]) throws -> Shell.Result {
-    try Shell.capture(tunnelBinary, arguments)
+    var arguments = arguments
+    // A `run` that gets as far as starting keeps a state file: not in this machine's /run.
+    var stateFile: String?
+    if arguments.first == "run", !arguments.contains("--state-file") {
+        let path = NSTemporaryDirectory() + "et-run-\(getpid())-\(UInt32.random(in: 0 ... .max)).state.json"
+        arguments.insert(contentsOf: ["--state-file", path], at: 1)
+        stateFile = path
+    }
+    defer { if let stateFile { try? FileManager.default.removeItem(atPath: stateFile) } }
+    return try Shell.capture(tunnelBinary, arguments)
 }
 
 /// A file of `size` random bytes in `directory`, readable by the test user, and its SHA-256.
