@@ -213,7 +213,10 @@ struct StatusCommandTests {
         let sorted = times.sorted()
         let median = (sorted[9] + sorted[10]) / 2
         print("status latency over 20 runs of \(tunnelBinary): median \(String(format: "%.1f", median)) ms, max \(String(format: "%.1f", sorted.last!)) ms")
-        #expect(sorted.last! < 50, "max \(sorted.last!) ms: \(times)")
+        // The figure is the shipped (release) binary's. Under install/sanitize.sh the binary is
+        // ASan-instrumented, whose start-up alone costs tens of milliseconds: checked, not timed.
+        let limit = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil ? 50.0 : 500.0
+        #expect(sorted.last! < limit, "max \(sorted.last!) ms: \(times)")
     }
 }
 
