@@ -119,7 +119,7 @@ overdrain() {  # label, fifo, counter
     echo $((produced - consumed)) > "$WORK/$1.overdrain"
 }
 FIFO1=$WORK/et.fifo
-"$ET" run "${ETARGS[@]}" --sink fifo --fifo "$FIFO1" --remote-command "perl $DIR/counting-reader.pl $DIR/shared/et-count" 2> "$WORK/run.log" &
+"$ET" run "${ETARGS[@]}" --state-file "$WORK/state.json" --sink fifo --fifo "$FIFO1" --remote-command "perl $DIR/counting-reader.pl $DIR/shared/et-count" 2> "$WORK/run.log" &
 RUNPID=$!
 for _ in $(seq 100); do [ -p "$FIFO1" ] && break; sleep 0.05; done
 overdrain entropy-tunnel "$FIFO1" "$DIR/shared/et-count"
@@ -138,7 +138,7 @@ echo "over-drain ratio entropy-tunnel/openssh: $(ratio "$ETO" "$OSO")"
 echo
 echo "== 4. idle cost of run with a full FIFO, ${IDLE_SECONDS} s (default keepalive 15 s)"
 FIFO3=$WORK/idle.fifo
-"$ET" run "${ETARGS[@]}" --sink fifo --fifo "$FIFO3" --remote-command "cat /dev/urandom" 2> "$WORK/idle.log" &
+"$ET" run "${ETARGS[@]}" --state-file "$WORK/state.json" --sink fifo --fifo "$FIFO3" --remote-command "cat /dev/urandom" 2> "$WORK/idle.log" &
 RUNPID=$!
 for _ in $(seq 100); do [ -p "$FIFO3" ] && grep -q connected "$WORK/idle.log" && break; sleep 0.05; done
 sleep 2   # let the FIFO and the window fill: from here on nothing is consumed

@@ -42,7 +42,7 @@ for _ in $(seq 100); do [ -s "$WORK/host.env" ] && break; sleep 0.1; done
 . "$WORK/host.env"
 cp bench/counting-reader.pl "$DIR/counting-reader.pl"; chmod 644 "$DIR/counting-reader.pl"
 mkdir -p "$DIR/shared" && chown "$HOST_USER" "$DIR/shared"
-ARGS=(--host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" --known-hosts "$KNOWN_HOSTS")
+ARGS=(--host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" --known-hosts "$KNOWN_HOSTS" --state-file "$WORK/state.json")
 
 # On-CPU nanoseconds of every thread of a process (schedstat: finer than the 10 ms of /proc/PID/stat).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d\n", s}'; }

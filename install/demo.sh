@@ -47,7 +47,7 @@ echo "   host 127.0.0.1:$PORT, user $HOST_USER, key $IDENTITY, pinned host key i
 
 echo "== entropy-tunnel run --kernel-interval 2   (sink: kernel, the default), 7 s under strace"
 "$BIN/entropy-tunnel" run --host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" \
-    --known-hosts "$KNOWN_HOSTS" --kernel-interval 2 --state-dir "$WORK/state" 2> "$WORK/kernel.log" &
+    --known-hosts "$KNOWN_HOSTS" --kernel-interval 2 --state-dir "$WORK/state" --state-file "$WORK/kernel.state.json" 2> "$WORK/kernel.log" &
 KPID=$!
 PIDS+=("$KPID")
 for _ in $(seq 100); do grep -q "kernel sink ready" "$WORK/kernel.log" && break; sleep 0.05; done
@@ -65,7 +65,7 @@ sed 's/^/   /' "$WORK/kernel.log"
 FIFO=$WORK/run/entropy.fifo
 echo "== entropy-tunnel run --sink rngd --fifo $FIFO   (rngd started once the FIFO holds bytes)"
 "$BIN/entropy-tunnel" run --host "127.0.0.1:$PORT" --user "$HOST_USER" --identity "$IDENTITY" \
-    --known-hosts "$KNOWN_HOSTS" --sink rngd --fifo "$FIFO" 2> "$WORK/run.log" &
+    --known-hosts "$KNOWN_HOSTS" --sink rngd --fifo "$FIFO" --state-file "$WORK/run.state.json" 2> "$WORK/run.log" &
 RUNPID=$!
 PIDS+=("$RUNPID")
 for _ in $(seq 100); do [ -p "$FIFO" ] && break; sleep 0.05; done
