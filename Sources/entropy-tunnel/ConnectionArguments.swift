@@ -13,10 +13,6 @@ extension Setting {
     var argumentHelp: ArgumentHelp { ArgumentHelp(helpText, valueName: valueName) }
 }
 
-extension Double {
-    /// `60`, `0.5`, `nan`: a number as the user gave it, for messages.
-    var shortText: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
-}
 
 /// The options every command that talks to an entropy host shares. Each may also be set in the
 /// config file; a flag given here wins over the file.
@@ -98,7 +94,7 @@ package struct ConnectionArguments: ParsableArguments {
         ]
         for (setting, value) in numbers {
             if let value, !setting.accepts(value) {
-                throw ValidationError(setting.outOfRange(setting.key == "window" ? window!.description : value.shortText))
+                throw ValidationError(setting.outOfRange(setting.key == "window" ? window!.description : value.shortDescription))
             }
         }
         if let healthAlpha, !Settings.healthAlpha.accepts(healthAlpha) {

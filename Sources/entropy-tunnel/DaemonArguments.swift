@@ -59,7 +59,7 @@ package struct DaemonArguments: ParsableArguments {
         }
         for (setting, value) in [(Settings.kernelInterval, kernelInterval), (Settings.backoffCap, backoffCap),
                                  (Settings.failbackInterval, failbackInterval)] {
-            if let value, !setting.accepts(value) { throw ValidationError(setting.outOfRange(value.shortText)) }
+            if let value, !setting.accepts(value) { throw ValidationError(setting.outOfRange(value.shortDescription)) }
         }
         if let fifoGroup, !ConfigFile.isGroupName(fifoGroup) {
             throw ValidationError("--fifo-group '\(fifoGroup)' is not a group name")

@@ -173,17 +173,9 @@ struct CheckCommandTests {
     func noCapSysAdmin() throws {
         let host = try LoopbackHost(forcedCommand: Self.streaming)
         defer { host.shutdown() }
-        let home = host.directory + "/nobody"
-        mkdir(home, 0o700)
-        for (source, name) in [(host.identity, "id"), (host.identity + ".pub", "id.pub"), (host.knownHosts, "known_hosts")] {
-            try FileManager.default.copyItem(atPath: source, toPath: home + "/" + name)
-            chown(home + "/" + name, 65534, 65534)
-        }
-        chmod(home + "/id", 0o600)
-        chown(home, 65534, 65534)
+        let home = try unprivilegedHome(for: host)
         let arguments = try Self.checkArguments(host, identity: home + "/id", knownHosts: home + "/known_hosts") + ["--sink", "kernel"]
-        let result = try Shell.capture("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                                                             "--bounding-set=-all", tunnelBinary] + arguments)
+        let result = try Shell.capture("/usr/bin/setpriv", setprivNobody + [tunnelBinary] + arguments)
         Self.expectFinding(result, "no CAP_SYS_ADMIN", check: "sink kernel: CAP_SYS_ADMIN", detail: "missing as nobody (uid 65534)",
                            fix: "run as root or with AmbientCapabilities=CAP_SYS_ADMIN (the installed unit has it)")
         #expect(result.stdout.contains("✓ private key \(home)/id"), "the key is fine for its owner: \(result.stdout)")

@@ -170,18 +170,9 @@ struct KernelSinkTests {
     func unprivilegedFallsBackToWrite() throws {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
         defer { host.shutdown() }
-        // The key and the pin, owned by the unprivileged user (OpenSSH's rules: a private key
-        // readable by its owner only).
-        let home = host.directory + "/nobody"
-        mkdir(home, 0o700)
-        for (source, name) in [(host.identity, "id"), (host.knownHosts, "known_hosts")] {
-            try FileManager.default.copyItem(atPath: source, toPath: home + "/" + name)
-            chown(home + "/" + name, 65534, 65534)
-        }
-        chmod(home + "/id", 0o600)
-        chown(home, 65534, 65534)
+        let home = try unprivilegedHome(for: host)
         let tunnel = try TunnelProcess(
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", tunnelBinary, "run",
+            setprivNobody + [tunnelBinary, "run",
              "--host", host.endpoint, "--user", host.user, "--identity", home + "/id", "--known-hosts", home + "/known_hosts",
              "--sink", "kernel", "--kernel-interval", "600", "--state-dir", home + "/state"],
             logPath: host.directory + "/run.log", executable: "/usr/bin/setpriv")

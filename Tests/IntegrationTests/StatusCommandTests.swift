@@ -119,17 +119,10 @@ struct StatusCommandTests {
     func writeModeIsDegraded() throws {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
         defer { host.shutdown() }
-        let home = host.directory + "/nobody"
-        mkdir(home, 0o700)
-        for (source, name) in [(host.identity, "id"), (host.knownHosts, "known_hosts")] {
-            try FileManager.default.copyItem(atPath: source, toPath: home + "/" + name)
-            chown(home + "/" + name, 65534, 65534)
-        }
-        chmod(home + "/id", 0o600)
-        chown(home, 65534, 65534)
+        let home = try unprivilegedHome(for: host)
         let stateFile = home + "/state.json"
         let tunnel = try TunnelProcess(
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", tunnelBinary, "run",
+            setprivNobody + [tunnelBinary, "run",
              "--host", host.endpoint, "--user", host.user, "--identity", home + "/id", "--known-hosts", home + "/known_hosts",
              "--sink", "kernel", "--kernel-interval", "600", "--state-dir", home + "/state", "--state-file", stateFile],
             logPath: host.directory + "/run.log", executable: "/usr/bin/setpriv")

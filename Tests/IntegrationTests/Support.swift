@@ -94,6 +94,23 @@ func connectionArguments(_ host: LoopbackHost, identity: String? = nil, knownHos
      "--identity", identity ?? host.identity, "--known-hosts", knownHosts ?? host.knownHosts]
 }
 
+/// `setpriv` arguments that run a command as uid/gid 65534 with no capabilities at all.
+let setprivNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+
+/// A directory owned by uid 65534 (mode 0700) holding that user's copies of `host`'s key (`id`,
+/// mode 0600, and `id.pub`) and pin (`known_hosts`): OpenSSH's rules for a user's own key.
+func unprivilegedHome(for host: LoopbackHost) throws -> String {
+    let home = host.directory + "/nobody"
+    mkdir(home, 0o700)
+    for (source, name) in [(host.identity, "id"), (host.identity + ".pub", "id.pub"), (host.knownHosts, "known_hosts")] {
+        try FileManager.default.copyItem(atPath: source, toPath: home + "/" + name)
+        chown(home + "/" + name, 65534, 65534)
+    }
+    chmod(home + "/id", 0o600)
+    chown(home, 65534, 65534)
+    return home
+}
+
 /// Runs `entropy-tunnel ARGS` to completion.
 func runTunnel(_ arguments: [String]) throws -> Shell.Result {
     var arguments = arguments

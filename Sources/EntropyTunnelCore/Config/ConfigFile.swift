@@ -320,7 +320,7 @@ extension String {
 
 extension Double {
     /// `1` for 1.0, `0.1` for 0.1: the shortest spelling for messages.
-    var shortDescription: String {
+    public var shortDescription: String {
         self == rounded() && abs(self) < 1e15 ? "\(Int(self))" : "\(self)"
     }
 }

@@ -75,26 +75,7 @@ public enum FileSystem {
             return .updated
         }
         try makeDirectories(parent(of: path), mode: 0o755)
-        let temporary = path + ".tmp-entropy-tunnel"
-        let fd = try wrap(path) { () throws(TunnelError) in
-            try syscallValue("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
-        }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temporary) }
-        }
-        try wrap(path) { () throws(TunnelError) in
-            _ = try syscallValue("fchmod") { fchmod(fd, mode) }
-            var bytes = content[...]
-            while !bytes.isEmpty {
-                let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-                bytes = bytes.dropFirst(n)
-            }
-            _ = try syscallValue("fsync") { fsync(fd) }
-            _ = try syscallValue("rename") { rename(temporary, path) }
-        }
-        ok = true
+        try writeAtomically(path, content[...], temporary: path + ".tmp-entropy-tunnel", mode: mode, sync: true)
         return existed ? .updated : .created
     }
 
@@ -102,7 +83,14 @@ public enum FileSystem {
     /// `rename`), without `fsync`: for files in /run that a reboot empties anyway (state, metrics).
     public static func replace(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) {
         // Per process: two daemons given the same path must not truncate each other's temporary.
-        let temporary = path + ".tmp-\(getpid())"
+        try writeAtomically(path, Array(content.utf8)[...], temporary: path + ".tmp-\(getpid())", mode: mode, sync: false)
+    }
+
+    /// Writes `content` to `temporary` with exactly `mode` (fchmod: the umask must not narrow it,
+    /// 0640 lets the group read status), fsyncs it when `sync`, and renames it onto `path`; the
+    /// temporary is removed on any failure.
+    private static func writeAtomically(_ path: String, _ content: ArraySlice<UInt8>, temporary: String, mode: mode_t,
+                                        sync: Bool) throws(TunnelError) {
         let fd = try wrap(path) { () throws(TunnelError) in
             try syscallValue("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         }
@@ -112,13 +100,13 @@ public enum FileSystem {
             if !ok { unlink(temporary) }
         }
         try wrap(path) { () throws(TunnelError) in
-            // The umask must not narrow the mode (0640: the group reads status).
             _ = try syscallValue("fchmod") { fchmod(fd, mode) }
-            var bytes = Array(content.utf8)[...]
+            var bytes = content
             while !bytes.isEmpty {
                 let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
                 bytes = bytes.dropFirst(n)
             }
+            if sync { _ = try syscallValue("fsync") { fsync(fd) } }
             _ = try syscallValue("rename") { rename(temporary, path) }
         }
         ok = true
