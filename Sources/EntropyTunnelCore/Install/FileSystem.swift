@@ -13,10 +13,26 @@ public enum FileSystem {
         String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
     }
 
-    /// The whole file as bytes, at most `limit` of them.
+    /// The whole file as bytes, at most `limit` of them. A FIFO or socket planted where a config,
+    /// key or state file belongs would block the read forever: it is refused, and the open itself
+    /// is non-blocking so it does not wait for a writer. A character device (`--config /dev/null`)
+    /// is read non-blocking (one that has nothing is an error, not a wait) and at most 1 MiB of it.
     public static func readBytes(_ path: String, limit: Int = .max) throws(TunnelError) -> [UInt8] {
-        let fd = try syscallValue("open") { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = try syscallValue("open") { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         defer { close(fd) }
+        var info = stat()
+        _ = try syscallValue("fstat") { fstat(fd, &info) }
+        var limit = limit
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFCHR:
+            limit = min(limit, 1 << 20)
+        case S_IFDIR:
+            throw TunnelError(.system, "read failed: \(Errno.isDirectory)", errno: .isDirectory)
+        default:
+            throw TunnelError(.system, "\(path) is not a regular file (a FIFO, socket or block device); not read")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
