@@ -2,6 +2,7 @@ import ArgumentParser
 import EntropyTunnelCore
 
 extension SinkKind: ExpressibleByArgument {}
+extension ConnectionMode: ExpressibleByArgument {}
 
 /// The options of the daemon beyond the connection: the FIFO, rngd, reconnection pacing.
 /// Shared by `run` and by `install`, which writes them into the config file.
@@ -25,6 +26,12 @@ package struct DaemonArguments: ParsableArguments {
 
     @Option(help: Settings.kernelBytes.argumentHelp)
     package var kernelBytes: ByteSize?
+
+    @Option(help: Settings.connection.argumentHelp)
+    package var connection: ConnectionMode?
+
+    @Option(help: Settings.reserve.argumentHelp)
+    package var reserve: ByteSize?
 
     @Option(help: Settings.stateDir.argumentHelp)
     package var stateDir: String?
@@ -54,7 +61,7 @@ package struct DaemonArguments: ParsableArguments {
 
     package func validate() throws {
         // Ranges from the one table of settings (the config reader uses the same).
-        for (setting, value) in [(Settings.fifoSize, fifoSize), (Settings.kernelBytes, kernelBytes)] {
+        for (setting, value) in [(Settings.fifoSize, fifoSize), (Settings.kernelBytes, kernelBytes), (Settings.reserve, reserve)] {
             if let value, !setting.accepts(Double(value.bytes)) { throw ValidationError(setting.outOfRange(value.description)) }
         }
         for (setting, value) in [(Settings.kernelInterval, kernelInterval), (Settings.backoffCap, backoffCap),
@@ -86,6 +93,8 @@ package struct DaemonArguments: ParsableArguments {
         v.sink = sink?.rawValue ?? v.sink
         v.kernelInterval = kernelInterval.map(ConnectionArguments.duration) ?? v.kernelInterval
         v.kernelBytes = kernelBytes ?? v.kernelBytes
+        v.connection = connection?.rawValue ?? v.connection
+        v.reserve = reserve ?? v.reserve
         v.stateDir = stateDir ?? v.stateDir
         v.stateFile = stateFile ?? v.stateFile
         v.metricsFile = metricsFile ?? v.metricsFile

@@ -65,7 +65,9 @@ package struct RunCommand: AsyncParsableCommand {
             "hosts": "\(configuration.hosts.map(\.description).joined(separator: ","))",
             "sink": "\(configuration.sink)",
             "health": "\(configuration.health.map { "\($0)" } ?? "off")",
+            "connection": "\(configuration.connectionMode.rawValue)",
         ]
+        if configuration.connectionMode == .onDemand { startMetadata["reserve"] = "\(configuration.reserve)" }
         if configuration.sink == .kernel {
             startMetadata["kernel_interval"] = "\(Int(configuration.kernelInterval.seconds))s"
             startMetadata["kernel_bytes"] = "\(configuration.kernelBytes)"

@@ -40,6 +40,10 @@ public struct ConfigFile {
         public var kernelInterval: Duration?
         /// Bytes per kernel feed (`--sink kernel`).
         public var kernelBytes: ByteSize?
+        /// `"persistent"` or `"on-demand"`.
+        public var connection: String?
+        /// On-demand mode's reserve.
+        public var reserve: ByteSize?
         /// Where the seed for the next boot lives.
         public var stateDir: String?
         /// Where `run` keeps its state for `entropy-tunnel status`.
@@ -167,6 +171,8 @@ public struct ConfigFile {
             v.sink = try string("sink", check: { ConfigFile.sinkNames.contains($0) }, "one of \(ConfigFile.sinkNames.map { "\"\($0)\"" }.joined(separator: ", "))")
             v.kernelInterval = try seconds(Settings.kernelInterval)
             v.kernelBytes = try size(Settings.kernelBytes)
+            v.connection = try string("connection", check: { ConnectionMode(rawValue: $0) != nil }, "\"persistent\" or \"on-demand\"")
+            v.reserve = try size(Settings.reserve)
             v.stateDir = try path("state_dir")
             v.stateFile = try path("state_file")
             v.metricsFile = try path("metrics_file")

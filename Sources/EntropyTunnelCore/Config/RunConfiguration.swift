@@ -10,6 +10,14 @@ public enum SinkKind: String, CaseIterable, Sendable {
     case fifo
 }
 
+/// How `run` uses its connections.
+public enum ConnectionMode: String, CaseIterable, Sendable {
+    /// One session, held and streamed through (the FIFO sinks' default).
+    case persistent
+    /// A reserve in memory, filled in short sessions (the kernel sink's default).
+    case onDemand = "on-demand"
+}
+
 /// The complete settings of `entropy-tunnel run` (and of `fetch`, which uses the connection
 /// part), resolved from the config file and the command line, defaults filled in, validated.
 public struct RunConfiguration: Sendable {
@@ -27,6 +35,10 @@ public struct RunConfiguration: Sendable {
     public var kernelInterval: Duration = .seconds(60)
     /// Kernel sink: bytes per feed.
     public var kernelBytes = 64
+    /// persistent or on-demand; nil: chosen by the sink (`connectionMode`).
+    public var connectionChoice: ConnectionMode?
+    /// On-demand mode: bytes kept in memory.
+    public var reserve = 4096
     /// The seed for the next boot (kernel sink: refreshed by `run`; `seed load` at boot).
     public var stateDirectory = "/var/lib/entropy-tunnel"
     /// The state `entropy-tunnel status` reads (nil: none written).
@@ -53,6 +65,11 @@ public struct RunConfiguration: Sendable {
     public init(hosts: [HostSpec]) {
         self.hosts = hosts
         connection = ConnectionOptions(host: hosts.first ?? HostSpec(host: "localhost", port: 22))
+    }
+
+    /// The connection mode in effect: as chosen, else on-demand with the kernel sink.
+    public var connectionMode: ConnectionMode {
+        connectionChoice ?? (sink == .kernel ? .onDemand : .persistent)
     }
 
     /// The options for a connection to `host`.
@@ -95,6 +112,13 @@ public struct RunConfiguration: Sendable {
         }
         if let v = values.kernelInterval { kernelInterval = v }
         if let v = values.kernelBytes { kernelBytes = v.bytes }
+        if let v = values.connection {
+            guard let mode = ConnectionMode(rawValue: v) else {
+                throw TunnelError(.configuration, "connection '\(v)' is not one of: persistent, on-demand")
+            }
+            connectionChoice = mode
+        }
+        if let v = values.reserve { reserve = v.bytes }
         if let v = values.stateDir { stateDirectory = v }
         if let v = values.stateFile { stateFile = v }
         if let v = values.metricsFile { metricsFile = v }
@@ -125,6 +149,13 @@ public struct RunConfiguration: Sendable {
         }
         guard KernelFeedPolicy.batchRange.contains(kernelBytes) else {
             throw TunnelError(.invalidArgument, "kernel bytes \(kernelBytes) is out of range: use 16 to 4096")
+        }
+        if connectionMode == .onDemand && sink != .kernel {
+            throw TunnelError(.invalidArgument,
+                              "connection on-demand works only with the kernel sink; use connection persistent with sink \(sink.rawValue)")
+        }
+        guard (1 << 10 ... 1 << 20).contains(reserve) else {
+            throw TunnelError(.invalidArgument, "reserve \(ByteSize(bytes: reserve)) is out of range: use 1K to 1M")
         }
         for (name, path) in [("state file", stateFile), ("metrics file", metricsFile)] {
             if let path, !path.hasPrefix("/") || path.hasSuffix("/") {
@@ -168,6 +199,8 @@ extension ConfigFile.Values {
         merged.sink = overrides.sink ?? sink
         merged.kernelInterval = overrides.kernelInterval ?? kernelInterval
         merged.kernelBytes = overrides.kernelBytes ?? kernelBytes
+        merged.connection = overrides.connection ?? connection
+        merged.reserve = overrides.reserve ?? reserve
         merged.stateDir = overrides.stateDir ?? stateDir
         merged.stateFile = overrides.stateFile ?? stateFile
         merged.metricsFile = overrides.metricsFile ?? metricsFile

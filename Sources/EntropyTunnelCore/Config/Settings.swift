@@ -162,6 +162,19 @@ public enum Settings {
         key: "kernel_bytes", valueName: "size", kind: .size(KernelFeedPolicy.batchRange.lowerBound ... KernelFeedPolicy.batchRange.upperBound),
         defaultText: "64", defaultTOML: "64",
         summary: "Kernel sink: bytes per feed.", scope: .daemon)
+    public static let connection = Setting(
+        key: "connection", valueName: "persistent|on-demand", kind: .choice(["persistent", "on-demand"]),
+        defaultText: "on-demand with the kernel sink, persistent with rngd and fifo", defaultTOML: nil,
+        summary: """
+            persistent: hold one session and stream through it. on-demand (kernel sink only): keep --reserve \
+            health-tested bytes in memory, feed the kernel from them, refill in one short session when below a quarter, \
+            and hold no connection in between (for fleets: the host gives out only what is used).
+            """,
+        scope: .daemon)
+    public static let reserve = Setting(
+        key: "reserve", valueName: "size", kind: .size(1 << 10 ... 1 << 20), defaultText: "4K", defaultTOML: "\"4K\"",
+        summary: "On-demand connections: bytes kept in memory for the kernel sink (whole 512-byte health windows are fetched).",
+        scope: .daemon)
     public static let stateDir = Setting(
         key: "state_dir", valueName: "dir", kind: .path, defaultText: "/var/lib/entropy-tunnel", defaultTOML: "\"/var/lib/entropy-tunnel\"",
         summary: "Kernel sink: the directory of the seed for the next boot (see `entropy-tunnel seed`).", scope: .daemon)
@@ -202,7 +215,8 @@ public enum Settings {
     /// Every setting, in the example file's order.
     public static let all: [Setting] = [
         host, port, user, identity, knownHosts, remoteCommand, window, connectTimeout, keepaliveInterval, keepaliveCount,
-        dataTimeout, backoffCap, failbackInterval, fifo, fifoSize, fifoGroup, sink, kernelInterval, kernelBytes, stateDir,
+        dataTimeout, backoffCap, failbackInterval, fifo, fifoSize, fifoGroup, sink, kernelInterval, kernelBytes, connection,
+        reserve, stateDir,
         stateFile, metricsFile, rngd, rngdArgs, healthMinEntropy, healthAlpha, logLevel,
     ]
 

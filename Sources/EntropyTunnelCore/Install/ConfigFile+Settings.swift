@@ -27,6 +27,8 @@ extension ConfigFile.Values {
         if let sink { out.append(("sink", .string(sink))) }
         if let kernelInterval { out.append(("kernel_interval", seconds(kernelInterval))) }
         if let kernelBytes { out.append(("kernel_bytes", .int(kernelBytes.bytes))) }
+        if let connection { out.append(("connection", .string(connection))) }
+        if let reserve { out.append(("reserve", .string(reserve.description))) }
         if let stateDir { out.append(("state_dir", .string(stateDir))) }
         if let stateFile { out.append(("state_file", .string(stateFile))) }
         if let metricsFile { out.append(("metrics_file", .string(metricsFile))) }

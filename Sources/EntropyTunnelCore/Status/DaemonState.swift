@@ -94,6 +94,12 @@ public struct DaemonState: Sendable {
         } else {
             members.append(("kernel", .null))
         }
+        if let r = s.reserve {
+            members.append(("reserve", .object([
+                ("capacity", .int(Int64(r.capacity))), ("level", .int(Int64(r.level))),
+                ("fills", .int(Int64(clamping: r.fills))), ("sessions", .int(Int64(s.connections))),
+            ])))
+        }
         members.append(("rngd", p.sink == .rngd
             ? .object([("pid", .optional(s.rngdPID) { .int(Int64($0)) }), ("restarts", .int(Int64(s.rngdRestarts)))])
             : .null))

@@ -53,6 +53,12 @@ public struct MetricsText {
             m.family("entropy_tunnel_last_feed_timestamp_seconds", .gauge, "Time of the last kernel feed since the Unix epoch in seconds (0: none yet).")
             m.sample("entropy_tunnel_last_feed_timestamp_seconds", [], k.lastFeedAt ?? 0)
         }
+        if let r = s.reserve {
+            m.family("entropy_tunnel_reserve_bytes", .gauge, "On-demand mode: health-tested bytes held in the reserve.")
+            m.sample("entropy_tunnel_reserve_bytes", [], Double(r.level))
+            m.family("entropy_tunnel_reserve_fills_total", .counter, "On-demand mode: sessions that filled the reserve.")
+            m.sample("entropy_tunnel_reserve_fills_total", [], Double(r.fills))
+        }
         if p.sink == .rngd {
             m.family("entropy_tunnel_rngd_restarts_total", .counter, "Times rngd was started again after it ended.")
             m.sample("entropy_tunnel_rngd_restarts_total", [], Double(s.rngdRestarts))

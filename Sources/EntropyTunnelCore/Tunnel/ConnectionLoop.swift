@@ -25,7 +25,7 @@ final class ConnectionLoop: Sendable {
     }
 
     /// The connection in use and since when.
-    private struct Current {
+    struct Current {
         var index: Int
         var connection: TunnelConnection
         var since: Instant
@@ -81,7 +81,7 @@ final class ConnectionLoop: Sendable {
     }
 
     /// Opens a connection to host `index`; on failure records it and returns nil.
-    private func connect(_ index: Int, state: inout HostState) throws(TunnelError) -> Current? {
+    func connect(_ index: Int, state: inout HostState) throws(TunnelError) -> Current? {
         let host = configuration.hosts[index]
         do throws(TunnelError) {
             let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
@@ -112,7 +112,7 @@ final class ConnectionLoop: Sendable {
     }
 
     /// Logs a failure of host `index` and schedules its next try.
-    private func failed(_ index: Int, _ error: TunnelError, uptime: Duration, state: inout HostState) {
+    func failed(_ index: Int, _ error: TunnelError, uptime: Duration, state: inout HostState) {
         let hosts = configuration.hosts
         let delay = state.failed(index, configurationProblem: error.isConfigurationProblem, uptime: uptime)
         var metadata: Logger.Metadata = ["host": "\(hosts[index])"]
@@ -182,5 +182,10 @@ struct HostState {
         let delay = configurationProblem ? cap : backoffs[index].nextDelay(afterRunningFor: uptime)
         notBefore[index] = .now + delay
         return delay
+    }
+
+    /// Records a session that did its work (on-demand fills): that host's streak starts over.
+    mutating func succeeded(_ index: Int) {
+        backoffs[index].reset()
     }
 }

@@ -74,11 +74,13 @@ final class TunnelService: Service, Sendable {
         let waker = try Waker()
         // A stop that arrived while starting, before the group handled signals.
         if csystem_stop_requested() != 0 { waker.wake() }
+        let onDemand = configuration.connectionMode == .onDemand
         let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
+        let fills = OnDemandLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await BlockingThread.run(name: "et-tunnel") { () throws(TunnelError) in
-                    try loop.run(sink: sink.value)
+                    if onDemand { try fills.run(sink: sink.value) } else { try loop.run(sink: sink.value) }
                 }
             } onGracefulShutdown: {
                 waker.wake()

@@ -30,8 +30,21 @@ public final class TunnelStats: Sendable {
         public var lastFailureAt: Double?
         /// The kernel sink's counters (nil with the other sinks).
         public var kernel: KernelCounters?
+        /// On-demand mode's reserve (nil with persistent connections).
+        public var reserve: ReserveCounters?
 
         public init() {}
+    }
+
+    /// On-demand mode: the in-memory reserve and the sessions that filled it.
+    public struct ReserveCounters: Sendable, Equatable {
+        public var capacity: Int
+        /// Health-tested bytes held now.
+        public var level = 0
+        /// Fill sessions that got all they asked for.
+        public var fills: UInt64 = 0
+
+        public init(capacity: Int) { self.capacity = capacity }
     }
 
     /// One configured host's retry state (the connection loop's per-host backoff).
