@@ -19,7 +19,7 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             When something does not work:  entropy-tunnel check   (one line per step, with the fix)
             """,
         version: EntropyTunnelVersion.string,
-        subcommands: [RunCommand.self, FetchCommand.self, StatusCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self,
+        subcommands: [RunCommand.self, FetchCommand.self, StatusCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, ServeCommand.self,
                       UninstallCommand.self, SeedCommand.self, ConfigManualCommand.self]
     )
 }
