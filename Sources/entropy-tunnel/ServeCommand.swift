@@ -50,15 +50,15 @@ package struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The RNG to read: a character device or a FIFO.", valueName: "path"))
     package var device = "/dev/hwrng"
 
-    @Option(help: ArgumentHelp("The largest request accepted, in bytes (1 to 1M).", valueName: "size"))
+    @Option(help: ArgumentHelp("The largest request accepted, in bytes (512 to 1M; clients ask for at most 512 a line).", valueName: "size"))
     package var maxRequest = ByteSize(bytes: ServeProtocol.defaultMaxRequest)
 
     @Option(help: ArgumentHelp("Bytes per second per connection, like 2K/s (the burst is one --max-request). (default: 2K/s)", valueName: "size/s"))
     package var rate: ByteRate?
 
     package func validate() throws {
-        if !(1...ServeProtocol.requestLimit).contains(maxRequest.bytes) {
-            throw ValidationError("--max-request \(maxRequest) is out of range: give 1 to 1M")
+        if !(ServeProtocol.deviceReadSize...ServeProtocol.requestLimit).contains(maxRequest.bytes) {
+            throw ValidationError("--max-request \(maxRequest) is out of range: give 512 (what clients ask per line) to 1M")
         }
         if let rate, !(1...(1 << 30)).contains(rate.bytesPerSecond) {
             throw ValidationError("--rate \(rate.bytesPerSecond)/s is out of range: give 1/s to 1G/s, like 2K/s")

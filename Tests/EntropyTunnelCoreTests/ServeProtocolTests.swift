@@ -141,3 +141,103 @@ struct ServeProtocolTests {
         #expect(fast.available(at: far) == 1 << 20)
     }
 }
+
+/// The client's side as values: serve-or-plain from the first bytes, and what to request.
+struct ServeClientTests {
+    @Test("the magic line, in any pieces, is serve; the bytes after it are kept")
+    func magicInPieces() {
+        let line = Array("entropy-tunnel-serve 1\n".utf8)
+        for split in 0...line.count {
+            var greeting = StreamGreeting()
+            greeting.take(line[0..<split])
+            #expect(split == line.count ? greeting.kind == .serve(version: 1) : greeting.kind == .undecided)
+            greeting.take(line[split...])
+            #expect(greeting.kind == .serve(version: 1))
+            #expect(greeting.data.isEmpty)
+        }
+        var other = StreamGreeting()
+        other.take(Array("entropy-tunnel-serve 12\n".utf8))
+        #expect(other.kind == .serve(version: 12))
+    }
+
+    struct PlainCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let bytes: [UInt8]
+        /// Bytes taken when it decides plain.
+        let decidedAt: Int
+        var testDescription: String { name }
+    }
+
+    @Test("anything else is plain, decided early, every byte kept as data", arguments: [
+        PlainCase(name: "random first byte", bytes: [0x9c, 1, 2, 3], decidedAt: 1),
+        PlainCase(name: "a prefix of the magic, then other bytes", bytes: Array("entropy-tunnel-sXrest".utf8), decidedAt: 17),
+        PlainCase(name: "no version", bytes: Array("entropy-tunnel-serve \n".utf8), decidedAt: 22),
+        PlainCase(name: "a letter in the version", bytes: Array("entropy-tunnel-serve 1a\n".utf8), decidedAt: 23),
+        PlainCase(name: "digits for ever", bytes: Array("entropy-tunnel-serve ".utf8) + Array(repeating: 0x31, count: 40), decidedAt: ServeProtocol.magicLineLimit),
+    ])
+    func plain(_ c: PlainCase) {
+        var greeting = StreamGreeting()
+        var taken = 0
+        for byte in c.bytes where greeting.kind == .undecided {
+            greeting.take([byte])
+            taken += 1
+        }
+        #expect(greeting.kind == .plain)
+        #expect(taken == c.decidedAt)
+        #expect(greeting.data == Array(c.bytes[0..<taken]))
+        #expect(greeting.wants == 0)
+    }
+
+    @Test("a stream that ends undecided was a plain reader's data")
+    func endsUndecided() {
+        var greeting = StreamGreeting()
+        greeting.take(Array("entropy".utf8))
+        #expect(greeting.wants == ServeProtocol.magicLineLimit - 7)
+        greeting.endOfStream()
+        #expect(greeting.kind == .plain)
+        #expect(greeting.data == Array("entropy".utf8))
+    }
+
+    @Test("kernel sink: one window per due feed, nothing while one is on its way")
+    func kernelDemand() {
+        var demand = ServeDemand()
+        // Due: the kernel sink reports at least one window of room.
+        #expect(demand.requests(sinkRoom: 512, buffered: 0, limitLeft: nil, threshold: 1, unit: 512) == [512])
+        #expect(demand.requests(sinkRoom: 512, buffered: 0, limitLeft: nil, threshold: 1, unit: 512) == [])
+        demand.arrived(512)
+        // 32 bytes went to the kernel, 480 are left here: the next feed needs no request.
+        #expect(demand.requests(sinkRoom: 512, buffered: 480, limitLeft: nil, threshold: 1, unit: 512) == [32])
+        #expect(demand.requested == 1024 - 480)
+    }
+
+    @Test("pre-readiness burst and fetch: exactly the count, whole windows with the tests, lines of at most 512")
+    func burstAndLimit() {
+        var burst = ServeDemand()
+        #expect(burst.requests(sinkRoom: 4096, buffered: 0, limitLeft: nil, threshold: 1, unit: 512) == Array(repeating: 512, count: 8))
+        var fetch = ServeDemand()
+        #expect(fetch.requests(sinkRoom: .max, buffered: 0, limitLeft: 1000, threshold: 1, unit: 512) == [512, 512])
+        var exact = ServeDemand()
+        #expect(exact.requests(sinkRoom: .max, buffered: 0, limitLeft: 1000, threshold: 1, unit: 1) == [512, 488])
+        #expect(exact.requests(sinkRoom: .max, buffered: 0, limitLeft: 1000, threshold: 1, unit: 1) == [])
+        // A failed health window was dropped: it is asked for again.
+        var dropped = ServeDemand()
+        _ = dropped.requests(sinkRoom: .max, buffered: 0, limitLeft: 1024, threshold: 1, unit: 512)
+        dropped.arrived(1024)
+        #expect(dropped.requests(sinkRoom: .max, buffered: 512, limitLeft: 1024, threshold: 1, unit: 512) == [512])
+        // A sink without end and no limit: at most aheadLimit ahead.
+        var file = ServeDemand()
+        #expect(file.requests(sinkRoom: .max, buffered: 0, limitLeft: nil, threshold: 1, unit: 512).reduce(0, +) == ServeDemand.aheadLimit)
+    }
+
+    @Test("FIFO sink: refills up to its capacity once it is half empty, not in drips")
+    func fifoDemand() {
+        var demand = ServeDemand()
+        let capacity = 65536
+        #expect(demand.requests(sinkRoom: capacity, buffered: 0, limitLeft: nil, threshold: capacity / 2, unit: 512).reduce(0, +) == capacity)
+        demand.arrived(capacity)
+        // The consumer took 20K: below the threshold, nothing.
+        #expect(demand.requests(sinkRoom: 20 << 10, buffered: 0, limitLeft: nil, threshold: capacity / 2, unit: 512) == [])
+        // It took 40K: refill the 40K.
+        #expect(demand.requests(sinkRoom: 40 << 10, buffered: 0, limitLeft: nil, threshold: capacity / 2, unit: 512).reduce(0, +) == 40 << 10)
+    }
+}

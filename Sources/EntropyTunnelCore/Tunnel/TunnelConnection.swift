@@ -29,6 +29,8 @@ public final class TunnelConnection {
     let session: SSHSession
     let channel: SSHChannel
     private let logger: Logger
+    /// Serve or plain, and what was asked of a serve host: kept from one pump to the next.
+    private var stream = StreamState()
     /// Bytes this connection has delivered, over all its pumps.
     public private(set) var delivered = 0
 
@@ -84,8 +86,11 @@ public final class TunnelConnection {
                             deadPeerTimeout: options.deadPeerTimeout, dataTimeout: options.dataTimeout,
                             health: settings.health,
                             healthFailureLimit: settings.healthFailureLimit, until: settings.until),
-            waker: waker, stats: stats, logger: logger)
-        defer { delivered += pump.delivered }
+            stream: stream, waker: waker, stats: stats, logger: logger)
+        defer {
+            delivered += pump.delivered
+            stream = pump.stream
+        }
         switch try pump.run() {
         case .limitReached:
             return .limitReached
