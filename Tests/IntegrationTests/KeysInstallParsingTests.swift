@@ -19,6 +19,22 @@ struct KeysInstallParsingTests {
         #expect(throws: (any Error).self) { try EntropyTunnelCommand.parseAsRoot(["keys", "authorize"]) }
     }
 
+    @Test("serve parses with its defaults, refuses what it cannot serve, and its help explains the rate and the statuses")
+    func serveParsing() throws {
+        let serve = try #require(try EntropyTunnelCommand.parseAsRoot(["serve"]) as? ServeCommand)
+        #expect(serve.device == "/dev/hwrng" && serve.maxRequest.bytes == 4096 && serve.rate == nil)
+        let tuned = try #require(try EntropyTunnelCommand.parseAsRoot(["serve", "--device", "/dev/tpmrng", "--rate", "4K/s", "--max-request", "64K"]) as? ServeCommand)
+        #expect(tuned.rate?.bytesPerSecond == 4096 && tuned.maxRequest.bytes == 65536 && tuned.device == "/dev/tpmrng")
+        #expect(try (EntropyTunnelCommand.parseAsRoot(["serve", "--rate", "512"]) as? ServeCommand)?.rate?.bytesPerSecond == 512)
+        for bad in [["--max-request", "100"], ["--max-request", "2M"], ["--rate", "0/s"], ["--rate", "fast"]] {
+            #expect(throws: (any Error).self, "\(bad)") { try EntropyTunnelCommand.parseAsRoot(["serve"] + bad) }
+        }
+        let help = EntropyTunnelCommand.helpMessage(for: ServeCommand.self, columns: 200)
+        for phrase in ["entropy-tunnel-serve 1", "2K/s", "TPM", "65 malformed request", "66", "74", "syslog"] {
+            #expect(help.contains(phrase), "serve --help lacks \(phrase)")
+        }
+    }
+
     @Test("install and uninstall parse; help names what an administrator needs")
     func installParsing() throws {
         let install = try #require(try EntropyTunnelCommand.parseAsRoot(
