@@ -69,6 +69,13 @@ package struct ServeCommand: AsyncParsableCommand {
         // The client going away must show up as EPIPE on a write, not kill the process before
         // the session's summary is logged.
         signal(SIGPIPE, SIG_IGN)
+        // Not a daemon: SIGTERM, SIGINT and SIGHUP (sshd or an administrator ending the session)
+        // end it at once, undoing the start-up trap that only notes them.
+        for stop in [SIGTERM, SIGINT, SIGHUP] { signal(stop, SIG_DFL) }
+        var stops = sigset_t()
+        sigemptyset(&stops)
+        for stop in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stops, stop) }
+        sigprocmask(SIG_UNBLOCK, &stops, nil)
         var options = ServeSession.Options()
         options.device = device
         options.maxRequest = maxRequest.bytes

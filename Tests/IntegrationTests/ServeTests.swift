@@ -185,6 +185,21 @@ struct ServeTests {
         #expect(device.taken == 0)
     }
 
+    @Test("SIGTERM ends serve at once, even while it waits for a request or on the rate cap")
+    func sigtermEnds() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let device = try CountingDevice(directory: dir)
+        for input in ["", "4096\n4096\n"] {
+            let serve = try DirectServe(["--device", device.path, "--rate", "1/s"])
+            serve.send(input)
+            #expect(serve.read(23).count == 23)
+            kill(serve.process.processIdentifier, SIGTERM)
+            #expect(waitUntil(3) { !serve.process.isRunning }, "serve ignored SIGTERM")
+            #expect(serve.process.terminationReason == .uncaughtSignal)
+        }
+    }
+
     @Test("unusable devices: distinct statuses and messages that name the fix")
     func unusableDevices() throws {
         let regular = try Shell.capture(tunnelBinary, ["serve", "--device", "/etc/hostname"], input: Data())

@@ -143,9 +143,12 @@ public final class ServeSession {
             guard let count = request else { continue }
             let due = bucket.take(count, at: .now)
             if due > .now {
-                // The rate cap: a timed wait (nothing to wait for but the clock).
+                // The rate cap: a timed wait, cut short by the client going away (its pipe's
+                // error or hang-up: no events asked for).
                 var poller = Poller()
+                let outputIndex = poller.add(output, [])
                 _ = try? poller.wait(until: due)
+                if !poller.events(at: outputIndex).isEmpty { return "client-gone" }
             }
             var left = count
             while left > 0 {

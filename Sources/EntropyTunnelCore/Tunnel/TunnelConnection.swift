@@ -17,6 +17,10 @@ public final class TunnelConnection {
     /// What a pump needs besides the connection.
     public struct PumpSettings: Sendable {
         public var readChunk = 16 << 10
+        /// Stop once the connection has delivered this many bytes in all, over all its pumps
+        /// (a second fill of n bytes passes `delivered + n`); nil for no limit. With a `serve`
+        /// host exactly the bytes still needed are requested, rounded up to whole health
+        /// windows; the pump ends with `.limitReached` and the connection stays usable.
         public var byteLimit: Int?
         public var health: HealthParameters? = .default
         public var healthFailureLimit = 3
