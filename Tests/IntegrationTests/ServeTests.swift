@@ -256,6 +256,21 @@ struct ServeTests {
         #expect(got == expected)
     }
 
+    @Test("a serve of another protocol version is refused with the fix; a short plain stream is data")
+    func otherVersionAndShortStreams() throws {
+        let host = try LoopbackHost(forcedCommand: "echo 'entropy-tunnel-serve 2'; cat")
+        defer { host.shutdown() }
+        let result = try runTunnel(["fetch"] + connectionArguments(host) + ["--bytes", "32", "--output", host.directory + "/v2.bin"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("protocol 2") && result.stderr.contains("same entropy-tunnel version"), "\(result.stderr)")
+        // A plain reader that sends 11 bytes looking like the magic line and ends: the error
+        // counts them as data (11 bytes, less than one window), it does not hang.
+        try host.setForcedCommand("printf 'entropy-tu'; printf 'n'")
+        let short = try runTunnel(["fetch"] + connectionArguments(host) + ["--bytes", "32", "--output", host.directory + "/short.bin"])
+        #expect(short.status != 0)
+        #expect(short.stderr.contains("after 0 bytes") && short.stderr.contains("the last 11 bytes"), "\(short.stderr)")
+    }
+
     @Test("serve's stderr line is in the client's error")
     func serveErrorsReachTheClient() throws {
         let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device /dev/null")
