@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <linux/random.h>
+#include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -160,4 +162,14 @@ int csystem_timerfd_arm(int fd, long long nanoseconds) {
     spec.it_value.tv_sec = (time_t)(nanoseconds / 1000000000LL);
     spec.it_value.tv_nsec = (long)(nanoseconds % 1000000000LL);
     return timerfd_settime(fd, 0, &spec, NULL) == 0 ? 0 : -errno;
+}
+
+void csystem_openlog(const char *ident, int facility) {
+    static char kept[64];
+    snprintf(kept, sizeof kept, "%s", ident);
+    openlog(kept, LOG_PID, facility);
+}
+
+void csystem_syslog(int priority, const char *message) {
+    syslog(priority, "%s", message);
 }

@@ -14,7 +14,9 @@ package struct FetchCommand: AsyncParsableCommand {
             For scripts, first boot and tests: connects to the first working --host, writes \
             exactly --bytes bytes that passed the health tests to --output (or standard output), \
             disconnects, exits 0. A remote command that ends early is an error, with its stderr \
-            in the message.
+            in the message. From an `entropy-tunnel serve` host exactly --bytes bytes are asked for \
+            (whole 512-byte windows with the health tests), paced by the host's --rate (2K/s by \
+            default, after a first 4K): large fetches take a while there.
             """
     )
 

@@ -160,7 +160,7 @@ package struct UninstallCommand: AsyncParsableCommand {
 }
 
 /// The real path of the running executable (realpath of /proc/self/exe); nil if unknown.
-private func runningExecutable() -> String? {
+func runningExecutable() -> String? {
     guard let resolved = realpath("/proc/self/exe", nil) else { return nil }
     defer { free(resolved) }
     return String(cString: resolved)

@@ -33,8 +33,8 @@ package struct KeysCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub. (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
         package var identity: String = "/etc/entropy-tunnel/id_ed25519"
 
-        @Option(help: ArgumentHelp("The command the host forces for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
-        package var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+        @Option(help: ArgumentHelp("A plain reader the host forces for this key instead of `entropy-tunnel serve`, for a host that cannot run entropy-tunnel, like \"dd if=/dev/hwrng bs=512 status=none\". (default: /usr/bin/entropy-tunnel serve --device /dev/hwrng)", valueName: "command"))
+        package var remoteCommand: String?
 
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses this key may connect from, e.g. 192.0.2.7", valueName: "pattern"))
         package var from: String?
@@ -42,7 +42,7 @@ package struct KeysCommand: AsyncParsableCommand {
         package func run() async throws {
             do {
                 let (key, created) = try await KeyGenerator.ensureKey(identity: identity)
-                let line = AuthorizedKeyLine(key: key, command: remoteCommand, from: from)
+                let line = AuthorizedKeyLine(key: key, command: remoteCommand ?? HostAuthorizer.serveCommand(), from: from)
                 try line.validate()
                 print("\(identity): \(created ? "created" : "exists, kept") (\(key.keygenListing(name: key.comment)))")
                 print("")
@@ -122,8 +122,8 @@ package struct KeysCommand: AsyncParsableCommand {
         @Option(help: "The user the client logs in as. (default: entropy)")
         package var user: String = "entropy"
 
-        @Option(help: ArgumentHelp("The command forced for this key. (default: dd if=/dev/hwrng bs=512 status=none)", valueName: "command"))
-        package var remoteCommand: String = ConnectionOptions.defaultRemoteCommand
+        @Option(help: ArgumentHelp("A plain reader to force for this key instead of `entropy-tunnel serve` (this binary's absolute path, reading --device), like \"dd if=/dev/hwrng bs=512 status=none\".", valueName: "command"))
+        package var remoteCommand: String?
 
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses the client may connect from.", valueName: "pattern"))
         package var from: String?
@@ -139,7 +139,8 @@ package struct KeysCommand: AsyncParsableCommand {
 
         package func run() async throws {
             do {
-                var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: remoteCommand, from: from))
+                let command = remoteCommand ?? HostAuthorizer.serveCommand(binary: runningExecutable() ?? HostAuthorizer.packagedBinary, device: device)
+                var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: command, from: from))
                 authorizer.user = user
                 authorizer.device = device
                 authorizer.udevRule = udevRule

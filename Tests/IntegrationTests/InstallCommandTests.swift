@@ -48,7 +48,7 @@ struct InstallCommandTests {
         let publicKey = try String(contentsOfFile: root + "/etc/entropy-tunnel/id_ed25519.pub", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(first.stdout.contains("entropy-tunnel keys authorize --key '\(publicKey)'"))
-        #expect(first.stdout.contains("restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(publicKey)"))
+        #expect(first.stdout.contains("restrict,command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng\" \(publicKey)"))
         #expect(!first.stdout.contains("no change"))
 
         let second = try runTunnel(arguments + ["--root", root])

@@ -27,7 +27,7 @@ struct KeysCommandTests {
         #expect(try String(contentsOfFile: identity, encoding: .utf8).hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----"))
         #expect(try (FileManager.default.attributesOfItem(atPath: identity)[.posixPermissions] as? Int) == 0o600)
         let lines = first.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains("restrict,from=\"192.0.2.7\",command=\"dd if=/dev/hwrng bs=512 status=none\" \(publicKey)"))
+        #expect(lines.contains("restrict,from=\"192.0.2.7\",command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng\" \(publicKey)"))
         #expect(lines.contains("  entropy-tunnel keys authorize --from 192.0.2.7 --key '\(publicKey)'"))
         // The fingerprint shown is ssh-keygen's.
         let listing = try keygenListing(identity + ".pub")
@@ -177,6 +177,23 @@ struct KeysCommandTests {
         #expect(bytes.count == 4096)
         #expect(!bytes.starts(with: Data("not-forced".utf8)), "the forced command must win over the client's")
         #expect(Set(bytes).count > 200, "random bytes from the device, not text")
+
+        // The default: `entropy-tunnel serve` (this binary's real path) reading --device,
+        // proven with one request, replacing the plain reader's line; fetch works through it.
+        let serve = try runTunnel(["keys", "authorize", "--key", publicKey, "--user", user, "--device", device,
+                                   "--udev-rule", dir + "/60-entropy-tunnel.rules"])
+        #expect(serve.status == 0, "\(serve.stdout)\n\(serve.stderr)")
+        #expect(serve.stdout.contains("forced command works"))
+        let binary = try #require(realpath(tunnelBinary, nil))
+        defer { free(binary) }
+        let serveLines = try String(contentsOfFile: sshDirectory + "/authorized_keys", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains(publicKey) }
+        #expect(serveLines == ["restrict,command=\"\(String(cString: binary)) serve --device \(device)\" \(publicKey)"[...]])
+        let servedOutput = dir + "/served.bin"
+        let served = try runTunnel(["fetch", "--host", host.endpoint, "--user", user, "--identity", identity,
+                                    "--known-hosts", host.knownHosts, "--bytes", "1000", "--output", servedOutput])
+        #expect(served.status == 0, "\(served.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: servedOutput)).count == 1000)
     }
 }
 

@@ -81,11 +81,12 @@ struct StatusCommandTests {
 
     @Test("the first host unreachable (127.0.0.1:1): on the fallback, exit 1, the first host backing off")
     func fallbackHostIsDegraded() throws {
+        // A held session on the fallback (on-demand holds none between fills: "current" is then null).
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
         defer { host.shutdown() }
         let stateFile = host.directory + "/state.json"
         let tunnel = try TunnelProcess(["run", "--host", "127.0.0.1:1"] + connectionArguments(host) +
-                                       ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
+                                       ["--sink", "kernel", "--connection", "persistent", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
                                         "--state-file", stateFile], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
         #expect(waitUntil(15) {

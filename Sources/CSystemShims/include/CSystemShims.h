@@ -51,4 +51,10 @@ long csystem_getrandom(void *buf, unsigned long len, unsigned int flags);
 int csystem_timerfd_create(void);
 int csystem_timerfd_arm(int fd, long long nanoseconds);
 
+/* openlog(3) with LOG_PID under `ident` (kept: syslog keeps the pointer) and syslog(3) of one
+ * message at `priority` (LOG_INFO | LOG_DAEMON ...), passed as "%s" so it is never a format.
+ * syslog is variadic, hence the wrapper. */
+void csystem_openlog(const char *ident, int facility);
+void csystem_syslog(int priority, const char *message);
+
 #endif

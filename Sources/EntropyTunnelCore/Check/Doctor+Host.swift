@@ -140,7 +140,7 @@ extension Doctor {
         case .authenticationFailed:
             if let authorizeFix { return authorizeFix }
             return "on \(options.host.host), as root: " +
-                HostAuthorizer.commandLine(key: publicKey, user: options.user, remoteCommand: options.remoteCommand, from: nil)
+                HostAuthorizer.commandLine(key: publicKey, user: options.user, remoteCommand: options.remoteCommand == ConnectionOptions.defaultRemoteCommand ? nil : options.remoteCommand, from: nil)
         case .healthTestFailed:
             return "check the host's RNG device: its output fails the SP 800-90B health tests (stuck or repeating bytes); " +
                 "look at `head -c 64 /dev/hwrng | od -An -tx1` and `dmesg | grep -i rng` on \(options.host.host)"

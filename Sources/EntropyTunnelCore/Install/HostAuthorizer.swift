@@ -69,11 +69,22 @@ public struct HostAuthorizer: Sendable {
         return report
     }
 
+    /// Where the Debian package installs entropy-tunnel: the path printed for a host's forced
+    /// command when it is written by hand (`keys authorize` on the host uses its own path).
+    public static let packagedBinary = "/usr/bin/entropy-tunnel"
+
+    /// The forced command that runs `entropy-tunnel serve` on the host: `BINARY serve --device DEVICE`.
+    public static func serveCommand(binary: String = packagedBinary, device: String = "/dev/hwrng") -> String {
+        ShellQuote.command([binary, "serve", "--device", device])
+    }
+
     /// The `keys authorize` command line for `key`, quoted for pasting into a shell on the host.
-    public static func commandLine(key: PublicKey, user: String = "entropy", remoteCommand: String, from: String?) -> String {
+    /// `remoteCommand` nil (the default) installs `entropy-tunnel serve`; a command installs that
+    /// plain reader instead.
+    public static func commandLine(key: PublicKey, user: String = "entropy", remoteCommand: String?, from: String?) -> String {
         var words = ["entropy-tunnel", "keys", "authorize"]
         if user != "entropy" { words += ["--user", user] }
-        if remoteCommand != ConnectionOptions.defaultRemoteCommand { words += ["--remote-command", remoteCommand] }
+        if let remoteCommand { words += ["--remote-command", remoteCommand] }
         if let from { words += ["--from", from] }
         return ShellQuote.command(words + ["--key", key.line])
     }
@@ -183,17 +194,21 @@ public struct HostAuthorizer: Sendable {
     /// Runs the forced command as the user, like sshd would (through /bin/sh, from the home
     /// directory), and returns the first `proofBytes` bytes; fails with the command's stderr.
     func proveForcedCommand(_ account: Account) async throws(TunnelError) -> [UInt8] {
-        let script = "timeout 20 runuser -u \"$1\" -- /bin/sh -c \"$2\" | head -c \(proofBytes)"
+        // One request on stdin: `serve` answers it after its magic line; a plain reader ignores it.
+        let magic = ServeProtocol.magicLine
+        let script = "printf '%s\\n' \(proofBytes) | timeout 20 runuser -u \"$1\" -- /bin/sh -c \"$2\" | head -c \(magic.count + proofBytes)"
         let result = try await ExternalCommand.run("/bin/sh", ["-c", script, "sh", user, line.command],
                                                    workingDirectory: account.home)
-        guard result.stdoutBytes.count == proofBytes else {
+        var output = result.stdoutBytes
+        output = output.starts(with: magic) ? Array(output.dropFirst(magic.count)) : Array(output.prefix(proofBytes))
+        guard output.count == proofBytes else {
             let stderr = result.stderr.trimmingSpaces
             throw TunnelError(.remoteCommandFailed,
-                              "the forced command `\(line.command)` run as \(user) gave \(result.stdoutBytes.count) of \(proofBytes) bytes" +
+                              "the forced command `\(line.command)` run as \(user) gave \(output.count) of \(proofBytes) bytes" +
                               (stderr.isEmpty ? "" : ": \(stderr)") +
                               "; check that \(user) can read the device (`ls -l \(ShellQuote.quote(device))`) and that the command is right")
         }
-        return result.stdoutBytes
+        return output
     }
 
     // MARK: - Account lookup

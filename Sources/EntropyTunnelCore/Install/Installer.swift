@@ -168,7 +168,7 @@ public struct Installer: Sendable {
         }
 
         report.hostSteps = Self.hostSteps(key: report.clientKey!, user: setting("user") ?? "entropy",
-                                          remoteCommand: setting("remote_command") ?? ConnectionOptions.defaultRemoteCommand)
+                                          remoteCommand: setting("remote_command"))
         return report
     }
 
@@ -306,9 +306,10 @@ public struct Installer: Sendable {
         report.steps.append("\(path): \(change.rawValue)" + (detail.map { " (\($0))" } ?? ""))
     }
 
-    /// The steps on the entropy host for `key`.
-    public static func hostSteps(key: PublicKey, user: String, remoteCommand: String) -> String {
-        let line = AuthorizedKeyLine(key: key, command: remoteCommand)
+    /// The steps on the entropy host for `key`: `entropy-tunnel serve` as the forced command, or
+    /// `remoteCommand` (a plain reader, for a host that cannot run entropy-tunnel) when given.
+    public static func hostSteps(key: PublicKey, user: String, remoteCommand: String?) -> String {
+        let line = AuthorizedKeyLine(key: key, command: remoteCommand ?? HostAuthorizer.serveCommand())
         return """
             On the entropy host, as root (with entropy-tunnel installed there):
               \(HostAuthorizer.commandLine(key: key, user: user, remoteCommand: remoteCommand, from: nil))

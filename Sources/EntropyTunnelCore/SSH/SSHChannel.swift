@@ -55,6 +55,16 @@ public final class SSHChannel {
         throw session.error(for: Int32(truncatingIfNeeded: rc), "reading from the remote command")
     }
 
+    /// Writes to the remote command's stdin with `libssh2_channel_write_ex` (non-blocking):
+    /// the number of bytes taken, or `.wouldBlock` (poll the socket for `session.blockedEvents`).
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .processed(0) }
+        let rc = libssh2_channel_write_ex(raw, 0, base.assumingMemoryBound(to: CChar.self), bytes.count)
+        if rc >= 0 { return .processed(rc) }
+        if rc == Int(LIBSSH2_ERROR_EAGAIN) { return .wouldBlock }
+        throw session.error(for: Int32(truncatingIfNeeded: rc), "writing a request to the remote command")
+    }
+
     /// Lets libssh2 process whatever the host sent (keepalive replies, EOF, close) **without**
     /// re-opening the window: `libssh2_channel_wait_eof` in non-blocking mode reads the transport
     /// until it would block and does not adjust the window, unlike every read call.

@@ -11,9 +11,13 @@ public protocol ByteSink: AnyObject {
     /// Called about once a second while the pump waits: a chance to repair the sink (the FIFO
     /// deleted behind our back).
     func revalidate() throws(TunnelError)
+    /// With a `serve` host: the smallest shortfall worth a request. 1 (ask for whatever the sink
+    /// can take) by default; a FIFO asks once it is half empty, to refill it in large requests.
+    var refillThreshold: Int { get }
 }
 
 extension ByteSink {
     public var pollEvents: Poller.Events { .writable }
     public func revalidate() throws(TunnelError) {}
+    public var refillThreshold: Int { 1 }
 }

@@ -189,6 +189,9 @@ public final class FIFOSink: ByteSink {
         return Int(queued)
     }
 
+    /// Refill from a `serve` host once the FIFO is half empty.
+    public var refillThreshold: Int { max(1, capacity / 2) }
+
     public func writableBytes() throws(TunnelError) -> Int { max(0, capacity - queuedBytes()) }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {

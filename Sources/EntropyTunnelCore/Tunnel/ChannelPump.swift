@@ -52,11 +52,15 @@ final class ChannelPump {
     private var stderr: RemoteStderr
     private var tester: HealthTester?
     private var buffer: PumpBuffer
+    /// What the stream is (serve or plain) and, with serve, what was asked for: kept by the
+    /// connection from one pump to the next.
+    private(set) var stream: StreamState
     /// Bytes delivered to the sink by this pump.
     var delivered: Int { buffer.delivered }
 
-    init(channel: SSHChannel, sink: any ByteSink, settings: Settings, waker: Waker,
+    init(channel: SSHChannel, sink: any ByteSink, settings: Settings, stream: StreamState, waker: Waker,
          stats: TunnelStats?, logger: Logger) {
+        self.stream = stream
         self.channel = channel
         self.sink = sink
         self.settings = settings
@@ -112,15 +116,41 @@ final class ChannelPump {
             if buffer.hasReady {
                 sinkFull = true
             } else {
-                let room = buffer.readAllowance(sinkRoom: try sink.writableBytes())
+                let sinkRoom = try sink.writableBytes()
+                let room = buffer.readAllowance(sinkRoom: sinkRoom)
                 if room == 0 {
                     sinkFull = true
+                } else if stream.greeting.kind == .undecided {
+                    // The first bytes decide serve or plain; few, and read whatever the room.
+                    try drainStderr(stderrBuffer)
+                    let wants = stream.greeting.wants
+                    switch try channel.read(stream: 0, into: UnsafeMutableRawBufferPointer(rebasing: stderrBuffer[0..<wants])) {
+                    case .bytes(let n):
+                        try greet(UnsafeRawBufferPointer(rebasing: stderrBuffer[0..<n]), memory)
+                        lastHeard = .now
+                        lastData = lastHeard
+                        continue
+                    case .wouldBlock:
+                        socketEvents = session.blockedEvents
+                    case .endOfStream:
+                        // A plain reader that ended within its first bytes: those bytes were data.
+                        if stream.greeting.kind == .undecided { try greet(UnsafeRawBufferPointer(start: nil, count: 0), memory, ended: true) }
+                        try drainStderr(stderrBuffer)
+                        stderr.finish()
+                        let exit = channel.close(deadline: .now + .seconds(2))
+                        return .remoteExited(exit, stderr: stderr.summary, received: buffer.filled - buffer.verified)
+                    }
                 } else {
                     try drainStderr(stderrBuffer)
+                    if case .serve = stream.greeting.kind {
+                        try request(sinkRoom: sinkRoom)
+                        if !stream.outbox.isEmpty { socketEvents = session.blockedEvents }
+                    }
                     let range = buffer.readRange(room)
                     switch try channel.read(stream: 0, into: UnsafeMutableRawBufferPointer(rebasing: memory[range])) {
                     case .bytes(let n):
                         buffer.read(n)
+                        stream.demand.arrived(n)
                         try checkWindows(memory)
                         lastHeard = .now
                         lastData = lastHeard
@@ -156,6 +186,8 @@ final class ChannelPump {
             }
             // Time with a full sink is not the host's fault: its clock starts when there is room.
             if sinkFull { lastData = now }
+            // A serve host sends only what was asked: while nothing is asked, silence is right.
+            if case .serve = stream.greeting.kind, stream.demand.outstanding == 0, stream.outbox.isEmpty { lastData = now }
             let dataUntil = lastData + settings.dataTimeout
             if now >= dataUntil {
                 stderr.finish()
@@ -176,6 +208,55 @@ final class ChannelPump {
             _ = try poller.wait(until: deadline)
             if poller.events(at: wakerIndex).contains(.readable) { return .stopped }
             if let socketIndex, !poller.events(at: socketIndex).isEmpty { lastHeard = .now }
+        }
+    }
+
+    /// Takes the stream's first bytes: decides serve or plain, and puts a plain reader's bytes
+    /// (or bytes after the magic line) into the buffer as data. `ended`: the stream ended first.
+    private func greet(_ bytes: UnsafeRawBufferPointer, _ memory: UnsafeMutableRawBufferPointer, ended: Bool = false) throws(TunnelError) {
+        var greeting = stream.greeting
+        greeting.take(bytes)
+        if ended { greeting.endOfStream() }
+        stream.greeting = greeting
+        switch greeting.kind {
+        case .undecided:
+            return
+        case .serve(let version) where version != ServeProtocol.version:
+            throw TunnelError(.remoteCommandFailed,
+                              "\(channel.session.endpoint) runs `entropy-tunnel serve` with protocol \(version); this " +
+                              "client speaks protocol \(ServeProtocol.version): install the same entropy-tunnel version " +
+                              "on both machines")
+        case .serve:
+            logger.debug("host speaks serve", metadata: ["host": "\(channel.session.endpoint)"])
+        case .plain:
+            break
+        }
+        let data = greeting.data
+        stream.greeting.clearData()
+        guard !data.isEmpty else { return }
+        let range = buffer.readRange(data.count)
+        data.withUnsafeBytes { memory.baseAddress!.advanced(by: range.lowerBound).copyMemory(from: $0.baseAddress!, byteCount: data.count) }
+        buffer.read(data.count)
+        if case .serve = greeting.kind { stream.demand.arrived(data.count) }
+        try checkWindows(memory)
+    }
+
+    /// With serve: queues request lines for what the sink will take, and sends what the channel
+    /// accepts now.
+    private func request(sinkRoom: Int) throws(TunnelError) {
+        let sizes = stream.demand.requests(
+            sinkRoom: sinkRoom, buffered: buffer.filled - buffer.written,
+            limitLeft: settings.byteLimit.map { $0 - buffer.delivered }, threshold: sink.refillThreshold,
+            unit: settings.health == nil ? 1 : HealthParameters.windowSize)
+        for size in sizes { stream.outbox += ServeProtocol.requestLine(size) }
+        while !stream.outbox.isEmpty {
+            let lines = stream.outbox
+            var result: Result<IOResult<Int>, TunnelError> = .success(.wouldBlock)
+            lines.withUnsafeBytes { bytes in
+                result = Result { () throws(TunnelError) in try channel.write(bytes) }
+            }
+            guard case .processed(let n) = try result.get(), n > 0 else { return }
+            stream.outbox.removeFirst(n)
         }
     }
 

@@ -17,6 +17,10 @@ public final class TunnelConnection {
     /// What a pump needs besides the connection.
     public struct PumpSettings: Sendable {
         public var readChunk = 16 << 10
+        /// Stop once the connection has delivered this many bytes in all, over all its pumps
+        /// (a second fill of n bytes passes `delivered + n`); nil for no limit. With a `serve`
+        /// host exactly the bytes still needed are requested, rounded up to whole health
+        /// windows; the pump ends with `.limitReached` and the connection stays usable.
         public var byteLimit: Int?
         public var health: HealthParameters? = .default
         public var healthFailureLimit = 3
@@ -29,6 +33,8 @@ public final class TunnelConnection {
     let session: SSHSession
     let channel: SSHChannel
     private let logger: Logger
+    /// Serve or plain, and what was asked of a serve host: kept from one pump to the next.
+    private var stream = StreamState()
     /// Bytes this connection has delivered, over all its pumps.
     public private(set) var delivered = 0
 
@@ -84,8 +90,11 @@ public final class TunnelConnection {
                             deadPeerTimeout: options.deadPeerTimeout, dataTimeout: options.dataTimeout,
                             health: settings.health,
                             healthFailureLimit: settings.healthFailureLimit, until: settings.until),
-            waker: waker, stats: stats, logger: logger)
-        defer { delivered += pump.delivered }
+            stream: stream, waker: waker, stats: stats, logger: logger)
+        defer {
+            delivered += pump.delivered
+            stream = pump.stream
+        }
         switch try pump.run() {
         case .limitReached:
             return .limitReached
