@@ -114,11 +114,11 @@ struct OnDemandTests {
         }
         #expect(waitUntil(10) { tunnel.log.contains("no RNG here") }, "\(tunnel.log)")
         let before = reseeds(tracer)
-        let failuresBefore = count("no RNG here", in: tunnel.log)
+        let failuresBefore = count("retry_in=", in: tunnel.log)
         usleep(4_000_000)
         let after = reseeds(tracer)
         tracer.stop()
-        let failures = count("no RNG here", in: tunnel.log) - failuresBefore
+        let failures = count("retry_in=", in: tunnel.log) - failuresBefore
         #expect(after - before >= 3, "the kernel must still be fed from the reserve: \(before) -> \(after)")
         // --backoff-cap 2: at most a few tries in 4 s, not a tight loop.
         #expect(failures <= 8, "\(failures) failed fills in 4 s: \(tunnel.log)")
@@ -143,5 +143,28 @@ struct OnDemandTests {
                                     ["--sink", "fifo", "--connection", "on-demand", "--fifo", host.directory + "/f"])
         #expect(refused.status != 0)
         #expect((refused.stdout + refused.stderr).contains("on-demand works only with the kernel sink"), "\((refused.stdout + refused.stderr))")
+    }
+
+    @Test("on-demand over serve: the host gives out the reserve and no more (over-drain at most --reserve + one window)")
+    func overDrainOverServe() throws {
+        let dir = try ServeTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let device = try ServeTests.CountingDevice(directory: dir)
+        let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device \(device.path)")
+        defer { host.shutdown() }
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
+                                       ["--kernel-interval", "1", "--state-dir", host.directory + "/state", "--log-level", "debug"],
+                                       logPath: host.directory + "/run.log")
+        defer { tunnel.stop() }
+        let feeds = { tunnel.log.split(separator: "\n").filter { $0.contains("kernel feed") }.count }
+        #expect(waitUntil(20) { feeds() >= 8 }, "\(tunnel.log)")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+        let given = feeds() * 64
+        let taken = device.taken
+        print("on-demand over serve: host device gave \(taken) bytes, the kernel got \(given) (over-drain \(taken - given))")
+        #expect(taken >= given)
+        #expect(taken - given <= 4096 + 512, "over-drain \(taken - given) bytes")
+        #expect(host.sessionPIDs.isEmpty)
     }
 }

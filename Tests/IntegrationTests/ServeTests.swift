@@ -310,8 +310,8 @@ struct ServeTests {
         let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device \(device.path)")
         defer { host.shutdown() }
         let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
-                                       ["--sink", "kernel", "--kernel-interval", "1", "--state-dir", host.directory + "/state",
-                                        "--log-level", "debug"],
+                                       ["--sink", "kernel", "--connection", "persistent", "--kernel-interval", "1",
+                                        "--state-dir", host.directory + "/state", "--log-level", "debug"],
                                        logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
         let feeds = { tunnel.log.split(separator: "\n").filter { $0.contains("kernel feed") }.count }
