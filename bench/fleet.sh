@@ -61,13 +61,14 @@ HZ=$(getconf CLK_TCK)
 # CPU ticks of PID's live processes below it and of those it reaped (cutime + cstime), not its own.
 subtree_ticks() {
     local root=$1 total pid
-    total=$(awk '{print $16 + $17}' "/proc/$root/stat")
+    # Fields after the ")" that ends the command name (which may hold spaces): utime is the 12th.
+    total=$(sed 's/.*) //' "/proc/$root/stat" | awk '{print $14 + $15}')
     local queue=("$root") next
     while [ ${#queue[@]} -gt 0 ]; do
         next=()
         for pid in "${queue[@]}"; do
             for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-                total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+                total=$((total + $(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}' || echo 0)))
                 next+=("$child")
             done
         done
@@ -119,7 +120,7 @@ run_mode() {  # MODE
     # Client CPU and private memory, before the stop.
     : > "$dir/clients.txt"
     for pid in "${CLIENTS[@]}"; do
-        echo "$(awk '{print $14 + $15}' /proc/"$pid"/stat 2>/dev/null || echo -1) $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' /proc/"$pid"/smaps_rollup 2>/dev/null || echo -1)" >> "$dir/clients.txt"
+        echo "$(sed 's/.*) //' /proc/"$pid"/stat 2>/dev/null | awk '{print $12 + $13}' || echo -1) $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' /proc/"$pid"/smaps_rollup 2>/dev/null || echo -1)" >> "$dir/clients.txt"
     done
     local host_end
     host_end=$(subtree_ticks "$host")
@@ -139,7 +140,7 @@ start = float(open(f"{d}/start").read())
 def ts(line):
     t = line.split(" ", 1)[0].rstrip("Z")
     return datetime.datetime.fromisoformat(t).replace(tzinfo=datetime.timezone.utc).timestamp()
-delays, firsts, feeds, reserve_left, fills, sessions_opened, missing = [], [], 0, 0, 0, 0, 0
+delays, firsts, feeds, reserve_left, fills, sessions_opened, missing, seeds = [], [], 0, 0, 0, 0, 0, 0
 for i in range(1, n + 1):
     ready, last, first = None, None, None
     for line in open(f"{d}/c{i}/log", errors="replace"):
@@ -155,7 +156,7 @@ for i in range(1, n + 1):
                 delays.append(t - (last + interval))
             last = t
     if first is None: missing += 1
-    else: firsts.append(first - start)
+    else: firsts.append(first - start); seeds += 1  # the seed refresh takes 32 stream bytes at the first feed, then hourly
     try:
         state = json.load(open(f"{d}/c{i}/state.json"))
         r = state.get("reserve") or {}
@@ -171,7 +172,8 @@ per_client_hour = host_s / (n * duration / 3600)
 def pct(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
 print(f"   host RNG read {read} B, given to kernels {given} B ({feeds} feeds x 64): ratio {read / max(given, 1):.3f} raw;"
-      f" {(read - reserve_left) / max(given, 1):.3f} not counting {reserve_left} B still in reserves"
+      f" {(read - reserve_left) / max(given, 1):.3f} not counting {reserve_left} B still in reserves;"
+      f" {(read - reserve_left - 32 * seeds) / max(given, 1):.3f} not counting those nor the seed refreshes ({seeds} x 32 B)"
       f" (over-drain {(read - given) / n / 1024:.2f} KiB per client)")
 print(f"   sessions opened {sessions_opened} ({fills} completed fills); concurrent SSH sessions: peak {max(samples, default=0)},"
       f" mean {sum(samples) / max(len(samples), 1):.2f} ({100 * sum(samples) / max(len(samples), 1) / n:.2f} % of clients)")
@@ -181,20 +183,27 @@ print(f"   client CPU {sum(c[0] for c in cpu) / hz / max(len(cpu), 1):.2f} s eac
       f" private memory {sum(c[1] for c in cpu) / max(len(cpu), 1) / 1024:.1f} MiB each")
 print(f"   feed delay p50 {pct(delays, 50) * 1000:.0f} ms, p99 {pct(delays, 99) * 1000:.0f} ms ({len(delays)} feeds);"
       f" first feed after the fleet's start: slowest {max(firsts, default=float('nan')):.1f} s, {missing} clients without one")
-# Extrapolation: host CPU scales with sessions, i.e. with fills; a fill lasts reserve*3/4 / (64 B per interval).
-k = per_client_hour / 3600  # cores per client at this interval
-for clients in (1000, 10000):
-    at = clients * k
-    line = f"   {clients} clients: {100 * at:.2f} % of one core at --kernel-interval {interval:g}"
-    if mode == "on-demand":
-        line += f"; at 60 s: {100 * at * interval / 60:.3f} %"
-    print(line)
+# Extrapolation. on-demand: the host works per session (a fill); in steady state a client uses
+# 64 B per interval + 32 B an hour for its seed and a fill brings about 3/4 of the reserve (3K
+# with the default 4K), so fills per client-hour = (64 x 3600 / interval + 32) / 3072, and
+# cores = clients x fills per client-hour x host CPU-s per session / 3600. A short run is
+# dominated by the first fill of every client, so the per-session cost is what is measured.
+# persistent: the host pays per session-hour: cores = clients x host CPU-s per client-hour / 3600.
 if mode == "on-demand":
-    print(f"   formula: cores = clients x (host CPU-s per client-hour measured at {interval:g} s) / 3600 x ({interval:g} / interval)"
-          " (on-demand host work is per fill, and fills scale with 1/interval)")
+    per_session = host_s / max(sessions_opened, 1)
+    print(f"   host CPU per session (connect + serve + close): {per_session * 1000:.1f} ms ({sessions_opened} sessions)")
+    for iv in (interval, 60.0):
+        fills_h = (64 * 3600 / iv + 32) / 3072
+        for clients in (1000, 10000):
+            print(f"   {clients} clients at --kernel-interval {iv:g}: {fills_h:.2f} fills per client-hour,"
+                  f" {100 * clients * fills_h * per_session / 3600:.4f} % of one core;"
+                  f" {clients * fills_h / 3600 * 1:.2f} sessions opened per second")
+    print("   formula: cores = clients x ((64 x 3600 / interval + 32) / 3072) x (host CPU-s per session) / 3600")
 else:
-    print("   formula: cores = clients x (host CPU-s per client-hour) / 3600 (persistent sessions cost the host by the hour,"
-          " plus about 4 processes per client)")
+    for clients in (1000, 10000):
+        print(f"   {clients} clients: {100 * clients * per_client_hour / 3600:.3f} % of one core, {clients} sessions held"
+              f" (about {4 * clients} processes on the host)")
+    print("   formula: cores = clients x (host CPU-s per client-hour) / 3600")
 PY
 }
 
