@@ -100,6 +100,8 @@ struct ConfigFileTests {
         ("sink = \"kernl\"", "config.toml:1: 'sink' must be one of \"kernel\", \"rngd\", \"fifo\", not \"kernl\""),
         ("kernel_bytes = \"8\"", "config.toml:1: 'kernel_bytes' = 8 is out of range: use 16 to 4K"),
         ("kernel_interval = 0", "config.toml:1: 'kernel_interval' must be a number of seconds from 1 to 86400"),
+        ("connection = \"sometimes\"", "config.toml:1: 'connection' must be \"persistent\" or \"on-demand\", not \"sometimes\""),
+        ("reserve = \"512\"", "config.toml:1: 'reserve' = 512 is out of range: use 1K to 1M"),
         ("state_dir = \"var/lib\"", "config.toml:1: 'state_dir' must be an absolute path"),
         ("rngd_args = \"-d 1\"", "config.toml:1: 'rngd_args' must be an array of strings"),
         ("rngd_args = [\"-d\", 1]", "config.toml:1: 'rngd_args' must hold only strings"),
@@ -166,5 +168,19 @@ struct ConfigFileHostileTextTests {
     func tinyMinEntropy(h: Double) {
         #expect(throws: TunnelError.self) { _ = try ConfigFile.parse("health_min_entropy = \(h)\n", path: "c.toml") }
         #expect(throws: TunnelError.self) { _ = try HealthParameters(minEntropy: h, alpha: 0x1p-40) }
+    }
+
+    @Test("connection: on-demand by default with the kernel sink, persistent with the FIFO sinks; on-demand needs the kernel sink")
+    func connectionModeDefaults() throws {
+        func configuration(_ text: String) throws -> RunConfiguration {
+            try RunConfiguration(ConfigFile.parse("host = \"rng\"\n" + text, path: "config.toml"), source: "config.toml")
+        }
+        #expect(try configuration("").connectionMode == .onDemand)
+        #expect(try configuration("").reserve == 4096)
+        #expect(try configuration("sink = \"rngd\"\n").connectionMode == .persistent)
+        #expect(try configuration("sink = \"fifo\"\n").connectionMode == .persistent)
+        #expect(try configuration("connection = \"persistent\"\n").connectionMode == .persistent)
+        #expect(try configuration("reserve = \"64K\"\n").reserve == 65536)
+        #expect(throws: TunnelError.self) { try configuration("sink = \"fifo\"\nconnection = \"on-demand\"\n") }
     }
 }
