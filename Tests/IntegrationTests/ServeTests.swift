@@ -1,4 +1,6 @@
+import EntropyTunnelCore
 import Foundation
+import Logging
 import Testing
 import TestHost
 #if canImport(Glibc)
@@ -412,5 +414,37 @@ struct ServeTests {
         // The FIFO's 64K plus at most one health window beyond it.
         #expect(ahead <= (64 << 10) + 512, "\(ahead) bytes ahead of the consumer")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
+
+    @Test("one connection, several limited pumps (on-demand fills): each asks for exactly its windows and ends with limitReached")
+    func limitedPumpsOnOneConnection() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let device = try CountingDevice(directory: dir)
+        let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device \(device.path) --rate 1M/s")
+        defer { host.shutdown() }
+        var options = ConnectionOptions(host: HostSpec(host: "127.0.0.1", port: host.port))
+        options.user = host.user
+        options.identity = host.identity
+        options.knownHosts = host.knownHosts
+        let waker = try Waker()
+        let connection = try TunnelConnection.open(options, waker: waker, logger: Logger(label: "test"))
+        defer { connection.close() }
+        var settings = TunnelConnection.PumpSettings()
+        for (fill, expectedTaken) in [(1000, 1024), (1000, 2048), (4096, 6144)] {
+            let sink = try FileSink(path: dir + "/fill.bin")
+            defer { sink.abandon() }
+            settings.byteLimit = connection.delivered + fill
+            let outcome = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
+            guard case .limitReached = outcome else {
+                Issue.record("pump ended with \(outcome), not limitReached")
+                return
+            }
+            #expect(sink.written == fill)
+            // Give the host a moment: nothing more may leave the device than the windows asked for.
+            usleep(200_000)
+            #expect(device.taken == expectedTaken, "after a fill of \(fill): \(device.taken) bytes taken, \(expectedTaken) expected")
+        }
     }
 }
