@@ -1,4 +1,6 @@
+import EntropyTunnelCore
 import Foundation
+import Logging
 import Testing
 import TestHost
 #if canImport(Glibc)
@@ -54,9 +56,11 @@ struct ServeTests {
         let output = Pipe()
         let errors = Pipe()
 
-        init(_ arguments: [String], outputPipeSize: Int32? = nil) throws {
-            process.executableURL = URL(fileURLWithPath: tunnelBinary)
-            process.arguments = ["serve"] + arguments
+        /// `wrapper`: a command that execs the rest (`unshare ... exec "$@"`), or empty.
+        init(_ arguments: [String], outputPipeSize: Int32? = nil, wrapper: [String] = []) throws {
+            let command = wrapper + [tunnelBinary, "serve"] + arguments
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
             process.standardInput = input
             process.standardOutput = output
             process.standardError = errors
@@ -197,6 +201,62 @@ struct ServeTests {
             kill(serve.process.processIdentifier, SIGTERM)
             #expect(waitUntil(3) { !serve.process.isRunning }, "serve ignored SIGTERM")
             #expect(serve.process.terminationReason == .uncaughtSignal)
+        }
+    }
+
+    /// Where syslog(3) sends: /dev/log, or the socket it links to.
+    static var syslogSocket: String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/dev/log") else {
+            var st = stat()
+            return stat("/dev/log", &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK ? "/dev/log" : nil
+        }
+        return target.hasPrefix("/run/") ? target : nil
+    }
+
+    @Test("one syslog line per session: bytes, requests, duration, result (serve in a mount namespace with a test socket as /dev/log)",
+          .enabled(if: getuid() == 0 && ServeTests.syslogSocket != nil, "needs root and /dev/log (or a link into /run)"))
+    func syslogSummary() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let device = try CountingDevice(directory: dir)
+        let target = try #require(Self.syslogSocket)
+        let socketDir = dir + "/syslog"
+        try FileManager.default.createDirectory(atPath: socketDir, withIntermediateDirectories: true)
+        let socketPath = socketDir + "/" + (target as NSString).lastPathComponent
+        let received = dir + "/syslog.txt"
+        // The receiving end: a datagram socket that appends each message to a file.
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        receiver.arguments = ["-MIO::Socket::UNIX", "-MSocket", "-e",
+                              "my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die \"bind: $!\"; " +
+                              "open(my $f, '>>', $ARGV[1]) or die; $f->autoflush(1); " +
+                              "while (defined $s->recv(my $m, 65536)) { print $f $m, \"\\n\" }",
+                              socketPath, received]
+        receiver.standardInput = FileHandle.nullDevice
+        try receiver.run()
+        // SIGKILL: the test process blocks most signals, and its children inherit that mask.
+        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
+        #expect(waitUntil(5) { FileManager.default.fileExists(atPath: socketPath) })
+        // In a mount namespace of its own, serve's /dev/log reaches that socket; nothing changes
+        // for the rest of the machine.
+        let mount = target == "/dev/log"
+            ? "mount --bind \"$1\" /dev/log"
+            : "mount -t tmpfs tmpfs /run && mkdir -p \"$(dirname \"$2\")\" && mount --bind \"$(dirname \"$1\")\" \"$(dirname \"$2\")\""
+        let wrapper = ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                       mount + " && shift 2 && exec \"$@\"", "sh", socketPath, target]
+        let serve = try DirectServe(["--device", device.path], wrapper: wrapper)
+        #expect(serve.read(23).count == 23)
+        serve.send("512\n100\n")
+        #expect(serve.read(612).count == 612)
+        let end = serve.finish()
+        #expect(end.status == 0, "\(end.stderr)")
+        #expect(waitUntil(5) { ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("session ended") })
+        let lines = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(lines.count == 1, "one line per session: \(lines)")
+        let line = String(lines.first ?? "")
+        print("serve syslog line: \(line)")
+        for part in ["entropy-tunnel-serve[", "session ended bytes=612 requests=2 duration_ms=", "device=\(device.path)", "result=eof"] {
+            #expect(line.contains(part), "\(line) lacks \(part)")
         }
     }
 
@@ -354,5 +414,37 @@ struct ServeTests {
         // The FIFO's 64K plus at most one health window beyond it.
         #expect(ahead <= (64 << 10) + 512, "\(ahead) bytes ahead of the consumer")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
+
+    @Test("one connection, several limited pumps (on-demand fills): each asks for exactly its windows and ends with limitReached")
+    func limitedPumpsOnOneConnection() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let device = try CountingDevice(directory: dir)
+        let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device \(device.path) --rate 1M/s")
+        defer { host.shutdown() }
+        var options = ConnectionOptions(host: HostSpec(host: "127.0.0.1", port: host.port))
+        options.user = host.user
+        options.identity = host.identity
+        options.knownHosts = host.knownHosts
+        let waker = try Waker()
+        let connection = try TunnelConnection.open(options, waker: waker, logger: Logger(label: "test"))
+        defer { connection.close() }
+        var settings = TunnelConnection.PumpSettings()
+        for (fill, expectedTaken) in [(1000, 1024), (1000, 2048), (4096, 6144)] {
+            let sink = try FileSink(path: dir + "/fill.bin")
+            defer { sink.abandon() }
+            settings.byteLimit = connection.delivered + fill
+            let outcome = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
+            guard case .limitReached = outcome else {
+                Issue.record("pump ended with \(outcome), not limitReached")
+                return
+            }
+            #expect(sink.written == fill)
+            // Give the host a moment: nothing more may leave the device than the windows asked for.
+            usleep(200_000)
+            #expect(device.taken == expectedTaken, "after a fill of \(fill): \(device.taken) bytes taken, \(expectedTaken) expected")
+        }
     }
 }
