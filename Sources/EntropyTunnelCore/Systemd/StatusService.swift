@@ -39,6 +39,11 @@ final class StatusService: Service, Sendable {
         var parts: [String] = []
         if s.connected, let host = s.host {
             parts.append("connected to \(host)")
+        } else if let r = s.reserve {
+            // On-demand: no connection between fills is the normal state.
+            parts.append("on-demand" + (s.host.map { " from \($0)" } ?? "")
+                         + ": reserve \(ByteSize.human(UInt64(r.level))) of \(ByteSize.human(UInt64(r.capacity))), \(r.fills) fills"
+                         + (s.lastError.map { " (last failure: \($0.prefix(120)))" } ?? ""))
         } else {
             parts.append("not connected" + (s.lastError.map { " (\($0.prefix(120)))" } ?? ""))
         }
