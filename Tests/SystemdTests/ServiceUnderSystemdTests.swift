@@ -173,6 +173,7 @@ struct ServiceUnderSystemdTests {
 
         // A clean stop; the journal of this start and stop holds nothing at warning or above.
         let kernelInvocation = try box.show(Self.unit, ["InvocationID"])["InvocationID"] ?? ""
+        print("STATUS= with the kernel sink: \(state["StatusText"] ?? "?")")
         let stop = try box.exec(["systemctl", "stop", Self.unit])
         let kernelWarnings = try warnings(box, invocation: kernelInvocation)
         print("journal lines at warning or above, kernel sink start and stop: \(kernelWarnings.count)")
@@ -231,6 +232,7 @@ struct ServiceUnderSystemdTests {
         // ...with CAP_SYS_ADMIN in effect, which RNDADDENTROPY needs, although the service runs unprivileged.
         #expect(try rngdEffectiveCapabilities(box) & (1 << 21) != 0, "rngd lacks CAP_SYS_ADMIN: it cannot feed the kernel")
         let rngdStatus = try box.show(Self.unit, ["StatusText"])["StatusText"] ?? ""
+        print("STATUS= with rngd: \(rngdStatus)")
         #expect(rngdStatus.contains("rngd pid "), "\(rngdStatus)")
 
         // A normal stop with rngd: no "rngd exited; restarting", nothing at warning or above.
@@ -270,6 +272,7 @@ struct ServiceUnderSystemdTests {
                 && (status["StatusText"] ?? "").contains("retrying")
         }
         #expect(retrying, "\((try? box.show(Self.unit, ["ActiveState", "StatusText"])) ?? [:])")
+        print("STATUS= with the host unreachable: \((try? box.show(Self.unit, ["StatusText"])["StatusText"]) ?? "?")")
         try box.check(["systemctl", "stop", Self.unit])
     }
 
