@@ -29,6 +29,18 @@ import Testing
         #expect(tuned.configurationProblemDelay(at: start + .seconds(10)) == .seconds(60))
     }
 
+    @Test("the same failure in a row is counted per host; a connection starts the count over")
+    func repeatedMessages() {
+        var state = HostState(count: 2, backoff: backoff, startedAt: start)
+        #expect(state.recordMessage(0, "host key unknown") == 1)
+        #expect(state.recordMessage(0, "host key unknown") == 2)
+        #expect(state.recordMessage(1, "host key unknown") == 1)
+        #expect(state.recordMessage(0, "connection refused") == 1)
+        #expect(state.recordMessage(0, "connection refused") == 2)
+        state.connected(0)
+        #expect(state.recordMessage(0, "connection refused") == 1)
+    }
+
     @Test("a connection failure waits its host's own backoff, below the streak's ceiling")
     func connectionFailuresBackOff() {
         var state = HostState(count: 2, backoff: backoff, startedAt: start)

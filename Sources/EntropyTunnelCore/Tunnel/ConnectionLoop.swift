@@ -96,6 +96,7 @@ final class ConnectionLoop: Sendable {
                 if $0.hosts.indices.contains(index) { $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false }
             }
             stats.emit(.connected(host))
+            state.connected(index)
             return Current(index: index, connection: connection, since: .now)
         } catch where error.code == .stopped {
             stats.update { $0.connecting = nil }
@@ -126,7 +127,12 @@ final class ConnectionLoop: Sendable {
         } else {
             metadata["retry_in"] = "\(Double(delay.nanoseconds / 1_000_000) / 1000) s"
         }
-        if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
+        let times = state.recordMessage(index, error.message)
+        if times > 1 {
+            // The same failure again (quick retries): said once at its level, then quieter.
+            metadata["times"] = "\(times)"
+            logger.notice("again: \(error.message)", metadata: metadata)
+        } else if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
             logger.error("\(error.message)", metadata: metadata)
         } else {
             logger.warning("\(error.message)", metadata: metadata)

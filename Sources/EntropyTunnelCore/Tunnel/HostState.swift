@@ -22,6 +22,9 @@ public struct HostState: Sendable {
     }
 
     private var backoffs: [Backoff]
+    /// Each host's last failure message and how many times in a row it came.
+    private var lastMessages: [String?]
+    private var repeats: [Int]
     private var notBefore: [Instant]
     private let cap: Duration
     /// When the daemon started: the quick retries of configuration problems count from here.
@@ -32,6 +35,8 @@ public struct HostState: Sendable {
                 configurationRetry: ConfigurationRetry = .init()) {
         backoffs = Array(repeating: Backoff(backoff), count: count)
         notBefore = Array(repeating: startedAt, count: count)
+        lastMessages = Array(repeating: nil, count: count)
+        repeats = Array(repeating: 0, count: count)
         cap = backoff.cap
         self.startedAt = startedAt
         self.configurationRetry = configurationRetry
@@ -45,6 +50,22 @@ public struct HostState: Sendable {
     /// When the first of the hosts before `end` may be tried again.
     public func earliestRetry(below end: Int) -> Instant {
         notBefore[0..<end].min() ?? .now
+    }
+
+    /// Records the message of a failure of host `index`; returns how many times in a row that
+    /// host failed with this very message (1 the first time). The journal says a problem once
+    /// at its level; repeats are quieter (the quick retries after a start would repeat it every
+    /// few seconds).
+    public mutating func recordMessage(_ index: Int, _ message: String) -> Int {
+        repeats[index] = lastMessages[index] == message ? repeats[index] + 1 : 1
+        lastMessages[index] = message
+        return repeats[index]
+    }
+
+    /// Records a successful connection to host `index`: its next failure is news again.
+    public mutating func connected(_ index: Int) {
+        lastMessages[index] = nil
+        repeats[index] = 0
     }
 
     /// The delay before retrying a configuration problem that happened at `now`.
