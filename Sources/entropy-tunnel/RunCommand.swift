@@ -32,9 +32,11 @@ package struct RunCommand: AsyncParsableCommand {
             With a FIFO sink, when the FIFO is full it stops \
             reading from SSH: the window closes and the host's reader blocks, so about --window + \
             --fifo-size bytes at most are taken from the host ahead of use. On any connection \
-            failure it fails over to the next host or reconnects with backoff; bad keys are \
-            retried only at the backoff cap. Under systemd (Type=notify) it reports READY=1 once \
-            the first bytes reached the sink, a STATUS= line, and WATCHDOG=1. It keeps its state in \
+            failure it fails over to the next host or reconnects with backoff; an untrusted host key \
+            or a refused key is retried every 5 s for the first 5 minutes after start, then at \
+            the backoff cap. Under systemd (Type=notify) it reports READY=1 once it runs (sink \
+            ready, rngd found; never waiting for a host), a STATUS= line at least every 5 s, and \
+            WATCHDOG=1. It keeps its state in \
             --state-file for `entropy-tunnel status`, and with --metrics-file writes Prometheus \
             metrics for node_exporter's textfile collector. SIGTERM or SIGINT stops it \
             cleanly. Every option can also be set in the config file.

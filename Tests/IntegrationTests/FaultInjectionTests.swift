@@ -153,7 +153,7 @@ struct FaultInjectionTests {
         #expect((tunnel.exitSeenAt ?? Date()).timeIntervalSince(stopping) < 3)
     }
 
-    @Test("sshd restarted with a new host key: refused, no data passed, retried only at the backoff cap")
+    @Test("sshd restarted with a new host key: refused, no data passed, retried after 5 s or the backoff cap if lower (4 s here)")
     func hostKeyChangedWhileRunning() throws {
         let host = try LoopbackHost(forcedCommand: Self.rng)
         defer { host.shutdown() }

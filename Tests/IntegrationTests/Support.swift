@@ -24,7 +24,9 @@ final class TunnelProcess: @unchecked Sendable {
     let logPath: String
 
     /// Starts `executable` (entropy-tunnel, or a wrapper such as setpriv that execs it).
-    init(_ arguments: [String], logPath: String, executable: String = tunnelBinary) throws {
+    /// `environment`: variables added to the test's own (e.g. `NOTIFY_SOCKET`).
+    init(_ arguments: [String], logPath: String, executable: String = tunnelBinary,
+         environment: [String: String] = [:]) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
@@ -35,6 +37,9 @@ final class TunnelProcess: @unchecked Sendable {
             arguments.insert(contentsOf: ["--state-file", logPath + ".state.json"], at: run + 1)
         }
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardError = log
         process.standardOutput = log

@@ -143,10 +143,14 @@ struct ServiceUnderSystemdTests {
         #expect(startToReady <= 1.0, "start → READY took \(startTimes) s")
         var state = try box.show(Self.unit, ["ActiveState", "SubState", "StatusText", "MainPID", "NRestarts"])
         #expect(state["ActiveState"] == "active", "\(state)\n\(journal())")
+        // READY=1 comes before the connection (boot never waits on a host); STATUS= follows it.
         // On-demand (the kernel sink's default) holds the connection only while it fills its reserve.
-        let statusText = state["StatusText"] ?? ""
-        #expect(statusText.hasPrefix("connected to 127.0.0.1:\(env["PORT"]!)") ||
-                statusText.hasPrefix("on-demand from 127.0.0.1:\(env["PORT"]!): reserve"), "STATUS= line: \(state)")
+        let connected = try waitUntil(10) {
+            let text = try box.show(Self.unit, ["StatusText"])["StatusText"] ?? ""
+            return text.hasPrefix("connected to 127.0.0.1:\(env["PORT"]!)")
+                || text.hasPrefix("on-demand from 127.0.0.1:\(env["PORT"]!): reserve")
+        }
+        #expect(connected, "STATUS= line: \((try? box.show(Self.unit, ["StatusText"])) ?? [:])")
 
         // The default sink feeds the kernel itself: RNDADDENTROPY and RNDRESEEDCRNG in ioctl mode
         // (not write mode), as an unprivileged user holding CAP_SYS_ADMIN and nothing else.
@@ -170,8 +174,13 @@ struct ServiceUnderSystemdTests {
         #expect(status.status == 0 && status.stdout.contains("running (healthy)"), "\(status.stdout)\(status.stderr)")
         #expect(try box.exec(["stat", "-c", "%U %a", "/run/entropy-tunnel/state.json"]).stdout == "entropy-tunnel 640\n")
 
-        // A clean stop.
+        // A clean stop; the journal of this start and stop holds nothing at warning or above.
+        let kernelInvocation = try box.show(Self.unit, ["InvocationID"])["InvocationID"] ?? ""
+        print("STATUS= with the kernel sink: \(state["StatusText"] ?? "?")")
         let stop = try box.exec(["systemctl", "stop", Self.unit])
+        let kernelWarnings = try warnings(box, invocation: kernelInvocation)
+        print("journal lines at warning or above, kernel sink start and stop: \(kernelWarnings.count)")
+        #expect(!kernelInvocation.isEmpty && kernelWarnings.isEmpty, "\(kernelWarnings)")
         #expect(stop.status == 0)
         state = try box.show(Self.unit, ["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
         #expect(state["ActiveState"] == "inactive" && state["Result"] == "success", "after stop: \(state)\n\(journal())")
@@ -225,6 +234,59 @@ struct ServiceUnderSystemdTests {
         #expect(rngdRead, "rngd read \((try? rngdBytesRead(box)) ?? -1) bytes; \(journal())")
         // ...with CAP_SYS_ADMIN in effect, which RNDADDENTROPY needs, although the service runs unprivileged.
         #expect(try rngdEffectiveCapabilities(box) & (1 << 21) != 0, "rngd lacks CAP_SYS_ADMIN: it cannot feed the kernel")
+        let rngdStatus = try box.show(Self.unit, ["StatusText"])["StatusText"] ?? ""
+        print("STATUS= with rngd: \(rngdStatus)")
+        #expect(rngdStatus.contains("rngd pid "), "\(rngdStatus)")
+
+        // A normal stop with rngd: no "rngd exited; restarting", nothing at warning or above.
+        let rngdInvocation = try box.show(Self.unit, ["InvocationID"])["InvocationID"] ?? ""
+        try box.check(["systemctl", "stop", Self.unit])
+        let rngdWarnings = try warnings(box, invocation: rngdInvocation)
+        print("journal lines at warning or above, rngd sink start and stop: \(rngdWarnings.count)")
+        #expect(!rngdInvocation.isEmpty && rngdWarnings.isEmpty, "\(rngdWarnings)")
+        let rngdJournal = try box.exec(["journalctl", "_SYSTEMD_INVOCATION_ID=\(rngdInvocation)", "--no-pager", "-o", "cat"]).stdout
+        #expect(!rngdJournal.contains("restarting"), "\(rngdJournal)")
+
+        // The only host unreachable: neither a start nor `systemctl restart` waits for it.
+        try box.check(["systemctl", "stop", "et-testhost"])
+        var unreachableStarts: [Double] = []
+        var restarts: [Double] = []
+        for _ in 1...3 {
+            // Many starts in a few seconds: keep systemd's start rate limit out of the measure.
+            try box.check(["systemctl", "reset-failed", Self.unit])
+            var started = Date()
+            let start = try box.exec(["systemctl", "start", Self.unit])
+            unreachableStarts.append(Date().timeIntervalSince(started))
+            #expect(start.status == 0, "\(start.stderr)\n\(journal())")
+            started = Date()
+            let restart = try box.exec(["systemctl", "restart", Self.unit])
+            restarts.append(Date().timeIntervalSince(started))
+            #expect(restart.status == 0, "\(restart.stderr)\n\(journal())")
+            try box.check(["systemctl", "stop", Self.unit])
+        }
+        print("host unreachable: systemctl start → active: \(unreachableStarts.map { String(format: "%.3f", $0) }.joined(separator: ", ")) s; " +
+              "systemctl restart: \(restarts.map { String(format: "%.3f", $0) }.joined(separator: ", ")) s")
+        #expect(unreachableStarts.min()! <= 1.0 && restarts.min()! <= 2.0, "start \(unreachableStarts), restart \(restarts)")
+        try box.check(["systemctl", "reset-failed", Self.unit])
+        try box.check(["systemctl", "start", Self.unit])
+        let retrying = try waitUntil(10) {
+            let status = try box.show(Self.unit, ["ActiveState", "StatusText"])
+            return status["ActiveState"] == "active" && (status["StatusText"] ?? "").contains("unreachable")
+                && (status["StatusText"] ?? "").contains("retrying")
+        }
+        #expect(retrying, "\((try? box.show(Self.unit, ["ActiveState", "StatusText"])) ?? [:])")
+        print("STATUS= with the host unreachable: \((try? box.show(Self.unit, ["StatusText"])["StatusText"]) ?? "?")")
+        try box.check(["systemctl", "stop", Self.unit])
+    }
+
+    /// The journal lines at warning or above (`journalctl -p warning`) of one run of the unit.
+    func warnings(_ box: SystemdBox, invocation: String) throws -> [String] {
+        // The filter must match the run at all, or "no warnings" would prove nothing.
+        let all = try box.exec(["journalctl", "_SYSTEMD_INVOCATION_ID=\(invocation)", "--no-pager", "-q", "-o", "cat"]).stdout
+        #expect(all.contains("stopped"), "no journal for invocation \(invocation): \(all)")
+        let lines = try box.exec(["journalctl", "_SYSTEMD_INVOCATION_ID=\(invocation)", "-p", "warning",
+                                  "--no-pager", "-q", "-o", "cat"]).stdout
+        return lines.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
     /// The effective and bounding capability masks of the service's main process.

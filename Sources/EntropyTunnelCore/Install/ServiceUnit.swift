@@ -44,7 +44,7 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-# READY=1 once the first bytes reached the sink; STATUS= one line of state.
+# READY=1 once the daemon runs (sink ready; never waits for a host); STATUS= one line of state.
 Type=notify
 NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@

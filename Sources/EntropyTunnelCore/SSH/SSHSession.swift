@@ -299,6 +299,22 @@ public final class SSHSession {
         return message.map { String(cString: $0) } ?? "unknown error"
     }
 
+    /// What a lost connection means, in words an administrator reads in the journal (libssh2's
+    /// own text, e.g. "transport read", only when it adds something).
+    static func plainReason(_ rc: Int32, detail: String) -> String {
+        switch rc {
+        case LIBSSH2_ERROR_SOCKET_DISCONNECT: return "the host closed the connection"
+        case LIBSSH2_ERROR_SOCKET_RECV: return "the connection broke (reset, or closed by the host or the network)"
+        case LIBSSH2_ERROR_SOCKET_SEND: return "could not send to the host (the connection broke)"
+        case LIBSSH2_ERROR_SOCKET_TIMEOUT: return "the host stopped answering (timed out)"
+        case LIBSSH2_ERROR_BANNER_RECV, LIBSSH2_ERROR_BANNER_SEND:
+            return "the host closed the connection before the SSH greeting (is it an SSH server? sshd's MaxStartups?)"
+        case LIBSSH2_ERROR_CHANNEL_CLOSED, LIBSSH2_ERROR_CHANNEL_EOF_SENT:
+            return "the host closed the channel of the RNG command"
+        default: return detail
+        }
+    }
+
     /// Throws a descriptive error for a negative libssh2 return code.
     func check(_ rc: Int32, _ what: String) throws(TunnelError) {
         guard rc < 0 else { return }
@@ -310,7 +326,7 @@ public final class SSHSession {
         case LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_SEND,
              LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_BANNER_RECV, LIBSSH2_ERROR_BANNER_SEND,
              LIBSSH2_ERROR_CHANNEL_CLOSED, LIBSSH2_ERROR_CHANNEL_EOF_SENT:
-            return TunnelError(.connectionLost, "connection to \(endpoint) lost during \(what): \(lastError)")
+            return TunnelError(.connectionLost, "connection to \(endpoint) lost while \(what): \(Self.plainReason(rc, detail: lastError))")
         default:
             return TunnelError(.protocolError, "SSH error with \(endpoint) during \(what): \(lastError) (libssh2 error \(rc))")
         }

@@ -22,6 +22,8 @@ final class RngdService: Service, Sendable {
                                     extraArguments: configuration.rngdArguments)
         }
         logger.info("rngd found", metadata: ["path": "\(command.executable)", "flavor": "\(command.flavor.package)"])
+        stats.update { $0.rngdFound = true }
+        stats.emit(.rngdFound)
         await cancelWhenGracefulShutdown { await self.stats.waitUntilPrimed() }
         // Shutdown came first (or the tunnel ended): there is nothing to supervise.
         guard stats.snapshot.bytesDelivered > 0, !Task.isCancelled, !Task.isShuttingDownGracefully else { return }

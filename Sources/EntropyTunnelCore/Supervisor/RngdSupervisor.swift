@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystemShims
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -52,6 +53,8 @@ public final class RngdSupervisor: Service, Sendable {
         var pid: Int32?
         var restarts = 0
         var starts = 0
+        /// rngd's write_wakeup_threshold complaint was explained once already.
+        var explainedWakeupThreshold = false
     }
 
     public let configuration: Configuration
@@ -121,7 +124,9 @@ public final class RngdSupervisor: Service, Sendable {
             logger.info("rngd started", metadata: ["pid": "\(child.pid)", "restarts": "\(restarts)"])
             onEvent?(.started(pid: child.pid, restarts: restarts, at: started))
 
-            let stopping = try watch(child, until: waker)
+            // rngd ending while the daemon stops (its FIFO closed, or the stop signal reached it
+            // too) is part of the stop, not a failure to restart from.
+            let stopping = try watch(child, until: waker) || waker.isWoken || csystem_stop_requested() != 0
             let termination = stopping
                 ? child.terminate(grace: configuration.stopGracePeriod)
                 : child.reap()
@@ -179,6 +184,15 @@ public final class RngdSupervisor: Service, Sendable {
     }
 
     private func log(_ line: String, pid: Int32) {
+        // Harmless under the unit's hardening (/proc/sys is read-only) and a no-op since Linux
+        // 5.19: said once, in words, at info level.
+        if line.contains("write_wakeup_threshold") {
+            guard !state.withLock({ $0.explainedWakeupThreshold }) else { return }
+            state.withLock { $0.explainedWakeupThreshold = true }
+            logger.info("rngd cannot set /proc/sys/kernel/random/write_wakeup_threshold (read-only for the service; the setting does nothing since Linux 5.19): harmless",
+                        metadata: ["pid": "\(pid)", "rngd_said": "\(line)"])
+            return
+        }
         logger.notice("rngd: \(line)", metadata: ["pid": "\(pid)"])
     }
 

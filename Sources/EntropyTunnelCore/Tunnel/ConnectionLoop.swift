@@ -6,8 +6,9 @@ import Logging
 /// - Hosts are tried in order of preference; each has its own backoff streak and the earliest
 ///   time it may be tried again. A failure moves on to the next host that may be tried now, or
 ///   waits for the first one that may.
-/// - Host-key and authentication failures are configuration problems: that host is tried again
-///   only after the backoff cap, never in a tight loop.
+/// - Host-key and authentication failures are configuration problems: during the first minutes
+///   after start (the admin is probably fixing it) that host is tried again every few seconds,
+///   later only after the backoff cap, never in a tight loop (`HostState`).
 /// - On a fallback host, every failback interval the pump pauses (the connection stays open)
 ///   while the preferred hosts are probed with a full connection; the first that works takes
 ///   over, and if none does the pump goes on with the fallback, which never noticed.
@@ -83,18 +84,22 @@ final class ConnectionLoop: Sendable {
     /// Opens a connection to host `index`; on failure records it and returns nil.
     func connect(_ index: Int, state: inout HostState) throws(TunnelError) -> Current? {
         let host = configuration.hosts[index]
+        stats.update { $0.connecting = host }
+        stats.emit(.connecting(host))
         do throws(TunnelError) {
             let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
             let hostKey = "\(connection.session.hostKeyType?.rawValue ?? "?") \(connection.session.hostKeyFingerprint)"
             let now = WallClock.now()
             stats.update {
-                $0.host = host; $0.connected = true; $0.connections += 1
+                $0.host = host; $0.connected = true; $0.connections += 1; $0.connecting = nil
                 $0.connectedSince = now; $0.hostKey = hostKey; $0.bytesAtConnect = $0.bytesDelivered
                 if $0.hosts.indices.contains(index) { $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false }
             }
             stats.emit(.connected(host))
+            state.connected(index)
             return Current(index: index, connection: connection, since: .now)
         } catch where error.code == .stopped {
+            stats.update { $0.connecting = nil }
             return nil
         } catch {
             failed(index, error, uptime: .zero, state: &state)
@@ -122,13 +127,19 @@ final class ConnectionLoop: Sendable {
         } else {
             metadata["retry_in"] = "\(Double(delay.nanoseconds / 1_000_000) / 1000) s"
         }
-        if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
+        let times = state.recordMessage(index, error.message)
+        if times > 1 {
+            // The same failure again (quick retries): said once at its level, then quieter.
+            metadata["times"] = "\(times)"
+            logger.notice("again: \(error.message)", metadata: metadata)
+        } else if error.isConfigurationProblem || error.code == .healthTestFailed || error.code == .remoteCommandFailed {
             logger.error("\(error.message)", metadata: metadata)
         } else {
             logger.warning("\(error.message)", metadata: metadata)
         }
         let now = WallClock.now()
         stats.update {
+            $0.connecting = nil
             $0.lastFailure = error.message
             $0.lastFailureAt = now
             if $0.hosts.indices.contains(index) {
@@ -151,41 +162,5 @@ final class ConnectionLoop: Sendable {
             try sink.revalidate()
         }
         return false
-    }
-}
-
-/// Per-host retry bookkeeping: each host's backoff streak and earliest next try. A value.
-struct HostState {
-    private var backoffs: [Backoff]
-    private var notBefore: [Instant]
-    private let cap: Duration
-
-    init(count: Int, backoff: Backoff.Configuration) {
-        backoffs = Array(repeating: Backoff(backoff), count: count)
-        notBefore = Array(repeating: .now, count: count)
-        cap = backoff.cap
-    }
-
-    /// The most preferred host before `end` that may be tried now.
-    func firstEligible(below end: Int, now: Instant = .now) -> Int? {
-        (0..<end).first { notBefore[$0] <= now }
-    }
-
-    /// When the first of the hosts before `end` may be tried again.
-    func earliestRetry(below end: Int) -> Instant {
-        notBefore[0..<end].min() ?? .now
-    }
-
-    /// Records a failure after `uptime`; returns the delay before that host's next try.
-    mutating func failed(_ index: Int, configurationProblem: Bool, uptime: Duration) -> Duration {
-        // Retrying cannot fix a configuration problem: wait the longest delay, not in a tight loop.
-        let delay = configurationProblem ? cap : backoffs[index].nextDelay(afterRunningFor: uptime)
-        notBefore[index] = .now + delay
-        return delay
-    }
-
-    /// Records a session that did its work (on-demand fills): that host's streak starts over.
-    mutating func succeeded(_ index: Int) {
-        backoffs[index].reset()
     }
 }

@@ -11,7 +11,8 @@ import ServiceLifecycle
 ///    fail over, back off, fail back).
 /// 2. `RngdService` (with `--sink rngd`): finds rngd at once (a missing rngd is a configuration
 ///    error), starts it once the FIFO first holds bytes, and keeps it running.
-/// 3. `StatusService` (under systemd): READY=1 and STATUS= lines from the tunnel's events.
+/// 3. `StatusService` (under systemd): READY=1 once the sink is ready (and rngd found), never
+///    waiting for a host; STATUS= lines on the tunnel's events and at least every 5 s.
 /// 4. `WatchdogService` (under systemd with `WatchdogSec=`): WATCHDOG=1 only while the tunnel
 ///    thread's heartbeat is recent, so a stuck pump trips the watchdog.
 /// 5. `HangupService`: SIGHUP is logged and otherwise ignored (it must not end the daemon).

@@ -71,6 +71,8 @@ final class TunnelService: Service, Sendable {
         let stats = self.stats
         let sink = UncheckedSendableBox(try makeSink())
         try PrivateKeyFile.check(configuration.connection.identity)
+        stats.update { $0.sinkReady = true }
+        stats.emit(.sinkReady)
         let waker = try Waker()
         // A stop that arrived while starting, before the group handled signals.
         if csystem_stop_requested() != 0 { waker.wake() }

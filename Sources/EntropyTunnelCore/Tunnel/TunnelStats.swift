@@ -6,6 +6,12 @@ public final class TunnelStats: Sendable {
     public struct Snapshot: Sendable {
         public var host: HostSpec?
         public var connected = false
+        /// The host a connection is being opened to (nil when none is).
+        public var connecting: HostSpec?
+        /// The sink is open and ready to take bytes (the kernel device opened, the FIFO made).
+        public var sinkReady = false
+        /// rngd was found (`--sink rngd`); it starts once the FIFO first holds bytes.
+        public var rngdFound = false
         public var bytesDelivered: UInt64 = 0
         public var connections = 0
         /// Wall-clock time the current connection was made (seconds since the epoch).
@@ -88,6 +94,12 @@ public final class TunnelStats: Sendable {
     }
 
     public enum Event: Sendable {
+        /// The sink is ready (`Snapshot.sinkReady`).
+        case sinkReady
+        /// rngd was found (`Snapshot.rngdFound`).
+        case rngdFound
+        /// A connection to the host is being opened.
+        case connecting(HostSpec)
         case connected(HostSpec)
         /// The first bytes of this run reached the sink (the FIFO holds bytes).
         case primed
