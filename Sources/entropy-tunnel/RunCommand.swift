@@ -73,7 +73,18 @@ package struct RunCommand: AsyncParsableCommand {
             startMetadata["fifo"] = "\(configuration.fifoPath)"
         }
         logger.info("starting", metadata: startMetadata)
-        let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier)
+        // SIGHUP re-reads the config file exactly as at start, the command line still on top.
+        let arguments = connection
+        let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier) { () throws(TunnelError) in
+            do {
+                let (values, source) = try arguments.resolvedValues(overlaying: flags)
+                return try RunConfiguration(values, source: source)
+            } catch let error as TunnelError {
+                throw error
+            } catch {
+                throw TunnelError(.configuration, describe(error))
+            }
+        }
         // ServiceGroup's own bookkeeping is debug detail; our services log what matters.
         var groupLogger = logger
         groupLogger.logLevel = configuration.logLevel == .trace ? .trace : .error
