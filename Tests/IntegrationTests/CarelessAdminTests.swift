@@ -173,7 +173,7 @@ struct CarelessAdminTests {
         installer.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
         installer.settings = [("health_min_entropy", .int(7))]  // written as 7, read back as the double 7.0
         let error = await #expect(throws: TunnelError.self) {
-            _ = try await installer.install(logger: Logger(label: "test"), show: { _ in }, confirm: { _ in false })
+            _ = try await installer.install(logger: Logger(label: "test"), show: { _, _ in }, confirm: { _, _ in false })
         }
         #expect(error?.code == .configuration)
         #expect(error?.message.contains("'health_min_entropy'") == true && error?.message.contains("nothing was written") == true)
