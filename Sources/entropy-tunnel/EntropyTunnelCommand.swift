@@ -20,6 +20,6 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             """,
         version: EntropyTunnelVersion.string,
         subcommands: [RunCommand.self, FetchCommand.self, StatusCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self,
-                      UninstallCommand.self, SeedCommand.self, ConfigManualCommand.self]
+                      UninstallCommand.self, SeedCommand.self, ConfigCommand.self, ConfigManualCommand.self]
     )
 }

@@ -19,12 +19,18 @@ package struct InstallCommand: AsyncParsableCommand {
             scanned and confirmed) and \
             writes /etc/systemd/system/entropy-tunnel.service and entropy-tunnel-seed.service (which runs \
             `seed load` at boot and `seed save` at shutdown); then, when systemd runs, enables and starts both. Files whose content is already right are not rewritten: running it twice changes nothing. \
-            What it writes is recorded in /etc/entropy-tunnel/install-manifest: a config or unit edited by \
-            hand (or not written by install), or a config for another host, is replaced only with --force, which \
-            keeps the old file as FILE.bak. Everything is checked before the first file is written. \
-            Running it again with other options rewrites install's config with them; when a file changed, \
-            a running service is restarted (to change only the hosts without a restart, run install with \
-            --no-start, then `systemctl reload entropy-tunnel`). It ends by printing what to run on the entropy host.
+            A new config is the commented example (`entropy-tunnel config example`) with the options given \
+            filled in. An existing config is merged into key by key: each option given replaces its key's line \
+            (or is added under the key's commented example), every other key and comment stays, and the \
+            changed keys are printed as `key: old -> new`. A config that cannot be merged so that it reads back \
+            as asked (a value broken over lines, a `port` that changes the host) is an error and stays as it \
+            was; so is a config for other hosts (sharing none with --host). --force replaces it with a new \
+            one and keeps the old file as FILE.bak; a unit edited by hand (or not written by install, see \
+            /etc/entropy-tunnel/install-manifest) is replaced only with --force too. Everything is checked \
+            before the first file is written. When systemd runs and something changed, the service is \
+            restarted, or only reloaded (`systemctl reload`, which keeps a healthy connection whose host is \
+            still listed) when all that changed is config keys a running daemon applies: the hosts and the \
+            connection settings. It ends by printing what to run on the entropy host.
             """
     )
 
@@ -52,7 +58,7 @@ package struct InstallCommand: AsyncParsableCommand {
     @Flag(help: "Write the files but do not enable or start the service.")
     package var noStart = false
 
-    @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
+    @Flag(help: "Replace the config with a new one instead of merging into it (also one for other hosts), and a unit edited by hand or not written by install; the old file is kept as FILE.bak.")
     package var force = false
 
     package func validate() throws {

@@ -57,17 +57,26 @@ extension Installer {
         }
 
         let loaded = try InstallManifest.load(rooted(manifestPath), legacy: rooted(legacyManifestPath))
+        // An existing config is merged into key by key (its other keys and comments stay); a new
+        // one, or one replaced with --force, starts from the commented example.
+        var configText = self.configText
+        let existing = try FileSystem.readIfExists(rooted(configPath))
+        if let existing, !force {
+            var text = ConfigText(existing, path: rooted(configPath))
+            try merge(into: &text)
+            configText = text.text
+        }
         var plan = Plan(hostSpec: hostSpec, givenHostKey: givenHostKey, identity: identity, knownHosts: knownHosts,
                         configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
                         seedUnitText: SeedServiceUnit(binary: binary).text,
                         manifest: loaded.manifest, manifestFoundAt: loaded.foundAt)
         plan.fallbackSpecs = fallbackSpecs
-        try checkConfigReadsBack([hostSpec] + fallbackSpecs)
         if let replaced = try checkSameHost([hostSpec] + fallbackSpecs, plan.configText) {
             plan.backups[configPath] = replaced
-        } else {
-            plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
+        } else if force, let existing, existing != plan.configText {
+            plan.backups[configPath] = Array(existing.utf8)
         }
+        try checkConfigReadsBack([hostSpec] + fallbackSpecs, plan.configText, merged: existing != nil && !force)
         (plan.configChanges, plan.configReloadable) = configChanges(to: plan.configText)
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
         plan.backups[seedUnitPath] = try checkReplaceable(seedUnitPath, "systemd unit", with: plan.seedUnitText, plan.manifest)
@@ -77,16 +86,23 @@ extension Installer {
     }
 
     /// The config install would write must parse with `ConfigFile` (as `run` will read it) and
-    /// give back exactly the options it was made from.
-    func checkConfigReadsBack(_ hostSpecs: [HostSpec]) throws(TunnelError) {
+    /// give back the options it was given (a new file: exactly those). A merged file that does not
+    /// is an error: install never keeps a config that differs from what was asked.
+    func checkConfigReadsBack(_ hostSpecs: [HostSpec], _ configText: String, merged: Bool) throws(TunnelError) {
+        let file = rooted(configPath)
         let values: ConfigFile.Values
         do throws(TunnelError) {
-            values = try ConfigFile.parse(configText, path: configPath)
+            values = try ConfigFile.parse(configText, path: merged ? file : configPath)
         } catch {
+            if merged {
+                throw TunnelError(.configuration, "\(file) with the options given merged in would not read: \(error.message); " +
+                                  "nothing was written. Fix that line (or run install with --force to replace the file, kept as \(file).bak)")
+            }
             throw TunnelError(.configuration, "the options given make a config that `run` would refuse: \(error.message); nothing was written")
         }
         let expected = Dictionary(settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        let readBack = Dictionary(values.settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        let readBack = Dictionary(values.settings.filter { $0.key != "host" && (!merged || expected[$0.key] != nil) }
+                                    .map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         let hosts = values.hostSpecs ?? []
         guard hosts == hostSpecs else {
             throw TunnelError(.configuration, "the config would name host \(hosts.map(\.description).joined(separator: ", ")), " +

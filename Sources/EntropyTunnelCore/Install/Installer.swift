@@ -102,15 +102,22 @@ public struct Installer: Sendable {
         public var hostSteps = ""
     }
 
-    /// The config file this installer writes.
+    /// The `host` value this installer writes.
+    var hostValue: ConfigValue { fallbackHosts.isEmpty ? .string(host) : .strings([host] + fallbackHosts) }
+
+    /// A new config file: the commented example with the options given filled in.
     public var configText: String {
-        var lines = [
-            "# entropy-tunnel configuration, written by `entropy-tunnel install`.",
-            "# Every key, its default and its meaning: install/config.toml.example in the sources.",
-            "host = \((fallbackHosts.isEmpty ? ConfigValue.string(host) : .strings([host] + fallbackHosts)).toml)",
-        ]
-        for (key, value) in settings where key != "host" { lines.append("\(key) = \(value.toml)") }
-        return lines.joined(separator: "\n") + "\n"
+        var text = ConfigText("# Written by `entropy-tunnel install`, which changes only the keys it is given: edit the rest freely.\n"
+                              + ConfigExample.text, path: configPath)
+        // The example has no active lines, so nothing can span lines and `merge` cannot fail.
+        _ = try? merge(into: &text)
+        return text.text
+    }
+
+    /// Sets the host and every option given in `text`, key by key; the other lines stay.
+    func merge(into text: inout ConfigText) throws(TunnelError) {
+        try text.set("host", hostValue.toml)
+        for (key, value) in settings where key != "host" { try text.set(key, value.toml) }
     }
 
     /// The path of a system file inside `root`.
