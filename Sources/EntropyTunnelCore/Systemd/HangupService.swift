@@ -45,11 +45,12 @@ final class HangupService: Service, Sendable {
                 var now = timespec()
                 clock_gettime(CLOCK_MONOTONIC, &now)
                 let usec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-                self.notifier?.send("RELOADING=1\nMONOTONIC_USEC=\(usec)\nSTATUS=reloading the configuration")
+                self.notifier?.send("RELOADING=1\nMONOTONIC_USEC=\(usec)")
                 defer { self.notifier?.send("READY=1") }
                 let rereadConfiguration: RunConfiguration
                 do throws(TunnelError) {
-                    rereadConfiguration = try reread()
+                    // Reading files is blocking I/O: off the cooperative pool.
+                    rereadConfiguration = try await BlockingThread.run(name: "et-reload", reread)
                 } catch {
                     self.logger.error("reload failed, the running configuration stays in force: \(error.message)")
                     continue
