@@ -29,8 +29,8 @@ package struct InstallCommand: AsyncParsableCommand {
             /etc/entropy-tunnel/install-manifest) is replaced only with --force too. Everything is checked \
             before the first file is written. When systemd runs and something changed, the service is \
             restarted, or only reloaded (`systemctl reload`, which keeps a healthy connection whose host is \
-            still listed) when all that changed is config keys a running daemon applies: the hosts and the \
-            connection settings. It ends by printing what to run on the entropy host.
+            still listed) when all that changed is host-key pins (read at every connection) and config keys a \
+            running daemon applies: the hosts and the connection settings. It ends by printing what to run on the entropy host.
             """
     )
 

@@ -56,7 +56,7 @@ struct ReloadUnderSystemdTests {
             .map { line in let f = line.split(separator: " ", omittingEmptySubsequences: true); return "\(f[2])->\(f[3])" }
     }
 
-    @Test("install --host A --host B, then --host B --host A: a reload (no restart) keeps the connection to A; install --host B moves it to B")
+    @Test("install --host A, then --host A --host B and --host B --host A: reloads (no restart) keep the connection to A; install --host B moves it to B")
     func installAndReload() throws {
         let box = try SystemdBox()
         defer { box.shutdown() }
@@ -76,9 +76,8 @@ struct ReloadUnderSystemdTests {
             return try box.exec(arguments)
         }
 
-        // 1. The first set-up: A preferred, B its fallback (scanned and pinned with --yes).
-        var result = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", a.endpoint, "--host", b.endpoint]
-                                  + common + ["--host-key", a.key, "--yes", "--no-start"])
+        // 1. The first set-up: host A only.
+        var result = try install([a], start: false)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("  restrict,command=") })
             .trimmingCharacters(in: .whitespaces)
@@ -96,7 +95,18 @@ struct ReloadUnderSystemdTests {
         let mainPID = try box.show(Self.unit, ["MainPID"])["MainPID"]
         let sockets = try tunnelSockets(box)
         #expect(sockets.count == 1 && sockets[0].hasSuffix("->\(a.endpoint)"), "\(sockets)")
-        let before = try state(box)
+        var before = try state(box)
+
+        // 1b. install --host A --host B: a new fallback, scanned and pinned (--yes); a reload, not a restart.
+        result = try box.exec(["/usr/local/bin/entropy-tunnel", "install", "--host", a.endpoint, "--host", b.endpoint]
+                              + common + ["--host-key", a.key, "--yes"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("  host: \"\(a.endpoint)\" -> [\"\(a.endpoint)\", \"\(b.endpoint)\"]"), "\(result.stdout)")
+        #expect(result.stdout.contains("systemctl reload \(Self.unit)"), "\(result.stdout)")
+        #expect(waitUntil(5) { journal().contains("reload keeps the connection host=\(a.endpoint) position=\"1 of 2\"") }, "\(journal())")
+        #expect(try box.show(Self.unit, ["MainPID"])["MainPID"] == mainPID, "the service restarted")
+        #expect(try tunnelSockets(box) == sockets, "the TCP connection changed")
+        before = try state(box)
 
         // The state file is written every 10 s (state_interval): byte counts are waited for up to 15 s.
         // 2. install --host B --host A: only the host list changed, so install reloads; A stays.
@@ -106,7 +116,7 @@ struct ReloadUnderSystemdTests {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("  host: [\"\(a.endpoint)\", \"\(b.endpoint)\"] -> [\"\(b.endpoint)\", \"\(a.endpoint)\"]"), "\(result.stdout)")
         #expect(result.stdout.contains("systemctl reload \(Self.unit)"), "\(result.stdout)")
-        #expect(waitUntil(5) { journal().contains("reload keeps the connection host=\(a.endpoint)") }, "\(journal())")
+        #expect(waitUntil(5) { journal().contains("reload keeps the connection host=\(a.endpoint) position=\"2 of 2\"") }, "\(journal())")
         let bytesAtReload = try state(box).bytes
         #expect(try waitUntil(15) { try state(box).bytes > bytesAtReload }, "no bytes after the reload: \(journal())")
         let kept = try state(box)

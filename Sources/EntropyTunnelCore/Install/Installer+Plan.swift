@@ -25,6 +25,8 @@ extension Installer {
         /// Whether every change of the config can be applied by `systemctl reload` (see
         /// `ConfigurationReload`); false when there is no readable existing config.
         var configReloadable = false
+        /// Whether the config file already holds exactly `configText`.
+        var configUnchanged = false
     }
 
     /// Checks everything `install` can check without writing, in the order an administrator
@@ -78,6 +80,7 @@ extension Installer {
         }
         try checkConfigReadsBack([hostSpec] + fallbackSpecs, plan.configText, merged: existing != nil && !force)
         (plan.configChanges, plan.configReloadable) = configChanges(to: plan.configText)
+        plan.configUnchanged = existing == plan.configText
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
         plan.backups[seedUnitPath] = try checkReplaceable(seedUnitPath, "systemd unit", with: plan.seedUnitText, plan.manifest)
         // An unusable key pair stops install now, not after the config is written.

@@ -93,8 +93,10 @@ public struct Installer: Sendable {
         public var steps: [String] = []
         /// True when at least one file was created or changed, or systemd was told something.
         public var changed = false
-        /// True when something besides the config changed (key, pin, units, user).
+        /// True when something besides the config and the pins changed (key, units, user): a restart.
         var changedBeyondConfig = false
+        /// True when a host key was pinned.
+        var pinsChanged = false
         /// The config's changed keys, `key: old -> new`.
         public var configChanges: [String] = []
         public var clientKey: PublicKey?
@@ -175,11 +177,11 @@ public struct Installer: Sendable {
                 try await ExternalCommand.check("systemctl", ["enable", "--now", "--no-block", ServiceUnit.name])
                 report.steps.append("systemctl enable --now \(ServiceUnit.name)")
                 report.changed = true
-            } else if report.changed && !report.changedBeyondConfig && plan.configReloadable {
-                // Only settings a running daemon applies changed (hosts, connection settings):
+            } else if report.changed && !report.changedBeyondConfig && (plan.configUnchanged || plan.configReloadable) {
+                // Only settings a running daemon applies changed (hosts, connection settings, pins):
                 // no restart, so a healthy connection whose host is still listed is kept.
                 try await ExternalCommand.check("systemctl", ["reload", ServiceUnit.name])
-                report.steps.append("systemctl reload \(ServiceUnit.name) (only its config changed, and all of it applies without a restart)")
+                report.steps.append("systemctl reload \(ServiceUnit.name) (only hosts, connection settings or pins changed: no restart needed)")
             } else if report.changed {
                 try await ExternalCommand.check("systemctl", ["try-restart", "--no-block", ServiceUnit.name])
                 report.steps.append("systemctl try-restart \(ServiceUnit.name) (its files changed)")
@@ -210,7 +212,7 @@ public struct Installer: Sendable {
         report.changed = false
         defer {
             report.changedBeyondConfig = report.changed
-            report.changed = report.changed || configChanged
+            report.changed = report.changed || configChanged || report.pinsChanged
         }
 
         // 2. The client key (an existing one was checked by plan()).
@@ -235,7 +237,9 @@ public struct Installer: Sendable {
             }
         }
 
-        // 3. The host key pin: merged into the file, whose other lines stay.
+        // 3. The host key pin: merged into the file, whose other lines stay. The daemon reads the
+        // pins at every connection: a new pin needs no restart.
+        let changedBeforePins = report.changed
         let knownHostsFile = rooted(plan.knownHosts)
         let knownHostsExisted = FileSystem.exists(knownHostsFile)
         let pinned: (change: FileSystem.Change, detail: String)
@@ -270,6 +274,9 @@ public struct Installer: Sendable {
             record(&report, knownHostsFile, outcome.change,
                    detail: "\(spec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
         }
+
+        report.pinsChanged = report.changed && !changedBeforePins
+        report.changed = changedBeforePins
 
         // 4. The units.
         let unit = try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)
