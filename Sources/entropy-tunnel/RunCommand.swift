@@ -37,7 +37,10 @@ package struct RunCommand: AsyncParsableCommand {
             the first bytes reached the sink, a STATUS= line, and WATCHDOG=1. It keeps its state in \
             --state-file for `entropy-tunnel status`, and with --metrics-file writes Prometheus \
             metrics for node_exporter's textfile collector. SIGTERM or SIGINT stops it \
-            cleanly. Every option can also be set in the config file.
+            cleanly. SIGHUP (`systemctl reload entropy-tunnel`) re-reads the config file: the hosts and \
+            connection settings apply at once, keeping a healthy connection whose host is still listed; a \
+            file that no longer reads is logged and the running settings stay; keys that need a restart \
+            are named in the log. Every option can also be set in the config file.
             """
     )
 
