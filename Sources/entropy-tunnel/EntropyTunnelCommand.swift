@@ -22,6 +22,6 @@ package struct EntropyTunnelCommand: AsyncParsableCommand {
             """,
         version: EntropyTunnelVersion.string,
         subcommands: [RunCommand.self, FetchCommand.self, StatusCommand.self, CheckCommand.self, KeysCommand.self, InstallCommand.self, ServeCommand.self,
-                      UninstallCommand.self, SeedCommand.self, ConfigManualCommand.self]
+                      UninstallCommand.self, SeedCommand.self, ConfigCommand.self, ConfigManualCommand.self]
     )
 }

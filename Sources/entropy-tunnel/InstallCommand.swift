@@ -14,13 +14,23 @@ package struct InstallCommand: AsyncParsableCommand {
         abstract: "Set up this machine as a client: config, key, host-key pin, systemd service.",
         discussion: """
             Writes /etc/entropy-tunnel/config.toml (or --config PATH), creates the key \
-            /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts and \
+            /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts (repeat --host for fallbacks, in order of \
+            preference: each is pinned; --host-key and --fingerprint are for the first, a fallback not yet pinned is \
+            scanned and confirmed) and \
             writes /etc/systemd/system/entropy-tunnel.service and entropy-tunnel-seed.service (which runs \
             `seed load` at boot and `seed save` at shutdown); then, when systemd runs, enables and starts both. Files whose content is already right are not rewritten: running it twice changes nothing. \
-            What it writes is recorded in /etc/entropy-tunnel/install-manifest: a config or unit edited by \
-            hand (or not written by install), or a config for another host, is replaced only with --force, which \
-            keeps the old file as FILE.bak. Everything is checked before the first file is written. \
-            It ends by printing what to run on the entropy host.
+            A new config is the commented example (`entropy-tunnel config example`) with the options given \
+            filled in. An existing config is merged into key by key: each option given replaces its key's line \
+            (or is added under the key's commented example), every other key and comment stays, and the \
+            changed keys are printed as `key: old -> new`. A config that cannot be merged so that it reads back \
+            as asked (a value broken over lines, a `port` that changes the host) is an error and stays as it \
+            was; so is a config for other hosts (sharing none with --host). --force replaces it with a new \
+            one and keeps the old file as FILE.bak; a unit edited by hand (or not written by install, see \
+            /etc/entropy-tunnel/install-manifest) is replaced only with --force too. Everything is checked \
+            before the first file is written. When systemd runs and something changed, the service is \
+            restarted, or only reloaded (`systemctl reload`, which keeps a healthy connection whose host is \
+            still listed) when all that changed is host-key pins (read at every connection) and config keys a \
+            running daemon applies: the hosts and the connection settings. It ends by printing what to run on the entropy host.
             """
     )
 
@@ -48,12 +58,12 @@ package struct InstallCommand: AsyncParsableCommand {
     @Flag(help: "Write the files but do not enable or start the service.")
     package var noStart = false
 
-    @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
+    @Flag(help: "Replace the config with a new one instead of merging into it (also one for other hosts), and a unit edited by hand or not written by install; the old file is kept as FILE.bak.")
     package var force = false
 
     package func validate() throws {
-        guard connection.host.count == 1 else {
-            throw ValidationError("install takes exactly one --host; add fallback hosts to the config file afterwards (and pin them with `entropy-tunnel keys trust`)")
+        guard !connection.host.isEmpty else {
+            throw ValidationError("install needs --host: the entropy host (repeat --host for fallbacks, in order of preference)")
         }
         do throws(TunnelError) {
             _ = try Installer.normalizedRoot(root)
@@ -72,6 +82,7 @@ package struct InstallCommand: AsyncParsableCommand {
             let host = connection.host[0]
             _ = try RunConfiguration(values, source: "the command line")  // the same checks `run` makes
             var installer = Installer(host: host)
+            installer.fallbackHosts = Array(connection.host.dropFirst())
             installer.settings = settings
             installer.root = try Installer.normalizedRoot(root)
             installer.configPath = connection.config ?? ConfigFile.defaultPath
@@ -83,9 +94,13 @@ package struct InstallCommand: AsyncParsableCommand {
             let yes = self.yes
             let report = try await installer.install(
                 logger: logger,
-                show: { key in print("host key: \(key.keygenListing(name: host))") },
-                confirm: { key in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(host)?", yes: yes) })
+                show: { key, spec in print("host key: \(key.keygenListing(name: spec.knownHostsName))") },
+                confirm: { key, spec in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(spec)?", yes: yes) })
             report.steps.forEach { print($0) }
+            if !report.configChanges.isEmpty {
+                print("config changes:")
+                report.configChanges.forEach { print("  \($0)") }
+            }
             print(report.changed ? "" : "no change\n")
             print(report.hostSteps)
             await runChecks(configPath: installer.configPath, logger: logger)

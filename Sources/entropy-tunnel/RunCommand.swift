@@ -39,7 +39,10 @@ package struct RunCommand: AsyncParsableCommand {
             WATCHDOG=1. It keeps its state in \
             --state-file for `entropy-tunnel status`, and with --metrics-file writes Prometheus \
             metrics for node_exporter's textfile collector. SIGTERM or SIGINT stops it \
-            cleanly. Every option can also be set in the config file.
+            cleanly. SIGHUP (`systemctl reload entropy-tunnel`) re-reads the config file: the hosts and \
+            connection settings apply at once, keeping a healthy connection whose host is still listed; a \
+            file that no longer reads is logged and the running settings stay; keys that need a restart \
+            are named in the log. Every option can also be set in the config file.
             """
     )
 
@@ -77,7 +80,18 @@ package struct RunCommand: AsyncParsableCommand {
             startMetadata["fifo"] = "\(configuration.fifoPath)"
         }
         logger.info("starting", metadata: startMetadata)
-        let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier)
+        // SIGHUP re-reads the config file exactly as at start, the command line still on top.
+        let arguments = connection
+        let daemon = TunnelDaemon(configuration: configuration, logger: logger, notifier: notifier) { () throws(TunnelError) in
+            do {
+                let (values, source) = try arguments.resolvedValues(overlaying: flags)
+                return try RunConfiguration(values, source: source)
+            } catch let error as TunnelError {
+                throw error
+            } catch {
+                throw TunnelError(.configuration, describe(error))
+            }
+        }
         // ServiceGroup's own bookkeeping is debug detail; our services log what matters.
         var groupLogger = logger
         groupLogger.logLevel = configuration.logLevel == .trace ? .trace : .error

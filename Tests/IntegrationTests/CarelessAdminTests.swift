@@ -33,54 +33,62 @@ struct CarelessAdminTests {
 
     // MARK: - Hand-edited and foreign files
 
-    @Test("a hand-edited config is refused (78, file named, --force and .bak suggested); --force keeps FILE.bak; then no change")
+    @Test("a hand-edited config is merged key by key: the admin's keys and comments stay; --force replaces it and keeps FILE.bak")
     func handEditedConfig() throws {
         let root = try makeScratchDirectory()
         let config = root + "/etc/entropy-tunnel/config.toml"
         #expect(try runTunnel(install + ["--root", root]).status == 0)
-        let edited = try read(config) + "log_level = \"debug\"\n"
+        let edited = try read(config) + "# the admin's note\nlog_level = \"debug\"\n"
         try edited.write(toFile: config, atomically: false, encoding: .utf8)
 
-        let refused = try runTunnel(install + ["--root", root, "--window", "16K"])
-        #expect(refused.status == 78)
-        #expect(refused.stderr.contains(config) && refused.stderr.contains("edited after install wrote it"), "\(refused.stderr)")
-        #expect(refused.stderr.contains("--force") && refused.stderr.contains(config + ".bak"))
-        #expect(try read(config) == edited)
+        let merged = try runTunnel(install + ["--root", root, "--window", "16K"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(merged.stdout.contains("config changes:\n  window: (default) -> \"16K\"\n"), "\(merged.stdout)")
+        let text = try read(config)
+        #expect(text.replacingOccurrences(of: "\nwindow = \"16K\"\n", with: "\n") == edited, "only a window line is added:\n\(text)")
+        #expect(text.contains("#window = \"64K\"\nwindow = \"16K\"\n"), "the new key goes under its commented example")
         #expect(!exists(config + ".bak"))
+        let again = try runTunnel(install + ["--root", root, "--window", "16K"])
+        #expect(again.status == 0 && again.stdout.contains("\nno change\n"), "\(again.stdout)")
 
         let forced = try runTunnel(install + ["--root", root, "--window", "16K", "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(try read(config + ".bak") == edited)
-        #expect(try read(config).contains("window = \"16K\"") && !read(config).contains("log_level"))
-
-        // What --force wrote is install's own again: the same options change nothing.
-        let again = try runTunnel(install + ["--root", root, "--window", "16K"])
-        #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stdout.contains("\nno change\n"), "\(again.stdout)")
+        #expect(try read(config + ".bak") == text)
+        #expect(try read(config).contains("\nwindow = \"16K\"\n") && !read(config).contains("the admin's note"))
     }
 
-    @Test("a config install never wrote is refused before anything is written; identical content is adopted")
+    @Test("a config install never wrote is merged into; one whose key spans lines or reads back otherwise is an error (78) and stays as it was")
     func foreignConfig() throws {
         let root = try makeScratchDirectory()
         let config = root + "/etc/entropy-tunnel/config.toml"
         try FileManager.default.createDirectory(atPath: root + "/etc/entropy-tunnel", withIntermediateDirectories: true)
-        let mine = "host = \"rng.example:2222\"\nwindow = \"8K\"\n"
+        let mine = "# mine\nhost = \"rng.example:2222\"  # the lab's RNG\nwindow = \"8K\"\nconnect_timeout = 3\n"
         try mine.write(toFile: config, atomically: false, encoding: .utf8)
+        let merged = try runTunnel(install + ["--root", root, "--window", "32K", "--user", "rng"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try read(config) == "# mine\nhost = \"rng.example:2222\"  # the lab's RNG\nwindow = \"32K\"\nconnect_timeout = 3\nuser = \"rng\"\n")
 
-        let refused = try runTunnel(install + ["--root", root])
-        #expect(refused.status == 78)
-        #expect(refused.stderr.contains(config) && refused.stderr.contains("install did not write it"), "\(refused.stderr)")
-        #expect(tree(root) == ["etc/", "etc/entropy-tunnel/", "etc/entropy-tunnel/config.toml"], "a refusal must write nothing")
-        #expect(try read(config) == mine)
-
-        // A file that already holds exactly what install writes is not a conflict.
+        // A host list broken over lines: install cannot change it line-wise and says so.
         let other = try makeScratchDirectory()
-        #expect(try runTunnel(install + ["--root", other]).status == 0)
-        let text = try read(other + "/etc/entropy-tunnel/config.toml")
-        try text.write(toFile: config, atomically: false, encoding: .utf8)
-        let adopted = try runTunnel(install + ["--root", root])
-        #expect(adopted.status == 0, "\(adopted.stderr)")
-        #expect(adopted.stdout.contains("config.toml: unchanged"))
+        let otherConfig = other + "/etc/entropy-tunnel/config.toml"
+        try FileManager.default.createDirectory(atPath: other + "/etc/entropy-tunnel", withIntermediateDirectories: true)
+        let split = "host = [\n  \"rng.example:2222\",\n]\n"
+        try split.write(toFile: otherConfig, atomically: false, encoding: .utf8)
+        let refused = try runTunnel(install + ["--root", other])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains(otherConfig + ":1: 'host' spans several lines") && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(tree(other) == ["etc/", "etc/entropy-tunnel/", "etc/entropy-tunnel/config.toml"], "a refusal must write nothing")
+        #expect(try read(otherConfig) == split)
+
+        // A port the admin set applies to install's host too: the config would not name the host asked for.
+        let third = try makeScratchDirectory()
+        let thirdConfig = third + "/etc/entropy-tunnel/config.toml"
+        try FileManager.default.createDirectory(atPath: third + "/etc/entropy-tunnel", withIntermediateDirectories: true)
+        try "host = \"rng.example\"\nport = 2200\n".write(toFile: thirdConfig, atomically: false, encoding: .utf8)
+        let differs = try runTunnel(["install", "--host", "rng.example", "--host-key", InstallCommandTests.hostKey, "--root", third])
+        #expect(differs.status == 78, "\(differs.stdout)")
+        #expect(differs.stderr.contains("nothing was written"), "\(differs.stderr)")
+        #expect(try read(thirdConfig) == "host = \"rng.example\"\nport = 2200\n")
     }
 
     @Test("a hand-edited unit is refused (78); --force keeps entropy-tunnel.service.bak")
@@ -173,7 +181,7 @@ struct CarelessAdminTests {
         installer.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
         installer.settings = [("health_min_entropy", .int(7))]  // written as 7, read back as the double 7.0
         let error = await #expect(throws: TunnelError.self) {
-            _ = try await installer.install(logger: Logger(label: "test"), show: { _ in }, confirm: { _ in false })
+            _ = try await installer.install(logger: Logger(label: "test"), show: { _, _ in }, confirm: { _, _ in false })
         }
         #expect(error?.code == .configuration)
         #expect(error?.message.contains("'health_min_entropy'") == true && error?.message.contains("nothing was written") == true)

@@ -78,6 +78,34 @@ struct InstallCommandTests {
         #expect(!FileManager.default.fileExists(atPath: other + "/etc"))
     }
 
+    @Test("install --host A --host B: fallbacks in order, each pinned; a rerun prints key: old -> new; an identical one changes nothing")
+    func installWithFallbacks() throws {
+        let fallback = try LoopbackHost(forcedCommand: "true")
+        defer { fallback.shutdown() }
+        let root = try makeScratchDirectory()
+        #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+        let config = root + "/etc/entropy-tunnel/config.toml"
+        let knownHosts = root + "/etc/entropy-tunnel/known_hosts"
+
+        // The fallback is not pinned yet: it is scanned, shown and (--yes) pinned.
+        let withFallback = arguments + ["--root", root, "--host", fallback.endpoint]
+        let added = try runTunnel(withFallback + ["--yes"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(text.contains("host = [\"rng.example:2222\", \"\(fallback.endpoint)\"]"), "\(text)")
+        #expect(added.stdout.contains("config changes:\n  host: \"rng.example:2222\" -> [\"rng.example:2222\", \"\(fallback.endpoint)\"]\n"),
+                "\(added.stdout)")
+        #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).contains("[127.0.0.1]:\(fallback.port) \(fallback.hostPublicKey)"))
+
+        let again = try runTunnel(withFallback)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("\nno change\n") && !again.stdout.contains("config changes:"), "\(again.stdout)")
+
+        let twice = try runTunnel(arguments + ["--root", root, "--host", "rng.example:2222"])
+        #expect(twice.status == 64 || twice.status == 78, "\(twice.stderr)")
+        #expect(twice.stderr.contains("given twice"), "\(twice.stderr)")
+    }
+
     @Test("install --fingerprint fetches the host key over SSH and pins it only when it matches")
     func installPinsByFingerprint() throws {
         let host = try LoopbackHost(forcedCommand: "true")

@@ -4,6 +4,8 @@ extension Installer {
     /// What `install` will write, decided and checked before the first write.
     struct Plan {
         var hostSpec: HostSpec
+        /// The fallback hosts, in order.
+        var fallbackSpecs: [HostSpec] = []
         /// `--host-key`, parsed (and matched against `--fingerprint`).
         var givenHostKey: PublicKey?
         /// The key and known_hosts paths on the system (not below `root`).
@@ -18,6 +20,13 @@ extension Installer {
         /// With `force`: the present content of each file (system path) that is replaced although
         /// it is not what install wrote; it goes to `PATH.bak` first.
         var backups: [String: [UInt8]] = [:]
+        /// The config keys whose value changes against the existing config (`key: old -> new`).
+        var configChanges: [String] = []
+        /// Whether every change of the config can be applied by `systemctl reload` (see
+        /// `ConfigurationReload`); false when there is no readable existing config.
+        var configReloadable = false
+        /// Whether the config file already holds exactly `configText`.
+        var configUnchanged = false
     }
 
     /// Checks everything `install` can check without writing, in the order an administrator
@@ -26,6 +35,11 @@ extension Installer {
         if !root.isEmpty { try Self.checkPath(root, "--root", file: false) }
         let port: Int? = settings.first { $0.key == "port" }.flatMap { if case .int(let n) = $0.value { return n } else { return nil } }
         let hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
+        var fallbackSpecs: [HostSpec] = []
+        for text in fallbackHosts { fallbackSpecs.append(try HostSpec(parsing: text, defaultPort: port ?? 22)) }
+        if let twice = ([hostSpec] + fallbackSpecs).duplicate {
+            throw TunnelError(.invalidArgument, "--host \(twice) is given twice; give each host once, in order of preference")
+        }
         try Self.checkUnitPath(binary, "--binary")
         try Self.checkUnitPath(configPath, "--config")
         try Self.checkPath(unitPath, "the unit path")
@@ -45,16 +59,28 @@ extension Installer {
         }
 
         let loaded = try InstallManifest.load(rooted(manifestPath), legacy: rooted(legacyManifestPath))
+        // An existing config is merged into key by key (its other keys and comments stay); a new
+        // one, or one replaced with --force, starts from the commented example.
+        var configText = self.configText
+        let existing = try FileSystem.readIfExists(rooted(configPath))
+        if let existing, !force {
+            var text = ConfigText(existing, path: rooted(configPath))
+            try merge(into: &text)
+            configText = text.text
+        }
         var plan = Plan(hostSpec: hostSpec, givenHostKey: givenHostKey, identity: identity, knownHosts: knownHosts,
                         configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
                         seedUnitText: SeedServiceUnit(binary: binary).text,
                         manifest: loaded.manifest, manifestFoundAt: loaded.foundAt)
-        try checkConfigReadsBack(hostSpec)
-        if let replaced = try checkSameHost(hostSpec, plan.configText) {
+        plan.fallbackSpecs = fallbackSpecs
+        if let replaced = try checkSameHost([hostSpec] + fallbackSpecs, plan.configText) {
             plan.backups[configPath] = replaced
-        } else {
-            plan.backups[configPath] = try checkReplaceable(configPath, "config", with: plan.configText, plan.manifest)
+        } else if force, let existing, existing != plan.configText {
+            plan.backups[configPath] = Array(existing.utf8)
         }
+        try checkConfigReadsBack([hostSpec] + fallbackSpecs, plan.configText, merged: existing != nil && !force)
+        (plan.configChanges, plan.configReloadable) = configChanges(to: plan.configText)
+        plan.configUnchanged = existing == plan.configText
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
         plan.backups[seedUnitPath] = try checkReplaceable(seedUnitPath, "systemd unit", with: plan.seedUnitText, plan.manifest)
         // An unusable key pair stops install now, not after the config is written.
@@ -63,20 +89,27 @@ extension Installer {
     }
 
     /// The config install would write must parse with `ConfigFile` (as `run` will read it) and
-    /// give back exactly the options it was made from.
-    func checkConfigReadsBack(_ hostSpec: HostSpec) throws(TunnelError) {
+    /// give back the options it was given (a new file: exactly those). A merged file that does not
+    /// is an error: install never keeps a config that differs from what was asked.
+    func checkConfigReadsBack(_ hostSpecs: [HostSpec], _ configText: String, merged: Bool) throws(TunnelError) {
+        let file = rooted(configPath)
         let values: ConfigFile.Values
         do throws(TunnelError) {
-            values = try ConfigFile.parse(configText, path: configPath)
+            values = try ConfigFile.parse(configText, path: merged ? file : configPath)
         } catch {
+            if merged {
+                throw TunnelError(.configuration, "\(file) with the options given merged in would not read: \(error.message); " +
+                                  "nothing was written. Fix that line (or run install with --force to replace the file, kept as \(file).bak)")
+            }
             throw TunnelError(.configuration, "the options given make a config that `run` would refuse: \(error.message); nothing was written")
         }
         let expected = Dictionary(settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        let readBack = Dictionary(values.settings.filter { $0.key != "host" }.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        let readBack = Dictionary(values.settings.filter { $0.key != "host" && (!merged || expected[$0.key] != nil) }
+                                    .map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         let hosts = values.hostSpecs ?? []
-        guard hosts == [hostSpec] else {
+        guard hosts == hostSpecs else {
             throw TunnelError(.configuration, "the config would name host \(hosts.map(\.description).joined(separator: ", ")), " +
-                              "not \(hostSpec) as asked; nothing was written")
+                              "not \(hostSpecs.map(\.description).joined(separator: ", ")) as asked; nothing was written")
         }
         for key in Set(expected.keys).union(readBack.keys).sorted() where expected[key] != readBack[key] {
             throw TunnelError(.configuration,
@@ -85,13 +118,38 @@ extension Installer {
         }
     }
 
-    /// Refuses an existing config that names other hosts than the one asked for, unless `force`;
-    /// with `force` returns its content, to be kept as `PATH.bak` (also when install wrote it).
-    func checkSameHost(_ hostSpec: HostSpec, _ newText: String) throws(TunnelError) -> [UInt8]? {
+    /// The keys whose value differs between the existing config and `newText`, as
+    /// `key: old -> new` (unset keys show as `(default)`), and whether a reload applies them all.
+    func configChanges(to newText: String) -> (changes: [String], reloadable: Bool) {
+        let file = rooted(configPath)
+        guard let existing = try? FileSystem.readIfExists(file), existing != newText,
+              let old = try? ConfigFile.parse(existing, path: file),
+              let new = try? ConfigFile.parse(newText, path: file) else { return ([], false) }
+        func table(_ values: ConfigFile.Values) -> [String: String] {
+            var table = Dictionary(values.settings.map { ($0.key, $0.value.toml) }, uniquingKeysWith: { $1 })
+            if let hosts = values.hosts { table["host"] = hosts.count == 1 ? ConfigValue.string(hosts[0]).toml : ConfigValue.strings(hosts).toml }
+            return table
+        }
+        let before = table(old), after = table(new)
+        let order = Settings.all.map(\.key)
+        let keys = Set(before.keys).union(after.keys).sorted { (order.firstIndex(of: $0) ?? .max, $0) < (order.firstIndex(of: $1) ?? .max, $1) }
+        let changes = keys.filter { before[$0] != after[$0] }.map { "\($0): \(before[$0] ?? "(default)") -> \(after[$0] ?? "(default)")" }
+        guard let running = try? RunConfiguration(old, source: file), let reread = try? RunConfiguration(new, source: file) else {
+            return (changes, false)
+        }
+        return (changes, ConfigurationReload(running: running, reread: reread).needsRestart.isEmpty)
+    }
+
+    /// Refuses an existing config that shares no host with the ones asked for, unless `force`
+    /// (a host list that keeps one of the configured hosts is a change of fallbacks, not a
+    /// repointing); with `force` returns its content, to be kept as `PATH.bak` (also when
+    /// install wrote it).
+    func checkSameHost(_ hostSpecs: [HostSpec], _ newText: String) throws(TunnelError) -> [UInt8]? {
+        let hostSpec = hostSpecs[0]
         let file = rooted(configPath)
         guard let existing = try FileSystem.readIfExists(file), existing != newText,
               let values = try? ConfigFile.parse(existing, path: file),
-              let hosts = values.hostSpecs, !hosts.isEmpty, !hosts.contains(hostSpec) else { return nil }
+              let hosts = values.hostSpecs, !hosts.isEmpty, !hosts.contains(where: hostSpecs.contains) else { return nil }
         if force { return try FileSystem.readBytes(file) }
         throw TunnelError(.configuration,
                           "\(file) is set up for host \(hosts.map(\.description).joined(separator: ", ")), not \(hostSpec) as asked; " +
@@ -164,5 +222,13 @@ extension Installer {
             throw TunnelError(.invalidArgument,
                               "\(what) \(ShellQuote.quote(path)) goes into the unit's ExecStart=: use only letters, digits and _ @ + = : , . / -")
         }
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The first element that occurs a second time, if any.
+    var duplicate: Element? {
+        var seen = Set<Element>()
+        return first { !seen.insert($0).inserted }
     }
 }

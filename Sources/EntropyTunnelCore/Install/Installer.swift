@@ -53,6 +53,10 @@ public struct Installer: Sendable {
 
     /// The entropy host as given (`HOST`, `HOST:PORT`).
     public var host: String
+    /// Fallback hosts, in order of preference after `host` (`install --host A --host B`).
+    /// `hostKey` and `fingerprint` are for `host`; a fallback not yet pinned is scanned and
+    /// confirmed like a host without `--fingerprint`.
+    public var fallbackHosts: [String] = []
     /// Further config keys and values (run options given to `install`), in this order.
     public var settings: [(key: String, value: ConfigValue)] = []
     /// Prefix for every path written; "" for the real system. Otherwise absolute, without `..`
@@ -89,20 +93,33 @@ public struct Installer: Sendable {
         public var steps: [String] = []
         /// True when at least one file was created or changed, or systemd was told something.
         public var changed = false
+        /// True when something besides the config and the pins changed (key, units, user): a restart.
+        var changedBeyondConfig = false
+        /// True when a host key was pinned.
+        var pinsChanged = false
+        /// The config's changed keys, `key: old -> new`.
+        public var configChanges: [String] = []
         public var clientKey: PublicKey?
         /// The instructions for the entropy host, to print last.
         public var hostSteps = ""
     }
 
-    /// The config file this installer writes.
+    /// The `host` value this installer writes.
+    var hostValue: ConfigValue { fallbackHosts.isEmpty ? .string(host) : .strings([host] + fallbackHosts) }
+
+    /// A new config file: the commented example with the options given filled in.
     public var configText: String {
-        var lines = [
-            "# entropy-tunnel configuration, written by `entropy-tunnel install`.",
-            "# Every key, its default and its meaning: install/config.toml.example in the sources.",
-            "host = \(ConfigValue.string(host).toml)",
-        ]
-        for (key, value) in settings where key != "host" { lines.append("\(key) = \(value.toml)") }
-        return lines.joined(separator: "\n") + "\n"
+        var text = ConfigText("# Written by `entropy-tunnel install`, which changes only the keys it is given: edit the rest freely.\n"
+                              + ConfigExample.text, path: configPath)
+        // The example has no active lines, so nothing can span lines and `merge` cannot fail.
+        _ = try? merge(into: &text)
+        return text.text
+    }
+
+    /// Sets the host and every option given in `text`, key by key; the other lines stay.
+    func merge(into text: inout ConfigText) throws(TunnelError) {
+        try text.set("host", hostValue.toml)
+        for (key, value) in settings where key != "host" { try text.set(key, value.toml) }
     }
 
     /// The path of a system file inside `root`.
@@ -120,7 +137,7 @@ public struct Installer: Sendable {
     /// Every check comes first (`plan()`): a refusal leaves no file and no directory behind.
     /// What it writes goes into the manifest, also when a later step fails.
     public func install(
-        logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
+        logger: Logger, show: (PublicKey, HostSpec) -> Void, confirm: (PublicKey, HostSpec) async -> Bool
     ) async throws(TunnelError) -> Report {
         if root.isEmpty && getuid() != 0 {
             throw TunnelError(.invalidArgument, "install writes to /etc and creates a system user: run it as root (sudo), or use --root DIR to write below DIR")
@@ -138,6 +155,7 @@ public struct Installer: Sendable {
         }
         try saveManifest(manifest, &report)
         try removeLegacyManifest(plan.manifestFoundAt, &report)
+        report.configChanges = plan.configChanges
 
         // systemd, for real installs only.
         if root.isEmpty && !noStart && FileSystem.isDirectory(systemdDirectory) {
@@ -159,6 +177,11 @@ public struct Installer: Sendable {
                 try await ExternalCommand.check("systemctl", ["enable", "--now", "--no-block", ServiceUnit.name])
                 report.steps.append("systemctl enable --now \(ServiceUnit.name)")
                 report.changed = true
+            } else if report.changed && !report.changedBeyondConfig && (plan.configUnchanged || plan.configReloadable) {
+                // Only settings a running daemon applies changed (hosts, connection settings, pins):
+                // no restart, so a healthy connection whose host is still listed is kept.
+                try await ExternalCommand.check("systemctl", ["reload", ServiceUnit.name])
+                report.steps.append("systemctl reload \(ServiceUnit.name) (only hosts, connection settings or pins changed: no restart needed)")
             } else if report.changed {
                 try await ExternalCommand.check("systemctl", ["try-restart", "--no-block", ServiceUnit.name])
                 report.steps.append("systemctl try-restart \(ServiceUnit.name) (its files changed)")
@@ -176,7 +199,7 @@ public struct Installer: Sendable {
     /// to the units (`.unchanged` only when neither changed: systemd reloads only when one did).
     private func write(
         _ plan: Plan, _ manifest: inout InstallManifest, _ report: inout Report,
-        logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
+        logger: Logger, show: (PublicKey, HostSpec) -> Void, confirm: (PublicKey, HostSpec) async -> Bool
     ) async throws(TunnelError) -> FileSystem.Change {
         for path in [configPath, plan.identity, plan.knownHosts, unitPath, seedUnitPath, manifestPath] {
             try makeParentDirectories(of: path, &manifest)
@@ -184,6 +207,13 @@ public struct Installer: Sendable {
 
         // 1. The config file.
         try writeOwnFile(configPath, plan.configText, backup: plan.backups[configPath], &manifest, &report)
+        // What changes after this point needs a restart; a changed config alone may only need a reload.
+        let configChanged = report.changed
+        report.changed = false
+        defer {
+            report.changedBeyondConfig = report.changed
+            report.changed = report.changed || configChanged || report.pinsChanged
+        }
 
         // 2. The client key (an existing one was checked by plan()).
         let identityFile = rooted(plan.identity)
@@ -207,7 +237,9 @@ public struct Installer: Sendable {
             }
         }
 
-        // 3. The host key pin: merged into the file, whose other lines stay.
+        // 3. The host key pin: merged into the file, whose other lines stay. The daemon reads the
+        // pins at every connection: a new pin needs no restart.
+        let changedBeforePins = report.changed
         let knownHostsFile = rooted(plan.knownHosts)
         let knownHostsExisted = FileSystem.exists(knownHostsFile)
         let pinned: (change: FileSystem.Change, detail: String)
@@ -218,14 +250,33 @@ public struct Installer: Sendable {
                   KnownHostsFile.hasEntry(existing, for: plan.hostSpec) {
             pinned = (.unchanged, "\(plan.hostSpec.knownHostsName) already pinned")
         } else {
-            let outcome = try await HostKeyTrust.trust(host: plan.hostSpec, knownHosts: knownHostsFile, fingerprint: fingerprint,
-                                                       logger: logger, show: show, confirm: confirm)
+            let spec = plan.hostSpec
+            let outcome = try await HostKeyTrust.trust(host: spec, knownHosts: knownHostsFile, fingerprint: fingerprint,
+                                                       logger: logger, show: { show($0, spec) }, confirm: { await confirm($0, spec) })
             pinned = (outcome.change, "\(plan.hostSpec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
         }
         if pinned.change != .unchanged {
             manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: knownHostsExisted)
         }
         record(&report, knownHostsFile, pinned.change, detail: pinned.detail)
+        // The fallbacks: each pinned once (scanned and confirmed when not pinned yet).
+        for spec in plan.fallbackSpecs {
+            let existedBefore = FileSystem.exists(knownHostsFile)
+            if let existing = try FileSystem.readIfExists(knownHostsFile), KnownHostsFile.hasEntry(existing, for: spec) {
+                record(&report, knownHostsFile, .unchanged, detail: "\(spec.knownHostsName) already pinned")
+                continue
+            }
+            let outcome = try await HostKeyTrust.trust(host: spec, knownHosts: knownHostsFile, fingerprint: nil,
+                                                       logger: logger, show: { show($0, spec) }, confirm: { await confirm($0, spec) })
+            if outcome.change != .unchanged {
+                manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: existedBefore)
+            }
+            record(&report, knownHostsFile, outcome.change,
+                   detail: "\(spec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
+        }
+
+        report.pinsChanged = report.changed && !changedBeforePins
+        report.changed = changedBeforePins
 
         // 4. The units.
         let unit = try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)

@@ -48,6 +48,10 @@ After=network-online.target
 Type=notify
 NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@
+# `systemctl reload` (SIGHUP): the daemon re-reads the config and applies the host list and
+# connection settings without dropping a healthy connection; it names settings that need a restart.
+# (Type=notify with ExecReload, not notify-reload: that needs systemd 253, Debian 12 has 252.)
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=1s
 # Exit status 78 (EX_CONFIG) is a bad config file: restarting cannot fix it, so stop and show it.

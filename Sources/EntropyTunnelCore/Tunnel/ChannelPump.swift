@@ -41,6 +41,8 @@ final class ChannelPump {
         var healthFailureLimit = 3
         /// Return `.timeUp` at this instant.
         var until: Instant = .distantFuture
+        /// Return `.timeUp` as soon as a new configuration is offered here (a reload).
+        var interrupt: ConfigurationReloads?
     }
 
     private let channel: SSHChannel
@@ -94,7 +96,7 @@ final class ChannelPump {
             if rounds & 63 == 0 {
                 stats?.beat()
                 if waker.isWoken { return .stopped }
-                if Instant.now >= settings.until { return .timeUp }
+                if Instant.now >= settings.until || settings.interrupt?.isPending == true { return .timeUp }
             }
 
             if buffer.hasReady {
@@ -203,10 +205,12 @@ final class ChannelPump {
 
             var poller = Poller()
             let wakerIndex = poller.add(waker.fd, .readable)
+            let interruptIndex = settings.interrupt.map { poller.add($0.fd, .readable) }
             let socketIndex = socketEvents.map { poller.add(session.socket, $0) }
             if sinkFull { poller.add(sink.descriptor, sink.pollEvents) }
             _ = try poller.wait(until: deadline)
             if poller.events(at: wakerIndex).contains(.readable) { return .stopped }
+            if let interruptIndex, poller.events(at: interruptIndex).contains(.readable) { return .timeUp }
             if let socketIndex, !poller.events(at: socketIndex).isEmpty { lastHeard = .now }
         }
     }

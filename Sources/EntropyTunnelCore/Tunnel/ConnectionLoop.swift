@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// The daemon's connection policy, run on a thread of its own: which host to use, when to fail
 /// over, when to go back, how long to wait. Ends only when stopped.
@@ -12,16 +13,23 @@ import Logging
 /// - On a fallback host, every failback interval the pump pauses (the connection stays open)
 ///   while the preferred hosts are probed with a full connection; the first that works takes
 ///   over, and if none does the pump goes on with the fallback, which never noticed.
+/// - A reload (`reloads`) interrupts the pump, not the connection: the new host list applies,
+///   and the connection is kept when its host is still in the list (see `applyReload`).
 final class ConnectionLoop: Sendable {
-    let configuration: RunConfiguration
+    /// The configuration in force: the one given, or the last reload applied.
+    var configuration: RunConfiguration { active.withLock { $0 } }
+    private let active: Mutex<RunConfiguration>
     let stats: TunnelStats
     let waker: Waker
+    let reloads: ConfigurationReloads?
     let logger: Logger
 
-    init(configuration: RunConfiguration, stats: TunnelStats, waker: Waker, logger: Logger) {
-        self.configuration = configuration
+    init(configuration: RunConfiguration, stats: TunnelStats, waker: Waker, reloads: ConfigurationReloads? = nil,
+         logger: Logger) {
+        self.active = Mutex(configuration)
         self.stats = stats
         self.waker = waker
+        self.reloads = reloads
         self.logger = logger
     }
 
@@ -34,9 +42,10 @@ final class ConnectionLoop: Sendable {
 
     /// Connects and pumps into `sink` until stopped; fails only when the sink itself fails.
     func run(sink: any ByteSink) throws(TunnelError) {
-        let hosts = configuration.hosts
+        var hosts = configuration.hosts
         var state = HostState(count: hosts.count, backoff: configuration.backoff)
         var settings = TunnelConnection.PumpSettings()
+        settings.interrupt = reloads
         settings.health = configuration.health
         settings.healthFailureLimit = configuration.healthFailureLimit
         var current: Current?
@@ -45,6 +54,9 @@ final class ConnectionLoop: Sendable {
         defer { current?.connection.close(quickly: waker.isWoken) }
 
         while !waker.isWoken {
+            if let reloaded = reloads?.take() {
+                applyReload(reloaded, hosts: &hosts, state: &state, current: &current)
+            }
             if current == nil {
                 guard let index = state.firstEligible(below: hosts.count) else {
                     if try wait(until: state.earliestRetry(below: hosts.count), sink: sink) { return }
@@ -61,6 +73,7 @@ final class ConnectionLoop: Sendable {
                 case .stopped, .limitReached:
                     return
                 case .timeUp:
+                    if reloads?.isPending == true { continue }
                     if let better = try probePreferred(below: index, state: &state) {
                         logger.info("back on a preferred host", metadata: ["host": "\(hosts[better.index])", "left": "\(hosts[index])"])
                         current!.connection.close()
@@ -79,6 +92,30 @@ final class ConnectionLoop: Sendable {
                 failed(index, error, uptime: uptime, state: &state)
             }
         }
+    }
+
+    /// Puts a reloaded configuration in force. The connection stays open when its host is still
+    /// in the list and the options to reach it are unchanged (it moves to its new place in the
+    /// order; failback applies from there); otherwise it is closed and the new list is tried in
+    /// order. Every host may be tried at once again: the admin has just changed something.
+    func applyReload(_ new: RunConfiguration, hosts: inout [HostSpec], state: inout HostState, current: inout Current?) {
+        let old = configuration
+        active.withLock { $0 = new }
+        hosts = new.hosts
+        state = HostState(count: hosts.count, backoff: new.backoff)
+        stats.update { $0.hosts = hosts.map(TunnelStats.HostStatus.init(host:)) }
+        guard let open = current else { return }
+        let host = old.hosts[open.index]
+        if let index = hosts.firstIndex(of: host), new.connectionOptions(for: host) == old.connectionOptions(for: host) {
+            current!.index = index
+            logger.info("reload keeps the connection", metadata: ["host": "\(host)", "position": "\(index + 1) of \(hosts.count)"])
+            return
+        }
+        let reason = hosts.contains(host) ? "the options to reach it changed" : "it is no longer in the host list"
+        logger.notice("reload closes the connection to \(host): \(reason)", metadata: ["host": "\(host)"])
+        open.connection.close()
+        current = nil
+        stats.update { $0.connected = false }
     }
 
     /// Opens a connection to host `index`; on failure records it and returns nil.
@@ -158,6 +195,10 @@ final class ConnectionLoop: Sendable {
             stats.beat()
             var poller = Poller()
             poller.add(waker.fd, .readable)
+            if let reloads {
+                poller.add(reloads.fd, .readable)
+                if reloads.isPending { return false }
+            }
             if try poller.wait(until: min(deadline, .now + .seconds(1))) { return true }
             try sink.revalidate()
         }

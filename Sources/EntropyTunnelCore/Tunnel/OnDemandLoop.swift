@@ -14,18 +14,22 @@ final class OnDemandLoop: Sendable {
     let waker: Waker
     let logger: Logger
     private let connections: ConnectionLoop
+    /// Reloads (SIGHUP): the new host list and connection settings apply from the next fill.
+    let reloads: ConfigurationReloads?
 
-    init(configuration: RunConfiguration, stats: TunnelStats, waker: Waker, logger: Logger) {
+    init(configuration: RunConfiguration, stats: TunnelStats, waker: Waker, reloads: ConfigurationReloads? = nil,
+         logger: Logger) {
         self.configuration = configuration
         self.stats = stats
         self.waker = waker
         self.logger = logger
-        connections = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
+        self.reloads = reloads
+        connections = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, reloads: reloads, logger: logger)
     }
 
     /// Fills the reserve and feeds `sink` from it until stopped; fails only when the sink fails.
     func run(sink: any ByteSink) throws(TunnelError) {
-        let hosts = configuration.hosts
+        var hosts = configuration.hosts
         let reserve = ReserveSink(capacity: configuration.reserve, sink: sink)
         var state = HostState(count: hosts.count, backoff: configuration.backoff)
         var settings = TunnelConnection.PumpSettings()
@@ -37,6 +41,12 @@ final class OnDemandLoop: Sendable {
         }
 
         while !waker.isWoken {
+            if let reloaded = reloads?.take() {
+                // No connection is held between fills: the new list applies from the next one.
+                var none: ConnectionLoop.Current?
+                connections.applyReload(reloaded, hosts: &hosts, state: &state, current: &none)
+                logger.info("reload applied: the next fill uses the new host list", metadata: ["hosts": "\(hosts.count)"])
+            }
             try feed(reserve)
             guard reserve.needsFill else {
                 if try wait(until: nil, reserve: reserve) { return }
@@ -99,6 +109,10 @@ final class OnDemandLoop: Sendable {
             var poller = Poller()
             poller.add(waker.fd, .readable)
             poller.add(reserve.descriptor, reserve.pollEvents)
+            if let reloads {
+                if reloads.isPending { return false }
+                poller.add(reloads.fd, .readable)
+            }
             _ = try poller.wait(until: min(deadline ?? .distantFuture, .now + .seconds(1)))
             if waker.isWoken { return true }
             try reserve.revalidate()

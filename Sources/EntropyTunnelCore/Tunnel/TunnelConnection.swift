@@ -10,7 +10,7 @@ public final class TunnelConnection {
     public enum Outcome: Sendable {
         case limitReached
         case stopped
-        /// The `until` instant passed while the stream was flowing.
+        /// The `until` instant passed, or a reload interrupted, while the stream was flowing.
         case timeUp
     }
 
@@ -25,6 +25,8 @@ public final class TunnelConnection {
         public var health: HealthParameters? = .default
         public var healthFailureLimit = 3
         public var until: Instant = .distantFuture
+        /// Ends the pump with `.timeUp` when a new configuration is offered (a reload).
+        public var interrupt: ConfigurationReloads?
 
         public init() {}
     }
@@ -89,7 +91,8 @@ public final class TunnelConnection {
             settings: .init(readChunk: settings.readChunk, byteLimit: settings.byteLimit,
                             deadPeerTimeout: options.deadPeerTimeout, dataTimeout: options.dataTimeout,
                             health: settings.health,
-                            healthFailureLimit: settings.healthFailureLimit, until: settings.until),
+                            healthFailureLimit: settings.healthFailureLimit, until: settings.until,
+                            interrupt: settings.interrupt),
             stream: stream, waker: waker, stats: stats, logger: logger)
         defer {
             delivered += pump.delivered

@@ -15,7 +15,8 @@ import ServiceLifecycle
 ///    waiting for a host; STATUS= lines on the tunnel's events and at least every 5 s.
 /// 4. `WatchdogService` (under systemd with `WatchdogSec=`): WATCHDOG=1 only while the tunnel
 ///    thread's heartbeat is recent, so a stuck pump trips the watchdog.
-/// 5. `HangupService`: SIGHUP is logged and otherwise ignored (it must not end the daemon).
+/// 5. `HangupService`: SIGHUP re-reads the configuration (with `reread`) and hands it to the
+///    connection loop through `reloads`; it never ends the daemon.
 /// 6. `FeedNowService` (with `--sink kernel`): SIGUSR1 makes the kernel sink feed and reseed now.
 public final class TunnelDaemon: Sendable {
     public let configuration: RunConfiguration
@@ -26,11 +27,18 @@ public final class TunnelDaemon: Sendable {
     private let notifier: SystemdNotifier?
     /// The kernel sink's timer, which SIGUSR1 fires (nil with the other sinks).
     private let trigger: KernelFeedTrigger?
+    /// Re-reads the configuration on SIGHUP (nil: SIGHUP is only logged).
+    private let reread: (@Sendable () throws(TunnelError) -> RunConfiguration)?
+    /// Carries a reloaded configuration to the connection loop's thread.
+    private let reloads: ConfigurationReloads?
 
-    public init(configuration: RunConfiguration, logger: Logger, notifier: SystemdNotifier?) {
+    public init(configuration: RunConfiguration, logger: Logger, notifier: SystemdNotifier?,
+                reread: (@Sendable () throws(TunnelError) -> RunConfiguration)? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.notifier = notifier
+        self.reread = reread
+        reloads = reread == nil ? nil : try? ConfigurationReloads()
         trigger = configuration.sink == .kernel ? try? KernelFeedTrigger() : nil
     }
 
@@ -44,7 +52,8 @@ public final class TunnelDaemon: Sendable {
                                   successTerminationBehavior: .ignore, serviceName: "state file"))
         }
         // The tunnel ends only when stopped (or on a fatal error): then the rest stops too.
-        services.append(.init(service: TunnelService(configuration: configuration, stats: stats, trigger: trigger, logger: logger),
+        services.append(.init(service: TunnelService(configuration: configuration, stats: stats, trigger: trigger,
+                                                    reloads: reloads, logger: logger),
                               successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "tunnel"))
         if configuration.sink == .rngd {
             services.append(.init(service: RngdService(configuration: configuration, stats: stats, logger: logger),
@@ -60,7 +69,8 @@ public final class TunnelDaemon: Sendable {
                                       successTerminationBehavior: .ignore, serviceName: "watchdog"))
             }
         }
-        services.append(.init(service: HangupService(logger: logger), successTerminationBehavior: .ignore, serviceName: "sighup"))
+        services.append(.init(service: HangupService(running: configuration, reread: reread, reloads: reloads,
+                                                    notifier: notifier, logger: logger), successTerminationBehavior: .ignore, serviceName: "sighup"))
         if let trigger {
             services.append(.init(service: FeedNowService(trigger: trigger, logger: logger),
                                   successTerminationBehavior: .ignore, serviceName: "sigusr1"))

@@ -14,11 +14,15 @@ final class TunnelService: Service, Sendable {
     let logger: Logger
     /// The kernel sink's timer and SIGUSR1 trigger (kernel sink only).
     let trigger: KernelFeedTrigger?
+    /// Reloaded configurations for the connection loop (SIGHUP).
+    let reloads: ConfigurationReloads?
 
-    init(configuration: RunConfiguration, stats: TunnelStats, trigger: KernelFeedTrigger?, logger: Logger) {
+    init(configuration: RunConfiguration, stats: TunnelStats, trigger: KernelFeedTrigger?,
+         reloads: ConfigurationReloads? = nil, logger: Logger) {
         self.configuration = configuration
         self.stats = stats
         self.trigger = trigger
+        self.reloads = reloads
         self.logger = logger
     }
 
@@ -77,8 +81,9 @@ final class TunnelService: Service, Sendable {
         // A stop that arrived while starting, before the group handled signals.
         if csystem_stop_requested() != 0 { waker.wake() }
         let onDemand = configuration.connectionMode == .onDemand
-        let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
-        let fills = OnDemandLoop(configuration: configuration, stats: stats, waker: waker, logger: logger)
+        let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker,
+                                  reloads: reloads, logger: logger)
+        let fills = OnDemandLoop(configuration: configuration, stats: stats, waker: waker, reloads: reloads, logger: logger)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await BlockingThread.run(name: "et-tunnel") { () throws(TunnelError) in

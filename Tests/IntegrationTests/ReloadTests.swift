@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import TestHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGHUP (`systemctl reload`) against the real daemon and two real sshd hosts: the config file is
+/// rewritten, the daemon re-reads it, and the connection is kept or moved as the new host list says.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ReloadTests {
+    static let rng = "dd if=/dev/urandom bs=512 status=none"
+
+    func config(hosts: [LoopbackHost], user: String, identity: String, knownHosts: String, fifo: String,
+                extra: String = "") -> String {
+        """
+        # written by ReloadTests
+        host = [\(hosts.map { "\"\($0.endpoint)\"" }.joined(separator: ", "))]
+        user = "\(user)"
+        identity = "\(identity)"
+        known_hosts = "\(knownHosts)"
+        fifo = "\(fifo)"
+        sink = "fifo"
+        backoff_cap = 2
+        \(extra)
+        """
+    }
+
+    func connections(_ log: String, _ host: LoopbackHost) -> Int {
+        log.components(separatedBy: "connected host=\(host.endpoint)").count - 1
+    }
+
+    @Test("reload keeps a healthy connection whose host stays listed, moves off a removed host, survives a broken config")
+    func reloadKeepsAndMoves() throws {
+        let first = try LoopbackHost(forcedCommand: Self.rng)
+        defer { first.shutdown() }
+        let second = try LoopbackHost(forcedCommand: Self.rng, directory: first.directory + "/second")
+        defer { second.shutdown() }
+        try second.setAuthorizedKey(from: first.identity, command: Self.rng)
+        let knownHosts = first.directory + "/known_hosts_both"
+        try (String(contentsOfFile: first.knownHosts, encoding: .utf8) + String(contentsOfFile: second.knownHosts, encoding: .utf8))
+            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        let fifo = first.directory + "/entropy.fifo"
+        let configPath = first.directory + "/config.toml"
+        func write(_ hosts: [LoopbackHost], extra: String = "") throws {
+            try config(hosts: hosts, user: first.user, identity: first.identity, knownHosts: knownHosts, fifo: fifo, extra: extra)
+                .write(toFile: configPath, atomically: true, encoding: .utf8)
+        }
+        try write([first])
+        let tunnel = try TunnelProcess(["run", "--config", configPath], logPath: first.directory + "/run.log")
+        let reader = try #require(FIFOReader(path: fifo))
+        #expect(reader.read(64 << 10, within: 10) == 64 << 10, "\(tunnel.log)")
+        let session = try #require(first.sessionPIDs.first)
+
+        // 1. The current host stays (now second in the list): same session, no new connection.
+        try write([second, first])
+        let hup1 = Date()
+        kill(tunnel.pid, SIGHUP)
+        #expect(waitUntil(5) { reader.drain(); return tunnel.log.contains("reload keeps the connection") }, "\(tunnel.log)")
+        let kept = Date().timeIntervalSince(hup1)
+        #expect(reader.read(256 << 10, within: 10) == 256 << 10, "\(tunnel.log)")
+        #expect(first.sessionPIDs == [session])
+        #expect(second.sessionPIDs.isEmpty)
+        #expect(connections(tunnel.log, first) == 1 && connections(tunnel.log, second) == 0, "\(tunnel.log)")
+        #expect(tunnel.log.contains("changed=host"))
+
+        // 2. A config that no longer reads: an error naming the line; the old configuration stays.
+        try write([second], extra: "fifo_size = \"lots\"")
+        kill(tunnel.pid, SIGHUP)
+        #expect(waitUntil(5) { reader.drain(); return tunnel.log.contains("reload failed") }, "\(tunnel.log)")
+        let failure = tunnel.log.split(separator: "\n").first { $0.contains("reload failed") }.map(String.init) ?? ""
+        #expect(failure.contains("config.toml:9"), "\(failure)")
+        #expect(reader.read(64 << 10, within: 10) == 64 << 10)
+        #expect(first.sessionPIDs == [session] && connections(tunnel.log, second) == 0, "\(tunnel.log)")
+
+        // 3. A setting that needs a restart is named, and the rest applies.
+        try write([first, second], extra: "kernel_interval = 30")
+        kill(tunnel.pid, SIGHUP)
+        #expect(waitUntil(5) { reader.drain(); return tunnel.log.contains("restart_needed=kernel_interval") }, "\(tunnel.log)")
+        #expect(first.sessionPIDs == [session])
+
+        // 4. The current host is removed: the tunnel moves to the other one.
+        try write([second])
+        let hup4 = Date()
+        kill(tunnel.pid, SIGHUP)
+        #expect(waitUntil(10) { reader.drain(); return connections(tunnel.log, second) == 1 }, "\(tunnel.log)")
+        let moved = Date().timeIntervalSince(hup4)
+        #expect(tunnel.log.contains("it is no longer in the host list"))
+        #expect(waitUntil(5) { first.sessionPIDs.isEmpty })
+        #expect(reader.read(64 << 10, within: 10) == 64 << 10)
+        print("reloadKeepsAndMoves: kept the connection \(String(format: "%.3f", kept)) s after SIGHUP; " +
+              "moved to the remaining host \(String(format: "%.3f", moved)) s after SIGHUP")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
+}
