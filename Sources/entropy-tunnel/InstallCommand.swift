@@ -21,6 +21,8 @@ package struct InstallCommand: AsyncParsableCommand {
             hand (or not written by install), or a config for another host, is replaced only with --force, which \
             keeps the old file as FILE.bak. Everything is checked before the first file is written. \
             It ends by printing what to run on the entropy host.
+
+            What install does with each option: --host, --port, --user and the other run options             are written to the config file as keys (only those given; the rest keep their defaults);             --identity and --known-hosts say where the key is created and the host key pinned (and are             written to the config); --fingerprint or --host-key decide which host key is pinned (--yes pins             the one the host shows); --binary is the ExecStart= of both units; --no-start writes everything             but neither enables nor starts the units; --force replaces files edited by hand (keeping FILE.bak);             --root writes below another directory and leaves systemd alone; with --sink rngd,             --disable-distro-rngd disables the distribution's own rngd service, which would read the same             kernel pool beside the supervised one.
             """
     )
 
@@ -45,7 +47,7 @@ package struct InstallCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs: /usr/bin/entropy-tunnel when install runs from there (the .deb), else /usr/local/bin/entropy-tunnel.", valueName: "path"))
     package var binary: String = ServiceUnit.defaultBinary(running: runningExecutable())
 
-    @Flag(help: "Write the files but do not enable or start the service.")
+    @Flag(help: "Write the files but neither enable nor start the units: the service stays disabled (and does not start at boot) until `systemctl enable --now entropy-tunnel entropy-tunnel-seed`.")
     package var noStart = false
 
     @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
@@ -132,7 +134,7 @@ package struct UninstallCommand: AsyncParsableCommand {
         abstract: "Stop, disable and remove the systemd services (config, keys and seed stay unless --purge)."
     )
 
-    @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged), and the seed's state directory /var/lib/entropy-tunnel (kept if it holds anything else).")
+    @Flag(help: "Also remove the config file, the key pair, the host-key pins and the directories install created (as its manifest lists them, and only while unchanged), the service user entropy-tunnel when install created it, and the seed's state directory /var/lib/entropy-tunnel (kept if it holds anything else).")
     package var purge = false
 
     @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))
