@@ -58,6 +58,10 @@ public struct HostAuthorizer: Sendable {
         if user.isEmpty || user.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
             throw TunnelError(.invalidArgument, "--user '\(user)' is not a valid user name (letters, digits, - _ .)")
         }
+        // Before any change: a shared device's permissions must never change, not even for a moment.
+        if !allowSharedDeviceStandIn, let refusal = SharedDevice.refusal(device) {
+            throw TunnelError(.configuration, "refusing --device \(device): \(refusal)")
+        }
         var report = Report()
         var changes: [Change] = []
         do throws(TunnelError) {
@@ -159,9 +163,6 @@ public struct HostAuthorizer: Sendable {
     }
 
     func grantDeviceAccess(_ account: Account, _ report: inout Report, _ changes: inout [Change]) async throws(TunnelError) {
-        if !allowSharedDeviceStandIn, let refusal = SharedDevice.refusal(device) {
-            throw TunnelError(.configuration, "refusing --device \(device): \(refusal)")
-        }
         var st = stat()
         guard stat(device, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else {
             throw TunnelError(.configuration,
