@@ -50,6 +50,9 @@ package struct InstallCommand: AsyncParsableCommand {
     @Flag(help: "Write the files but neither enable nor start the units: the service stays disabled (and does not start at boot) until `systemctl enable --now entropy-tunnel entropy-tunnel-seed`.")
     package var noStart = false
 
+    @Flag(help: "With --sink rngd: disable (systemctl disable --now) the distribution's own rngd.service / rng-tools*.service, which install otherwise only warns about.")
+    package var disableDistroRngd = false
+
     @Flag(help: "Replace a config or unit edited by hand or not written by install, or a config for another host; the old file is kept as FILE.bak.")
     package var force = false
 
@@ -82,6 +85,7 @@ package struct InstallCommand: AsyncParsableCommand {
             installer.hostKey = hostKey
             installer.force = force
             installer.noStart = noStart
+            installer.disableDistroRngd = disableDistroRngd
             let yes = self.yes
             let report = try await installer.install(
                 logger: logger,
