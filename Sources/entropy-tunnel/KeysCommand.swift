@@ -136,7 +136,7 @@ package struct KeysCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses the client may connect from.", valueName: "pattern"))
         package var from: String?
 
-        @Option(help: ArgumentHelp("The RNG device the user may read.", valueName: "path"))
+        @Option(help: ArgumentHelp("The RNG device the user may read. Devices every process shares (/dev/random, /dev/urandom, /dev/null, /dev/zero, terminals, ... and any other name for them) are refused.", valueName: "path"))
         package var device: String = "/dev/hwrng"
 
         @Option(help: ArgumentHelp("The udev rule file to write.", valueName: "file", visibility: .hidden))

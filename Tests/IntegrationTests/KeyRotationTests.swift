@@ -140,6 +140,12 @@ struct KeyRotationTests {
         host.killSessions(signal: SIGKILL)
         #expect(waitUntil(15) { clientKey(stateFile) == identity + ".old" }, "\(tunnel.log)")
         let reconnectGap = reader.resetGap()
+        // check says so, as a warning with the host-side fix: the service works meanwhile.
+        let check = try runTunnel(["check", "--host", host.endpoint, "--user", account.user, "--identity", identity,
+                                   "--known-hosts", host.knownHosts, "--sink", "fifo", "--fifo", account.directory + "/check.fifo"])
+        let authLine = check.stdout.split(separator: "\n").first { $0.contains("authentication as") }.map(String.init) ?? ""
+        #expect(authLine.hasPrefix("!") && authLine.contains("refuses the new key") && authLine.contains(identity + ".old"), "\(check.stdout)")
+        #expect(check.stdout.contains("keys authorize --user \(account.user) --key '\(newKey)'"), "\(check.stdout)")
         let finishEarly = try runTunnel(["keys", "rotate", "--finish", "--identity", identity, "--state-file", stateFile])
         #expect(finishEarly.status != 0 && finishEarly.stderr.contains("still authenticates with"), "\(finishEarly.stderr)")
         let list = try runTunnel(["keys", "list", "--identity", identity, "--known-hosts", host.knownHosts, "--state-file", stateFile])
