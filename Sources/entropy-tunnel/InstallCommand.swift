@@ -22,7 +22,15 @@ package struct InstallCommand: AsyncParsableCommand {
             keeps the old file as FILE.bak. Everything is checked before the first file is written. \
             It ends by printing what to run on the entropy host.
 
-            What install does with each option: --host, --port, --user and the other run options             are written to the config file as keys (only those given; the rest keep their defaults);             --identity and --known-hosts say where the key is created and the host key pinned (and are             written to the config); --fingerprint or --host-key decide which host key is pinned (--yes pins             the one the host shows); --binary is the ExecStart= of both units; --no-start writes everything             but neither enables nor starts the units; --force replaces files edited by hand (keeping FILE.bak);             --root writes below another directory and leaves systemd alone; with --sink rngd,             --disable-distro-rngd disables the distribution's own rngd service, which would read the same             kernel pool beside the supervised one.
+            What install does with each option: --host, --port, --user and the other run options are written \
+            to the config file as keys (only those given; the rest keep their defaults); --identity and \
+            --known-hosts say where the key is created and the host key pinned (and are written to the \
+            config); --fingerprint or --host-key decide which host key is pinned (--yes pins the one the \
+            host shows); --binary is the ExecStart= of both units; --no-start writes everything but neither \
+            enables nor starts the units; --force replaces files edited by hand (keeping FILE.bak); --root \
+            writes below another directory and leaves systemd alone; with --sink rngd, --disable-distro-rngd \
+            disables the distribution's own rngd service, which would run as a second rngd beside the \
+            supervised one.
             """
     )
 

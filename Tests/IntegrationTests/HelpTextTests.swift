@@ -43,6 +43,18 @@ struct HelpTextTests {
         #expect(checked > 50, "the help texts were not parsed into entries")
     }
 
+    @Test("no overview or discussion has a run of spaces inside its text (a broken line continuation)")
+    func noStraySpaces() {
+        for command in Self.allCommands() {
+            let help = EntropyTunnelCommand.helpMessage(for: command, columns: 10_000)
+            // Option entries align their columns with spaces, and a few examples align by hand (up to
+            // 7 spaces); 10 or more inside a prose line is the source's indentation leaking in.
+            for line in help.split(separator: "\n") where !line.hasPrefix(" ") {
+                #expect(!line.contains(String(repeating: " ", count: 10)), "\(command._commandName): \(line)")
+            }
+        }
+    }
+
     @Test("the checker itself finds a doubled default")
     func checkerFindsDoubles() {
         let entries = Self.entries("OPTIONS:\n  --output <file>   Write here. (default: -) (default: -)\n  --x   fine (default: 1)\n")
