@@ -35,6 +35,7 @@ extension HostAuthorizer {
                     ?? AuthorizedKeyLine.removingEntropyTunnelLines(from: existing)
                 if removed > 0 {
                     try FileSystem.writeIfChanged(path, kept, mode: FileSystem.mode(path) ?? 0o600)
+                    chown(path, account.uid, account.gid)
                     steps.append("\(path): removed \(removed) key line\(removed == 1 ? "" : "s")")
                 } else {
                     steps.append("\(path): no entropy-tunnel key line")
