@@ -186,4 +186,26 @@ struct KeyRotationTests {
         reader.stop()
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
+
+    @Test("keys rotate: the new key belongs to the old key's owner (the service user), mode 0600; without a key it says how to make one",
+          .enabled(if: getuid() == 0, "changes file owners: needs root"))
+    func rotateKeepsOwner() throws {
+        let dir = try makeScratchDirectory()
+        let identity = dir + "/id_ed25519"
+        #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
+        chown(identity, 65534, 65534)
+        chown(identity + ".pub", 65534, 65534)
+        let rotate = try runTunnel(["keys", "rotate", "--identity", identity, "--state-file", dir + "/none.json"])
+        #expect(rotate.status == 0, "\(rotate.stderr)")
+        for path in [identity, identity + ".pub", identity + ".old", identity + ".old.pub"] {
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "\(path)")
+            if !path.hasSuffix(".pub") { #expect(st.st_mode & 0o777 == 0o600, "\(path)") }
+        }
+        // Without a service state, --finish removes .old.
+        let finish = try runTunnel(["keys", "rotate", "--finish", "--identity", identity, "--state-file", dir + "/none.json"])
+        #expect(finish.status == 0 && !FileManager.default.fileExists(atPath: identity + ".old"), "\(finish.stderr)")
+        let none = try runTunnel(["keys", "rotate", "--identity", dir + "/missing"])
+        #expect(none.status == 78 && none.stderr.contains("keys generate --identity"), "\(none.stderr)")
+    }
 }
