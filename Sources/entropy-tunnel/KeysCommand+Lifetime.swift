@@ -35,6 +35,9 @@ extension KeysCommand {
         @Option(help: ArgumentHelp("The state file of the running service, which says which key it uses.", valueName: "path"))
         package var stateFile: String = DaemonState.defaultPath
 
+        @Option(help: ArgumentHelp("install's manifest, updated when it lists the key.", valueName: "path", visibility: .hidden))
+        package var installManifest: String = InstallManifest.defaultPath
+
         package func run() async throws {
             do {
                 let previous = KeyRotation.previousIdentity(of: identity)
@@ -43,7 +46,7 @@ extension KeysCommand {
                     print(removed.isEmpty ? "\(previous): not there, nothing to finish" : removed.map { "\($0): removed" }.joined(separator: "\n"))
                     return
                 }
-                let rotation = try await KeyRotation.rotate(identity: identity)
+                let rotation = try await KeyRotation.rotate(identity: identity, manifestPath: installManifest)
                 print("\(previous): the previous key (\(rotation.old.keygenListing(name: rotation.old.comment))), used until the host accepts the new one")
                 print("\(identity): new key (\(rotation.new.keygenListing(name: rotation.new.comment)))")
                 print("")

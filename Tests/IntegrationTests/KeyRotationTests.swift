@@ -1,3 +1,4 @@
+import EntropyTunnelCore
 import Foundation
 import Testing
 import TestHost
@@ -139,6 +140,10 @@ struct KeyRotationTests {
         // A new connection (the session killed) authenticates with .old: the host knows only that.
         host.killSessions(signal: SIGKILL)
         #expect(waitUntil(15) { clientKey(stateFile) == identity + ".old" }, "\(tunnel.log)")
+        // The reconnect's gap ends when bytes flow again, a little after the state file says
+        // connected: measured up to 64 KiB later, so that it is not counted in the next phase.
+        let flowing = reader.total
+        #expect(waitUntil(10) { reader.total >= flowing + 64 << 10 })
         let reconnectGap = reader.resetGap()
         // check says so, as a warning with the host-side fix: the service works meanwhile.
         let check = try runTunnel(["check", "--host", host.endpoint, "--user", account.user, "--identity", identity,
@@ -158,7 +163,8 @@ struct KeyRotationTests {
         let addedAt = Date()
         #expect(waitUntil(15) { clientKey(stateFile) == identity }, "\(tunnel.log)")
         print("rotateEndToEnd: switched to the new key \(String(format: "%.2f", Date().timeIntervalSince(addedAt))) s after the host accepted it")
-        #expect(tunnel.log.contains("switched to the new key"), "\(tunnel.log)")
+        // The switch is logged just after the state file shows it.
+        #expect(waitUntil(5) { tunnel.log.contains("switched to the new key") }, "\(tunnel.log)")
 
         // The old key goes from the host; the daemon still delivers.
         let removed = try runTunnel(["keys", "authorize", "--user", account.user, "--remove", oldKey])
@@ -195,8 +201,20 @@ struct KeyRotationTests {
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
         chown(identity, 65534, 65534)
         chown(identity + ".pub", 65534, 65534)
-        let rotate = try runTunnel(["keys", "rotate", "--identity", identity, "--state-file", dir + "/none.json"])
+        // install's manifest lists the pair: rotate records the new one, so that uninstall --purge still removes it.
+        var manifest = InstallManifest()
+        for path in [identity, identity + ".pub"] {
+            manifest.recordWrite(path, content: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), existedBefore: false)
+        }
+        try manifest.text.write(toFile: dir + "/install-manifest", atomically: true, encoding: .utf8)
+        let rotate = try runTunnel(["keys", "rotate", "--identity", identity, "--state-file", dir + "/none.json",
+                                    "--install-manifest", dir + "/install-manifest"])
         #expect(rotate.status == 0, "\(rotate.stderr)")
+        let recorded = try InstallManifest.load(dir + "/install-manifest").manifest
+        for path in [identity, identity + ".pub"] {
+            let content = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(recorded.holdsWhatInstallWrote(path, content: content) && recorded.files[path]?.created == true, "\(path)")
+        }
         for path in [identity, identity + ".pub", identity + ".old", identity + ".old.pub"] {
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "\(path)")

@@ -21,7 +21,7 @@ public enum KeyRotation {
 
     /// Moves the key at `identity` to `.old` and creates a new one in its place, owned by the
     /// old key's owner (the service user after `install`). Refuses while a rotation is under way.
-    public static func rotate(identity: String) async throws(TunnelError) -> Result {
+    public static func rotate(identity: String, manifestPath: String = InstallManifest.defaultPath) async throws(TunnelError) -> Result {
         let previous = previousIdentity(of: identity)
         if FileSystem.exists(previous) || FileSystem.exists(previous + ".pub") {
             throw TunnelError(.configuration,
@@ -53,7 +53,20 @@ public enum KeyRotation {
             throw TunnelError(.system, "cannot give \(path) to uid \(st.st_uid): \(String(cString: strerror(err))); " +
                               "run `chown \(st.st_uid):\(st.st_gid) \(ShellQuote.quote(path))`", errno: Errno(rawValue: err))
         }
+        try recordInManifest(identity: identity, manifestPath: manifestPath)
         return Result(old: old, new: new)
+    }
+
+    /// When `install` created the key (its manifest lists it), records the new pair there, so
+    /// that `uninstall --purge` still knows it as install's and removes it.
+    static func recordInManifest(identity: String, manifestPath: String) throws(TunnelError) {
+        let (manifest, found) = try InstallManifest.load(manifestPath)
+        guard found else { return }
+        var updated = manifest
+        for path in [identity, identity + ".pub"] where manifest.files[path] != nil {
+            updated.recordWrite(path, content: try FileSystem.readBytes(path), existedBefore: true)
+        }
+        if updated != manifest { try FileSystem.writeIfChanged(manifestPath, updated.text, mode: 0o644) }
     }
 
     /// Removes `.old` and its `.pub`. `inUse` is the key the running service authenticates with

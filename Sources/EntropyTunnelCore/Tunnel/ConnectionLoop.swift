@@ -147,6 +147,7 @@ final class ConnectionLoop: Sendable {
     private func probeNewKey(_ index: Int) throws(TunnelError) -> Current? {
         var options = configuration.connectionOptions(for: configuration.hosts[index])
         options.allowPreviousIdentity = false
+        let started = Instant.now
         do throws(TunnelError) {
             let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
             recordConnected(index, connection)
@@ -154,7 +155,9 @@ final class ConnectionLoop: Sendable {
         } catch where error.code == .stopped {
             return nil
         } catch {
-            logger.info("the new key is not accepted yet", metadata: ["host": "\(configuration.hosts[index])", "error": "\(error.message)"])
+            logger.info("the new key is not accepted yet", metadata: [
+                "host": "\(configuration.hosts[index])", "probe_ms": "\((Instant.now - started).nanoseconds / 1_000_000)",
+                "error": "\(error.message)"])
             return nil
         }
     }
