@@ -91,8 +91,15 @@ extension KeysCommand {
                 print("\(label) \(path): \(detail)\(inUse == path ? " (the service uses it)" : "")")
             }
             if inUse == nil { print("the service's key: unknown (no connection in \(stateFile))") }
-            guard let text = try? FileSystem.readIfExists(knownHosts) else {
-                print("pinned hosts: \(knownHosts) is not readable (run as root)")
+            let text: String
+            do {
+                guard let existing = try FileSystem.readIfExists(knownHosts) else {
+                    print("pinned hosts: none (\(knownHosts) does not exist; pin one with `entropy-tunnel keys trust HOST`)")
+                    return
+                }
+                text = existing
+            } catch {
+                print("pinned hosts: cannot read \(knownHosts): \(error.message) (run as root)")
                 return
             }
             let entries = KnownHostsFile.entries(text)
