@@ -37,7 +37,7 @@ package struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup package var daemon: DaemonArguments
 
-    @Option(help: ArgumentHelp("The systemd unit to look at. (default: /etc/systemd/system/entropy-tunnel.service)", valueName: "path"))
+    @Option(help: ArgumentHelp("The systemd unit to look at.", valueName: "path"))
     package var unitPath: String = ServiceUnit.defaultPath
 
     @Flag(help: "Count a unit that is not installed as a failure (otherwise it is only noted).")

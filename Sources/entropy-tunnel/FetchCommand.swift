@@ -25,7 +25,7 @@ package struct FetchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many bytes to fetch, with optional K/M/G suffix.", valueName: "size"))
     package var bytes: ByteSize
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (created mode 0600), or - for standard output. (default: -)", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (created mode 0600), or - for standard output.", valueName: "file"))
     package var output: String = "-"
 
     @Flag(inversion: .prefixedNo, help: "Run the SP 800-90B health tests. Turn them off only for data that is not RNG output, such as benchmarks from /dev/zero.")

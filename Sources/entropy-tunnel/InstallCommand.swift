@@ -31,6 +31,8 @@ package struct InstallCommand: AsyncParsableCommand {
             restarted, or only reloaded (`systemctl reload`, which keeps a healthy connection whose host is \
             still listed) when all that changed is host-key pins (read at every connection) and config keys a \
             running daemon applies: the hosts and the connection settings. It ends by printing what to run on the entropy host.
+
+            What install does with each option: --host (repeatable), --port, --user and the other run options             are merged into the config file as keys (only those given; the rest keep their values); --identity and             --known-hosts say where the key is created and the host keys pinned (and are written to the             config); --fingerprint or --host-key decide which key of the first host is pinned (--yes pins the ones             the hosts show); --binary is the ExecStart= of both units; --no-start writes everything but neither             enables nor starts the units; --force replaces the config and units instead of merging (keeping FILE.bak);             --root writes below another directory and leaves systemd alone; with --sink rngd, --disable-distro-rngd             disables the distribution's own rngd service, which would run as a second rngd beside the             supervised one.
             """
     )
 
@@ -55,8 +57,11 @@ package struct InstallCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs: /usr/bin/entropy-tunnel when install runs from there (the .deb), else /usr/local/bin/entropy-tunnel.", valueName: "path"))
     package var binary: String = ServiceUnit.defaultBinary(running: runningExecutable())
 
-    @Flag(help: "Write the files but do not enable or start the service.")
+    @Flag(help: "Write the files but neither enable nor start the units: the service stays disabled (and does not start at boot) until `systemctl enable --now entropy-tunnel entropy-tunnel-seed`.")
     package var noStart = false
+
+    @Flag(help: "With --sink rngd: disable (systemctl disable --now) the distribution's own rngd.service / rng-tools*.service, which install otherwise only warns about.")
+    package var disableDistroRngd = false
 
     @Flag(help: "Replace the config with a new one instead of merging into it (also one for other hosts), and a unit edited by hand or not written by install; the old file is kept as FILE.bak.")
     package var force = false
@@ -91,6 +96,7 @@ package struct InstallCommand: AsyncParsableCommand {
             installer.hostKey = hostKey
             installer.force = force
             installer.noStart = noStart
+            installer.disableDistroRngd = disableDistroRngd
             let yes = self.yes
             let report = try await installer.install(
                 logger: logger,
@@ -147,7 +153,7 @@ package struct UninstallCommand: AsyncParsableCommand {
         abstract: "Stop, disable and remove the systemd services (config, keys and seed stay unless --purge)."
     )
 
-    @Flag(help: "Also remove the config file, the key pair, the host-key pins, the directories and the user install created (as its manifest lists them, and only while unchanged), and the seed's state directory /var/lib/entropy-tunnel (kept if it holds anything else).")
+    @Flag(help: "Also remove the config file, the key pair, the host-key pins and the directories install created (as its manifest lists them, and only while unchanged), the service user entropy-tunnel when install created it, and the seed's state directory /var/lib/entropy-tunnel (kept if it holds anything else).")
     package var purge = false
 
     @Option(help: ArgumentHelp("Remove files below this directory instead of / (as install --root wrote them).", valueName: "dir"))

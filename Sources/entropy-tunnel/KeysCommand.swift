@@ -5,7 +5,7 @@ import Logging
 import Glibc
 #endif
 
-/// `entropy-tunnel keys generate|trust|authorize`: the SSH keys on both sides.
+/// `entropy-tunnel keys generate|trust|authorize|rotate|list|untrust|deauthorize`: the SSH keys on both sides.
 package struct KeysCommand: AsyncParsableCommand {
     package init() {}
 
@@ -15,9 +15,11 @@ package struct KeysCommand: AsyncParsableCommand {
         discussion: """
             On the client:       entropy-tunnel keys generate; entropy-tunnel keys trust rng.example --fingerprint SHA256:...
             On the entropy host: entropy-tunnel keys authorize --key "ssh-ed25519 AAAA... entropy-tunnel@client"
+            Later: keys rotate (a new client key without a gap), keys list, keys untrust HOST; on the host,
+            keys authorize --remove KEY and keys deauthorize.
             `entropy-tunnel install` does the client side in one go.
             """,
-        subcommands: [Generate.self, Trust.self, Authorize.self]
+        subcommands: [Generate.self, Trust.self, Authorize.self, Rotate.self, List.self, Untrust.self, Deauthorize.self]
     )
 
     package struct Generate: AsyncParsableCommand {
@@ -30,7 +32,7 @@ package struct KeysCommand: AsyncParsableCommand {
                 mode 0600, whose .pub belongs to it; otherwise the command says what is wrong and changes nothing.
                 """)
 
-        @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub. (default: /etc/entropy-tunnel/id_ed25519)", valueName: "file"))
+        @Option(help: ArgumentHelp("Private key file; the public key goes to FILE.pub.", valueName: "file"))
         package var identity: String = "/etc/entropy-tunnel/id_ed25519"
 
         @Option(help: ArgumentHelp("A plain reader the host forces for this key instead of `entropy-tunnel serve`, for a host that cannot run entropy-tunnel, like \"dd if=/dev/hwrng bs=512 status=none\". (default: /usr/bin/entropy-tunnel serve --device /dev/hwrng)", valueName: "command"))
@@ -71,7 +73,7 @@ package struct KeysCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The entropy host: HOST, HOST:PORT or [IPv6]:PORT.", valueName: "host"))
         package var host: String
 
-        @Option(help: ArgumentHelp("The known_hosts file to write. (default: /etc/entropy-tunnel/known_hosts)", valueName: "file"))
+        @Option(help: ArgumentHelp("The known_hosts file to write.", valueName: "file"))
         package var knownHosts: String = "/etc/entropy-tunnel/known_hosts"
 
         @Option(help: ArgumentHelp("Pin only a key with this fingerprint (SHA256:...).", valueName: "fingerprint"))
@@ -80,7 +82,7 @@ package struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Pin the key without asking (only when you have checked the host otherwise).")
         package var yes = false
 
-        @Option(help: ArgumentHelp("Seconds allowed to connect. (default: 10)", valueName: "seconds"))
+        @Option(help: ArgumentHelp("Seconds allowed to connect.", valueName: "seconds"))
         package var connectTimeout: Double = 10
 
         package func run() async throws {
@@ -117,9 +119,15 @@ package struct KeysCommand: AsyncParsableCommand {
         // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check,
         // which refuses it without echoing it, instead of the parser's "invalid option" message.
         @Option(parsing: .unconditional, help: ArgumentHelp("The client's public key line, as `keys generate` prints it.", valueName: "public key"))
-        package var key: String
+        package var key: String?
 
-        @Option(help: "The user the client logs in as. (default: entropy)")
+        // .unconditional for the same reason as --key.
+        @Option(parsing: .unconditional, help: ArgumentHelp(
+            "Instead of adding a key, remove this one (a public key line) from the user's authorized_keys: " +
+            "the old key after `keys rotate`. Nothing else changes.", valueName: "public key"))
+        package var remove: String?
+
+        @Option(help: "The user the client logs in as.")
         package var user: String = "entropy"
 
         @Option(help: ArgumentHelp("A plain reader to force for this key instead of `entropy-tunnel serve` (this binary's absolute path, reading --device), like \"dd if=/dev/hwrng bs=512 status=none\".", valueName: "command"))
@@ -128,7 +136,7 @@ package struct KeysCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses the client may connect from.", valueName: "pattern"))
         package var from: String?
 
-        @Option(help: ArgumentHelp("The RNG device the user may read. (default: /dev/hwrng)", valueName: "path"))
+        @Option(help: ArgumentHelp("The RNG device the user may read. Devices every process shares (/dev/random, /dev/urandom, /dev/null, /dev/zero, terminals, ... and any other name for them) are refused.", valueName: "path"))
         package var device: String = "/dev/hwrng"
 
         @Option(help: ArgumentHelp("The udev rule file to write.", valueName: "file", visibility: .hidden))
@@ -137,14 +145,36 @@ package struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Give an existing user (one this command did not create) the shell /bin/sh and unlock it, if sshd needs that.")
         package var force = false
 
+        @Flag(help: "Also install the sshd Match block as /etc/ssh/sshd_config.d/entropy-tunnel-USER.conf, check it with `sshd -t` and reload sshd (a failing check removes it and shows sshd's message).")
+        package var sshdDropIn = false
+
+        @Option(help: ArgumentHelp("The main sshd configuration; the drop-in goes to its sshd_config.d/.", valueName: "file", visibility: .hidden))
+        package var sshdConfig: String = SSHDDropIn.defaultConfigFile
+
+        @Flag(help: ArgumentHelp("Tests only: accept a mknod copy of /dev/urandom as the device.", visibility: .hidden))
+        package var testDeviceStandIn = false
+
+        package func validate() throws {
+            guard (key == nil) != (remove == nil) else {
+                throw ValidationError("give either --key (add a client key) or --remove (take one away)")
+            }
+        }
+
         package func run() async throws {
             do {
+                if let remove {
+                    print(try HostAuthorizer.removeKey(try PublicKey(parsing: remove), user: user))
+                    return
+                }
                 let command = remoteCommand ?? HostAuthorizer.serveCommand(binary: runningExecutable() ?? HostAuthorizer.packagedBinary, device: device)
-                var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key), command: command, from: from))
+                var authorizer = HostAuthorizer(line: AuthorizedKeyLine(key: try PublicKey(parsing: key ?? ""), command: command, from: from))
                 authorizer.user = user
                 authorizer.device = device
                 authorizer.udevRule = udevRule
                 authorizer.force = force
+                authorizer.sshdDropIn = sshdDropIn
+                authorizer.sshdConfig = sshdConfig
+                authorizer.allowSharedDeviceStandIn = testDeviceStandIn
                 let report = try await authorizer.run()
                 report.steps.forEach { print($0) }
                 print("")

@@ -20,7 +20,7 @@ package struct StatusCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The state file `run` writes. (default: /run/entropy-tunnel/state.json)", valueName: "path"))
+    @Option(help: ArgumentHelp("The state file `run` writes.", valueName: "path"))
     package var stateFile: String = DaemonState.defaultPath
 
     @Flag(help: "Print the state as JSON, with a computed \"health\" member.")
@@ -105,6 +105,7 @@ struct StatusScreen {
             let since = current["since"]?.double
             row("Host", "\(host)\(current["preferred"]?.bool == true ? "" : " (FALLBACK)") since \(Self.time(since)); \(Self.ago(since, now))")
             if let key = current["host_key"]?.string { row("Host key", key) }
+            if let key = current["client_key"]?.string { row("Client key", key) }
         } else {
             row("Host", "not connected")
         }

@@ -375,7 +375,7 @@ struct CarelessAdminTests {
         let identity = dir + "/id_ed25519"
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
         let key = try read(identity + ".pub").trimmingCharacters(in: .newlines)
-        let base = ["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule]
+        let base = ["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule, "--test-device-stand-in"]
         let working = ["--remote-command", "dd if=\(hwrng) bs=512 status=none"]
         let broken = ["--remote-command", "dd if=\(dir)/missing bs=512 status=none"]
 
@@ -411,7 +411,7 @@ struct CarelessAdminTests {
         #expect(try runTunnel(["keys", "generate", "--identity", dir + "/id"]).status == 0)
         let key = try read(dir + "/id.pub").trimmingCharacters(in: .newlines)
         let failed = try runTunnel(["keys", "authorize", "--key", key, "--user", user, "--device", hwrng, "--udev-rule", rule,
-                                    "--remote-command", "dd if=\(dir)/missing bs=512 status=none"])
+                                    "--test-device-stand-in", "--remote-command", "dd if=\(dir)/missing bs=512 status=none"])
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("removed user \(user), which this run created"), "\(failed.stderr)")
         #expect(getpwnam(user) == nil)

@@ -123,7 +123,8 @@ struct KeysCommandTests {
     func authorizeThenFetch() throws {
         let user = "et-authz"
         let dir = try makeScratchDirectory()
-        // A stand-in for /dev/hwrng: the same character device as /dev/urandom (1, 9), root-only.
+        // A stand-in for /dev/hwrng: the same character device as /dev/urandom (1, 9), root-only,
+        // which --device refuses without the hidden --test-device-stand-in.
         let device = dir + "/hwrng"
         try Shell.run("mknod", "-m", "600", device, "c", "1", "9")
         let command = "dd if=\(device) bs=512 status=none"
@@ -131,7 +132,7 @@ struct KeysCommandTests {
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
         let publicKey = try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let authorize = ["keys", "authorize", "--key", publicKey, "--user", user, "--remote-command", command,
-                         "--device", device, "--udev-rule", dir + "/60-entropy-tunnel.rules"]
+                         "--device", device, "--udev-rule", dir + "/60-entropy-tunnel.rules", "--test-device-stand-in"]
 
         let first = try runTunnel(authorize)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
@@ -157,7 +158,7 @@ struct KeysCommandTests {
         #expect(st.st_mode & 0o777 == 0o440 && st.st_gid == home.pw_gid)
 
         // A forced command that cannot work is caught before any client tries, with its stderr.
-        let broken = try runTunnel(["keys", "authorize", "--key", publicKey, "--user", user, "--device", device,
+        let broken = try runTunnel(["keys", "authorize", "--key", publicKey, "--user", user, "--device", device, "--test-device-stand-in",
                                     "--remote-command", "dd if=\(dir)/missing-rng bs=512 status=none",
                                     "--udev-rule", dir + "/60-entropy-tunnel.rules"])
         #expect(broken.status != 0)

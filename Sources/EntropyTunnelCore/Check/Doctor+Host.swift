@@ -79,9 +79,9 @@ extension Doctor {
 
         // 3-5. SSH: the host key, authentication, the stream; the error says which failed.
         let logger = self.logger
-        let outcome: Result<(String, Int), TunnelError>
+        let outcome: Result<(String, Int, String), TunnelError>
         do throws(TunnelError) {
-            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> (String, Int) in
+            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> (String, Int, String) in
                 let waker = try Waker()
                 let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
                 defer { connection.close() }
@@ -92,15 +92,24 @@ extension Doctor {
                 settings.byteLimit = Doctor.sampleBytes
                 settings.health = health
                 _ = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
-                return (fingerprint, connection.delivered)
+                return (fingerprint, connection.delivered, connection.session.authenticatedIdentity)
             })
         } catch {
             outcome = .failure(error)
         }
         switch outcome {
-        case .success((let fingerprint, let delivered)):
+        case .success((let fingerprint, let delivered, let identity)):
             results.append(CheckResult(HostStage.hostKey.name(options), .pass, fingerprint))
-            results.append(CheckResult(HostStage.authentication.name(options), .pass, "key \(publicKey.fingerprint) accepted"))
+            if identity == options.identity {
+                results.append(CheckResult(HostStage.authentication.name(options), .pass, "key \(publicKey.fingerprint) accepted"))
+            } else {
+                // A key rotation under way: the service works, with the key it is about to leave.
+                results.append(CheckResult(HostStage.authentication.name(options), .warning,
+                                           "the host refuses the new key \(publicKey.fingerprint) and accepted the previous one, \(identity) " +
+                                           "(a `keys rotate` under way)",
+                                           fix: "on \(options.host.host), as root: " +
+                                            HostAuthorizer.commandLine(key: publicKey, user: options.user, remoteCommand: options.remoteCommand, from: nil)))
+            }
             results.append(CheckResult(HostStage.stream.name(options), .pass,
                                        "\(delivered) bytes in \(Self.milliseconds(since: started)) ms"))
         case .failure(let error):

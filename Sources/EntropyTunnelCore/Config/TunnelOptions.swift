@@ -17,6 +17,9 @@ public struct ConnectionOptions: Sendable, Hashable {
     /// A host that answers keepalives but sends no data for this long (while we have room for
     /// it) has failed.
     public var dataTimeout: Duration = .seconds(60)
+    /// When the host refuses `identity`, try `identity.old` (the key `keys rotate` replaced) in
+    /// the same session. Off only for the daemon's probe of the new key.
+    public var allowPreviousIdentity = true
 
     public static let defaultRemoteCommand = "dd if=/dev/hwrng bs=512 status=none"
 

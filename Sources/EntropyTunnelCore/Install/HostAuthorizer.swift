@@ -24,6 +24,12 @@ public struct HostAuthorizer: Sendable {
     public var proofBytes = 16
     /// Change the shell and password field of an existing account when they stop sshd.
     public var force = false
+    /// Install the Match block as a drop-in in `sshd_config.d/` (checked with `sshd -t`).
+    public var sshdDropIn = false
+    /// The main sshd configuration next to which the drop-in goes (tests use their own).
+    public var sshdConfig = SSHDDropIn.defaultConfigFile
+    /// Tests only: a `mknod` copy of /dev/urandom stands in for /dev/hwrng.
+    public var allowSharedDeviceStandIn = false
 
     public init(line: AuthorizedKeyLine) { self.line = line }
 
@@ -52,6 +58,10 @@ public struct HostAuthorizer: Sendable {
         if user.isEmpty || user.contains(where: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
             throw TunnelError(.invalidArgument, "--user '\(user)' is not a valid user name (letters, digits, - _ .)")
         }
+        // Before any change: a shared device's permissions must never change, not even for a moment.
+        if !allowSharedDeviceStandIn, let refusal = SharedDevice.refusal(device) {
+            throw TunnelError(.configuration, "refusing --device \(device): \(refusal)")
+        }
         var report = Report()
         var changes: [Change] = []
         do throws(TunnelError) {
@@ -60,6 +70,12 @@ public struct HostAuthorizer: Sendable {
             // Proven before the key goes in: a command that cannot work never reaches authorized_keys.
             report.proof = try await proveForcedCommand(account)
             report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
+            if sshdDropIn {
+                let dropIn = SSHDDropIn(configFile: sshdConfig, user: user)
+                let previous = try? FileSystem.readBytes(dropIn.path)
+                report.steps.append(try await dropIn.install(sshdMatchLines))
+                if previous == nil { changes.append(.wroteFile(dropIn.path, previous: nil, mode: 0o644)) }
+            }
             try writeAuthorizedKeys(account, &report, &changes)
         } catch {
             let undone = await Self.undo(changes)
@@ -233,8 +249,14 @@ public struct HostAuthorizer: Sendable {
 
     /// The `sshd_config` block recommended for the account.
     public var sshdMatchBlock: String {
+        (sshdDropIn ? "# installed as \(SSHDDropIn(configFile: sshdConfig, user: user).path):\n"
+                    : "# /etc/ssh/sshd_config (or a file in /etc/ssh/sshd_config.d/, which --sshd-drop-in writes), then: systemctl reload ssh\n") +
+            sshdMatchLines
+    }
+
+    /// The Match block itself.
+    var sshdMatchLines: String {
         """
-        # /etc/ssh/sshd_config (or a file in /etc/ssh/sshd_config.d/), then: systemctl reload ssh
         Match User \(user)
             AuthenticationMethods publickey
             PasswordAuthentication no

@@ -83,6 +83,8 @@ public struct Installer: Sendable {
     public var force = false
     /// Do not touch systemd even when it runs.
     public var noStart = false
+    /// With `--sink rngd`: disable the distribution's own rngd units (otherwise only a warning).
+    public var disableDistroRngd = false
     /// Whether the systemd running check looks at /run/systemd/system (tests turn it off).
     public var systemdDirectory = "/run/systemd/system"
 
@@ -189,6 +191,8 @@ public struct Installer: Sendable {
         } else if root.isEmpty && !noStart {
             report.steps.append("systemd is not running here: start `\(ShellQuote.command([binary, "run", "--config", configPath]))` yourself")
         }
+
+        try await handleDistroRngd(&report)
 
         report.hostSteps = Self.hostSteps(key: report.clientKey!, user: setting("user") ?? "entropy",
                                           remoteCommand: setting("remote_command"))

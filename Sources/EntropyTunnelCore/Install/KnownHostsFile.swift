@@ -47,4 +47,40 @@ public enum KnownHostsFile {
             return fields.count >= 3 && fields[0].split(separator: ",").contains { $0 == host.knownHostsName }
         }
     }
+
+    /// `existing` without the plain entries for `host` (its name is also taken out of lines that
+    /// name several hosts), and how many entries went. Other lines are kept as they are.
+    public static func removing(_ existing: String, host: HostSpec) -> (String, Int) {
+        let name = host.knownHostsName
+        var lines = existing.lines
+        if lines.last == "" { lines.removeLast() }
+        var result: [String] = []
+        var removed = 0
+        for line in lines {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@") else {
+                result.append(line)
+                continue
+            }
+            var names = fields[0].split(separator: ",").map(String.init)
+            guard names.contains(name) else {
+                result.append(line)
+                continue
+            }
+            removed += 1
+            names.removeAll { $0 == name }
+            if !names.isEmpty { result.append(([names.joined(separator: ",")] + fields.dropFirst()).joined(separator: " ")) }
+        }
+        return (result.isEmpty ? "" : result.joined(separator: "\n") + "\n", removed)
+    }
+
+    /// The pinned entries of a known_hosts file: names (or `(hashed)`), and the key.
+    public static func entries(_ existing: String) -> [(names: String, key: PublicKey)] {
+        existing.lines.compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@"),
+                  let key = try? PublicKey(parsing: fields[1] + " " + fields[2]) else { return nil }
+            return (fields[0].hasPrefix("|1|") ? "(hashed name)" : fields[0], key)
+        }
+    }
 }

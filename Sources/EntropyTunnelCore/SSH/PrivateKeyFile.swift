@@ -43,6 +43,16 @@ public enum PrivateKeyFile {
         do throws(TunnelError) {
             contents = try FileSystem.read(path, limit: 64 << 10)
         } catch {
+            if error.errno?.rawValue == EACCES {
+                // A local problem with a local fix: not the host's fault, and no failover cures it.
+                let me = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
+                let owner = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(st.st_uid)"
+                throw TunnelError(.privateKey,
+                                  "private key \(path) is not readable by user \(me), which runs entropy-tunnel (owner \(owner), " +
+                                  "mode 0\(String(mode, radix: 8))): a problem of this machine, not of the host; run " +
+                                  "`\(ShellQuote.command(["chown", me + ":", path]))` and `\(ShellQuote.command(["chmod", "600", path]))`",
+                                  errno: error.errno)
+            }
             throw TunnelError(.privateKey, "cannot read private key \(path): \(error.errno.map { "\($0)" } ?? error.message)",
                               errno: error.errno)
         }

@@ -26,6 +26,9 @@ public final class SSHSession {
     /// The host key's fingerprint as `ssh-keygen -l` prints it, and its type.
     public private(set) var hostKeyFingerprint = ""
     public private(set) var hostKeyType: HostKeyType?
+    /// The private key the host accepted: the identity, or its `.old` predecessor during a key
+    /// rotation (see `connect`).
+    public private(set) var authenticatedIdentity = ""
 
     private init(endpoint: HostSpec, socket: Int32, raw: OpaquePointer, waker: Waker?, logger: Logger) {
         self.endpoint = endpoint
@@ -56,8 +59,20 @@ public final class SSHSession {
             try session.verifyHostKey(against: knownHosts)
         }
         do throws(TunnelError) {
-            try session.authenticate(user: options.user, identity: options.identity,
-                                     deadline: .now + options.connectTimeout)
+            let deadline = Instant.now + options.connectTimeout
+            do throws(TunnelError) {
+                try session.authenticate(user: options.user, identity: options.identity, deadline: deadline)
+            } catch where error.code == .authenticationFailed && options.allowPreviousIdentity {
+                // During a key rotation (`keys rotate`) the host may know only the previous key
+                // yet: a second attempt in the same session, as OpenSSH tries several keys.
+                let previous = KeyRotation.previousIdentity(of: options.identity)
+                guard FileSystem.exists(previous), (try? PrivateKeyFile.check(previous)) != nil else { throw error }
+                do throws(TunnelError) {
+                    try session.authenticate(user: options.user, identity: previous, deadline: deadline)
+                } catch where error.code == .authenticationFailed {
+                    throw TunnelError(.authenticationFailed, error.message + " (the new key \(options.identity) was refused too)")
+                }
+            }
         } catch {
             session.disconnect("authentication failed", within: .zero)
             session.close()
@@ -199,7 +214,8 @@ public final class SSHSession {
         }
         switch rc {
         case 0:
-            logger.debug("authenticated", metadata: ["host": "\(endpoint)", "user": "\(user)"])
+            authenticatedIdentity = identity
+            logger.debug("authenticated", metadata: ["host": "\(endpoint)", "user": "\(user)", "identity": "\(identity)"])
         case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
             throw TunnelError(.authenticationFailed,
                               "\(endpoint) refused key \(identity) for user '\(user)'; on the host, add the public key " +

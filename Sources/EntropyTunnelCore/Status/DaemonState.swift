@@ -34,6 +34,7 @@ public struct DaemonState: Sendable {
                 ("preferred", .bool(host == p.hosts.first)),
                 ("since", .optional(s.connectedSince, JSONValue.double)),
                 ("host_key", .optional(s.hostKey, JSONValue.string)),
+                ("client_key", .optional(s.clientKey, JSONValue.string)),
                 ("bytes", .int(Int64(clamping: s.bytesDelivered &- s.bytesAtConnect))),
             ])
         } else {

@@ -15,6 +15,11 @@ import Synchronization
 ///   over, and if none does the pump goes on with the fallback, which never noticed.
 /// - A reload (`reloads`) interrupts the pump, not the connection: the new host list applies,
 ///   and the connection is kept when its host is still in the list (see `applyReload`).
+/// - During a key rotation (connected with `IDENTITY.old`), every minute (or failback interval,
+///   when shorter) the pump pauses likewise while the same host is tried with the new key alone;
+///   when it is accepted, the new connection takes over and the old one is closed.
+/// - A private key this process cannot use is a problem of this machine, not of a host: it is
+///   logged once and checked again every 10 s, and no host is marked failed for it.
 final class ConnectionLoop: Sendable {
     /// The configuration in force: the one given, or the last reload applied.
     var configuration: RunConfiguration { active.withLock { $0 } }
@@ -38,6 +43,10 @@ final class ConnectionLoop: Sendable {
         var index: Int
         var connection: TunnelConnection
         var since: Instant
+        /// When the preferred hosts are probed next (nil: not scheduled yet).
+        var failbackAt: Instant?
+        /// Authenticated with `IDENTITY.old`: the host does not accept the new key yet.
+        var usesPreviousKey: Bool { connection.session.authenticatedIdentity != connection.options.identity }
     }
 
     /// Connects and pumps into `sink` until stopped; fails only when the sink itself fails.
@@ -53,10 +62,18 @@ final class ConnectionLoop: Sendable {
         // Explicit, ordered teardown of whatever connection is open when the loop ends.
         defer { current?.connection.close(quickly: waker.isWoken) }
 
+        var keyProblem: String?
         while !waker.isWoken {
             if let reloaded = reloads?.take() {
                 applyReload(reloaded, hosts: &hosts, state: &state, current: &current)
             }
+            if current == nil, let problem = localKeyProblem() {
+                if problem.message != keyProblem { reportLocal(problem) }
+                keyProblem = problem.message
+                if try wait(until: .now + .seconds(10), sink: sink) { return }
+                continue
+            }
+            keyProblem = nil
             if current == nil {
                 guard let index = state.firstEligible(below: hosts.count) else {
                     if try wait(until: state.earliestRetry(below: hosts.count), sink: sink) { return }
@@ -66,14 +83,26 @@ final class ConnectionLoop: Sendable {
                 continue
             }
             let index = current!.index
-            settings.until = index == 0 ? .distantFuture
-                : max(.now + configuration.failbackInterval, state.earliestRetry(below: index))
+            if current!.failbackAt == nil {
+                current!.failbackAt = index == 0 ? .distantFuture
+                    : max(.now + configuration.failbackInterval, state.earliestRetry(below: index))
+            }
+            let keyProbeAt: Instant = current!.usesPreviousKey ? .now + min(.seconds(60), configuration.failbackInterval) : .distantFuture
+            settings.until = min(current!.failbackAt!, keyProbeAt)
             do throws(TunnelError) {
                 switch try current!.connection.pump(into: sink, settings: settings, waker: waker, stats: stats) {
                 case .stopped, .limitReached:
                     return
                 case .timeUp:
                     if reloads?.isPending == true { continue }
+                    if current!.usesPreviousKey, let renewed = try probeNewKey(index) {
+                        logger.notice("switched to the new key", metadata: ["host": "\(hosts[index])", "identity": "\(renewed.connection.options.identity)"])
+                        current!.connection.close()
+                        current = renewed
+                        continue
+                    }
+                    guard Instant.now >= current!.failbackAt! else { continue }
+                    current!.failbackAt = nil
                     if let better = try probePreferred(below: index, state: &state) {
                         logger.info("back on a preferred host", metadata: ["host": "\(hosts[better.index])", "left": "\(hosts[index])"])
                         current!.connection.close()
@@ -108,6 +137,7 @@ final class ConnectionLoop: Sendable {
         let host = old.hosts[open.index]
         if let index = hosts.firstIndex(of: host), new.connectionOptions(for: host) == old.connectionOptions(for: host) {
             current!.index = index
+            current!.failbackAt = nil
             logger.info("reload keeps the connection", metadata: ["host": "\(host)", "position": "\(index + 1) of \(hosts.count)"])
             return
         }
@@ -125,14 +155,8 @@ final class ConnectionLoop: Sendable {
         stats.emit(.connecting(host))
         do throws(TunnelError) {
             let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
-            let hostKey = "\(connection.session.hostKeyType?.rawValue ?? "?") \(connection.session.hostKeyFingerprint)"
-            let now = WallClock.now()
-            stats.update {
-                $0.host = host; $0.connected = true; $0.connections += 1; $0.connecting = nil
-                $0.connectedSince = now; $0.hostKey = hostKey; $0.bytesAtConnect = $0.bytesDelivered
-                if $0.hosts.indices.contains(index) { $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false }
-            }
-            stats.emit(.connected(host))
+            recordConnected(index, connection)
+            stats.update { $0.connecting = nil }
             state.connected(index)
             return Current(index: index, connection: connection, since: .now)
         } catch where error.code == .stopped {
@@ -142,6 +166,61 @@ final class ConnectionLoop: Sendable {
             failed(index, error, uptime: .zero, state: &state)
             return nil
         }
+    }
+
+    /// Records a new connection to host `index` in the stats, and logs a key rotation under way.
+    private func recordConnected(_ index: Int, _ connection: TunnelConnection) {
+        let host = configuration.hosts[index]
+        let hostKey = "\(connection.session.hostKeyType?.rawValue ?? "?") \(connection.session.hostKeyFingerprint)"
+        let now = WallClock.now()
+        let clientKey = connection.session.authenticatedIdentity
+        if clientKey != connection.options.identity {
+            logger.notice("authenticated with the previous key: the host does not accept the new one yet", metadata: [
+                "host": "\(host)", "identity": "\(clientKey)", "new_identity": "\(connection.options.identity)"])
+        }
+        stats.update {
+            $0.host = host; $0.connected = true; $0.connections += 1
+            $0.connectedSince = now; $0.hostKey = hostKey; $0.bytesAtConnect = $0.bytesDelivered
+            $0.clientKey = clientKey
+            if $0.hosts.indices.contains(index) { $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false }
+        }
+        stats.emit(.connected(host))
+    }
+
+    /// Tries host `index` with the new key alone (no fallback to `.old`); nil while it is refused.
+    private func probeNewKey(_ index: Int) throws(TunnelError) -> Current? {
+        var options = configuration.connectionOptions(for: configuration.hosts[index])
+        options.allowPreviousIdentity = false
+        let started = Instant.now
+        do throws(TunnelError) {
+            let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
+            recordConnected(index, connection)
+            return Current(index: index, connection: connection, since: .now)
+        } catch where error.code == .stopped {
+            return nil
+        } catch {
+            logger.info("the new key is not accepted yet", metadata: [
+                "host": "\(configuration.hosts[index])", "probe_ms": "\((Instant.now - started).nanoseconds / 1_000_000)",
+                "error": "\(error.message)"])
+            return nil
+        }
+    }
+
+    /// Why this process cannot use its private key, if it cannot (checked before each connection).
+    private func localKeyProblem() -> TunnelError? {
+        do throws(TunnelError) {
+            try PrivateKeyFile.check(configuration.connection.identity)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Logs a local key problem once, without blaming or failing any host.
+    private func reportLocal(_ error: TunnelError) {
+        logger.error("\(error.message)", metadata: ["problem": "local", "retry_in": "10 s"])
+        let now = WallClock.now()
+        stats.update { $0.lastFailure = error.message; $0.lastFailureAt = now; $0.lastError = error.message }
     }
 
     /// Tries the hosts preferred to `index` that may be tried now, in order; returns the first

@@ -18,6 +18,9 @@ public final class TunnelStats: Sendable {
         public var connectedSince: Double?
         /// The current connection's host key, `TYPE SHA256:...` as `ssh-keygen -l` prints it.
         public var hostKey: String?
+        /// The private key the current connection authenticated with (the identity, or its
+        /// `.old` predecessor while the host does not know the new key yet).
+        public var clientKey: String?
         /// `bytesDelivered` when the current connection was made: the difference is this connection's.
         public var bytesAtConnect: UInt64 = 0
         /// Each configured host's retry state, in order of preference.
