@@ -1,4 +1,4 @@
-@testable import EntropyTunnelCore
+import EntropyTunnelCore
 import Testing
 
 /// Line-wise edits of a config file: one line per key, everything else kept.

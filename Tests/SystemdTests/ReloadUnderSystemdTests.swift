@@ -66,8 +66,9 @@ struct ReloadUnderSystemdTests {
         let b = try startHost(box, testhost, "et-host-b")
         try box.check(["install", "-m", "0755", tunnel, "/usr/local/bin/entropy-tunnel"])
         let journal = { (try? box.exec(["journalctl", "-u", Self.unit, "--no-pager", "-n", "80"]).stdout) ?? "" }
-        // The kernel sink with a 1 s schedule: bytes keep flowing (64 every second).
-        let common = ["--user", a.user, "--remote-command", Self.rng, "--kernel-interval", "1"]
+        // The kernel sink with a 1 s schedule over a held connection (on-demand holds none between
+        // fills, so there would be no connection to keep): bytes keep flowing (64 every second).
+        let common = ["--user", a.user, "--remote-command", Self.rng, "--kernel-interval", "1", "--connection", "persistent"]
         func install(_ hosts: [Host], start: Bool) throws -> Shell.Result {
             var arguments = ["/usr/local/bin/entropy-tunnel", "install"]
             for host in hosts { arguments += ["--host", host.endpoint] }
