@@ -32,7 +32,15 @@ package struct InstallCommand: AsyncParsableCommand {
             still listed) when all that changed is host-key pins (read at every connection) and config keys a \
             running daemon applies: the hosts and the connection settings. It ends by printing what to run on the entropy host.
 
-            What install does with each option: --host (repeatable), --port, --user and the other run options             are merged into the config file as keys (only those given; the rest keep their values); --identity and             --known-hosts say where the key is created and the host keys pinned (and are written to the             config); --fingerprint or --host-key decide which key of the first host is pinned (--yes pins the ones             the hosts show); --binary is the ExecStart= of both units; --no-start writes everything but neither             enables nor starts the units; --force replaces the config and units instead of merging (keeping FILE.bak);             --root writes below another directory and leaves systemd alone; with --sink rngd, --disable-distro-rngd             disables the distribution's own rngd service, which would run as a second rngd beside the             supervised one.
+            What install does with each option: --host (repeatable), --port, --user and the other run options \
+            are merged into the config file as keys (only those given; the rest keep their values); --identity and \
+            --known-hosts say where the key is created and the host keys pinned (and are written to the \
+            config); --fingerprint or --host-key decide which key of the first host is pinned (--yes pins the ones \
+            the hosts show); --binary is the ExecStart= of both units; --no-start writes everything but neither \
+            enables nor starts the units; --force replaces the config and units instead of merging (keeping FILE.bak); \
+            --root writes below another directory and leaves systemd alone; with --sink rngd, --disable-distro-rngd \
+            disables the distribution's own rngd service, which would run as a second rngd beside the \
+            supervised one.
             """
     )
 

@@ -182,7 +182,7 @@ struct KeysCommandTests {
         // The default: `entropy-tunnel serve` (this binary's real path) reading --device,
         // proven with one request, replacing the plain reader's line; fetch works through it.
         let serve = try runTunnel(["keys", "authorize", "--key", publicKey, "--user", user, "--device", device,
-                                   "--udev-rule", dir + "/60-entropy-tunnel.rules"])
+                                   "--udev-rule", dir + "/60-entropy-tunnel.rules", "--test-device-stand-in"])
         #expect(serve.status == 0, "\(serve.stdout)\n\(serve.stderr)")
         #expect(serve.stdout.contains("forced command works"))
         let binary = try #require(realpath(tunnelBinary, nil))

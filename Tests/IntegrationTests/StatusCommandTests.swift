@@ -31,7 +31,7 @@ struct StatusCommandTests {
         let stateFile = host.directory + "/state.json"
         let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
                                        ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
-                                        "--state-file", stateFile], logPath: host.directory + "/run.log")
+                                        "--connection", "persistent", "--state-file", stateFile], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
         // The first feed is an event: the state file is rewritten at once.
         #expect(waitUntil(10) {

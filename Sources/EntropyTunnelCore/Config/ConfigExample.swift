@@ -90,6 +90,18 @@ public enum ConfigExample {
 #kernel_interval = 60
 #kernel_bytes = 64
 
+# How connections are used:
+# "persistent": one session, held and streamed through (the default with sinks "rngd" and "fifo").
+# "on-demand": kernel sink only, its default. A small reserve of health-tested bytes is kept in
+#   memory (zeroed when used) and feeds the kernel; when it falls below a quarter it is refilled in
+#   one short session, and no connection is held in between: the host gives out only what is used
+#   and holds no session per idle client. Failover, backoff, host-key checks and health tests apply
+#   to every session. The default below depends on the sink.
+#connection = "on-demand"
+
+# On-demand connections: bytes kept in memory (1K to 1M; fills ask for whole 512-byte windows).
+#reserve = "4K"
+
 # Kernel sink: the directory of the seed for the next boot (`entropy-tunnel seed load` at boot).
 #state_dir = "/var/lib/entropy-tunnel"
 
