@@ -54,11 +54,11 @@ PIDS+=($!)
 for _ in $(seq 50); do [ -p "$DIR/shared/device.fifo" ] && break; sleep 0.1; done
 
 echo "== kernel sink at the defaults, persistent connection, $SECONDS_EACH s: serve and dd side by side"
-"$ET" run "${ARGS[@]}" --remote-command "$ET serve --device $DIR/shared/device.fifo" --sink kernel \
+"$ET" run "${ARGS[@]}" --remote-command "$ET serve --device $DIR/shared/device.fifo" --sink kernel --connection persistent \
     --state-file "$WORK/serve.state.json" --state-dir "$WORK/state-serve" --log-level debug 2>"$WORK/serve.log" &
 RUN_SERVE=$!
 PIDS+=($RUN_SERVE)
-"$ET" run "${ARGS[@]}" --remote-command "perl $DIR/counting-reader.pl $DIR/shared/dd.count" --sink kernel \
+"$ET" run "${ARGS[@]}" --remote-command "perl $DIR/counting-reader.pl $DIR/shared/dd.count" --sink kernel --connection persistent \
     --state-file "$WORK/dd.state.json" --state-dir "$WORK/state-dd" --log-level debug 2>"$WORK/dd.log" &
 RUN_DD=$!
 PIDS+=($RUN_DD)
