@@ -126,10 +126,14 @@ public final class RngdSupervisor: Service, Sendable {
 
             // rngd ending while the daemon stops (its FIFO closed, or the stop signal reached it
             // too) is part of the stop, not a failure to restart from.
-            let stopping = try watch(child, until: waker) || waker.isWoken || csystem_stop_requested() != 0
-            let termination = stopping
+            // (The process-wide stop flag alone is not proof: rngd killed with SIGKILL is a crash.)
+            let stopRequested = try watch(child, until: waker)
+            let termination = stopRequested
                 ? child.terminate(grace: configuration.stopGracePeriod)
                 : child.reap()
+            var killed = false
+            if case .signalled(SIGKILL) = termination { killed = true }
+            let stopping = stopRequested || waker.isWoken || (!killed && csystem_stop_requested() != 0)
             var lines = LineSplitter()
             drainOutput(of: child, into: &lines, pid: child.pid)
             flush(&lines, pid: child.pid)
