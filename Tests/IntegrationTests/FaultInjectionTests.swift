@@ -87,7 +87,7 @@ struct FaultInjectionTests {
         let reader = try #require(FIFOReader(path: fifo))
         #expect(reader.read(128 << 10, within: 10) == 128 << 10)
         // Stop reading: the FIFO fills and the channel stalls. Then the path goes dead.
-        #expect(waitUntil(10) { reader.queued >= 60 << 10 })
+        #expect(waitUntil(20) { reader.queued >= 60 << 10 }, "\(tunnel.log)")
         relay.blackHole()
         let holed = Date()
         #expect(waitUntil(10) { tunnel.log.contains("sent nothing for") }, "\(tunnel.log)")
