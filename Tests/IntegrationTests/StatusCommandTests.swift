@@ -179,7 +179,7 @@ struct StatusCommandTests {
         let stateFile = host.directory + "/state.json"
         let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
                                        ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
-                                        "--state-file", stateFile], logPath: host.directory + "/run.log")
+                                        "--connection", "persistent", "--state-file", stateFile], logPath: host.directory + "/run.log")
         defer { tunnel.stop() }
         #expect(waitUntil(10) { (Self.readState(stateFile)?["current"] as? [String: Any]) != nil }, "\(tunnel.log)")
         var times: [Double] = []
