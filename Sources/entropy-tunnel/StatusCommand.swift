@@ -26,10 +26,14 @@ package struct StatusCommand: ParsableCommand {
     @Flag(help: "Print the state as JSON, with a computed \"health\" member.")
     package var json = false
 
+    /// The largest state file `status` reads.
+    static let stateFileLimit = 1 << 20
+
     package func run() throws {
         let text: String?
         do {
-            text = try FileSystem.readIfExists(stateFile)
+            // A state file is a few KiB; whatever is planted there is read no further than 1 MiB.
+            text = try FileSystem.readIfExists(stateFile, limit: Self.stateFileLimit + 1)
         } catch {
             printError("entropy-tunnel status: cannot read \(stateFile): \(error.message); run status as root or as a member of group entropy-tunnel")
             throw ExitCode(4)  // LSB: status unknown
@@ -42,6 +46,10 @@ package struct StatusCommand: ParsableCommand {
                 print("  Start it with `systemctl start entropy-tunnel` (or `entropy-tunnel run`; pass --state-file if it uses another path).")
             }
             throw ExitCode(3)
+        }
+        guard text.utf8.count <= Self.stateFileLimit else {
+            printError("entropy-tunnel status: \(stateFile) is not a state file written by entropy-tunnel run (larger than 1 MiB)")
+            throw ExitCode(4)
         }
         guard let state = JSONValue.parse(text), case .object(var members) = state else {
             printError("entropy-tunnel status: \(stateFile) is not a state file written by entropy-tunnel run (not a JSON object)")

@@ -172,6 +172,25 @@ struct StatusCommandTests {
         #expect((parsed?["health"] as? [String: Any])?["status"] as? String == "stopped", "\(json.stdout)")
     }
 
+    @Test("a planted state file that is huge, a FIFO or not JSON: exit 4 and what is wrong, no hang")
+    func hostileStateFile() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let huge = dir + "/huge.json"
+        // 3 MiB of a valid-looking JSON string: read no further than 1 MiB.
+        try Data(("{\"pid\": 1, \"x\": \"" + String(repeating: "a", count: 3 << 20) + "\"}").utf8).write(to: URL(fileURLWithPath: huge))
+        let big = try Self.status(huge)
+        #expect(big.status == 4 && big.stderr.contains("larger than 1 MiB"), "\(big.status) \(big.stderr)")
+        let fifo = dir + "/fifo.json"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let planted = try Self.status(fifo)
+        #expect(planted.status == 4 && planted.stderr.contains("not a regular file"), "\(planted.status) \(planted.stderr)")
+        let junk = dir + "/junk.json"
+        try Data("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".utf8).write(to: URL(fileURLWithPath: junk))
+        let notJSON = try Self.status(junk)
+        #expect(notJSON.status == 4 && notJSON.stderr.contains("not a state file"), "\(notJSON.status) \(notJSON.stderr)")
+    }
+
     @Test("status answers in at most 50 ms (20 runs against a running daemon's state file)")
     func statusLatency() throws {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")

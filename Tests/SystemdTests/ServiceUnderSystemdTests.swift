@@ -174,6 +174,17 @@ struct ServiceUnderSystemdTests {
         #expect(status.status == 0 && status.stdout.contains("running (healthy)"), "\(status.stdout)\(status.stderr)")
         #expect(try box.exec(["stat", "-c", "%U %a", "/run/entropy-tunnel/state.json"]).stdout == "entropy-tunnel 640\n")
 
+        // LimitNICE=-4 (RLIMIT_NICE 24), which lets libdispatch put its thread at nice -4 without the
+        // "Failed to set thread priority ... errno=13" line. systemd applies it as far as its own
+        // hard limit allows (a container without CAP_SYS_RESOURCE keeps a lower one, like this box).
+        let niceLimit = try niceLimits(box, pid: box.show(Self.unit, ["MainPID"])["MainPID"] ?? "0")
+        let managerHard = try niceLimits(box, pid: "1").hard
+        print("RLIMIT_NICE of the service: \(niceLimit.soft) (hard \(niceLimit.hard)); of the box's systemd: hard \(managerHard)")
+        #expect(niceLimit.soft == min(24, managerHard), "LimitNICE=-4 not applied: \(niceLimit), systemd's hard limit \(managerHard)")
+        if niceLimit.soft >= 24 {
+            #expect(!journal().contains("Failed to set thread priority"), "\(journal())")
+        }
+
         // A clean stop; the journal of this start and stop holds nothing at warning or above.
         let kernelInvocation = try box.show(Self.unit, ["InvocationID"])["InvocationID"] ?? ""
         print("STATUS= with the kernel sink: \(state["StatusText"] ?? "?")")
@@ -287,6 +298,14 @@ struct ServiceUnderSystemdTests {
         let lines = try box.exec(["journalctl", "_SYSTEMD_INVOCATION_ID=\(invocation)", "-p", "warning",
                                   "--no-pager", "-q", "-o", "cat"]).stdout
         return lines.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// The soft and hard RLIMIT_NICE of a process in the box ("Max nice priority" in /proc/PID/limits).
+    func niceLimits(_ box: SystemdBox, pid: String) throws -> (soft: Int, hard: Int) {
+        let limits = try box.exec(["cat", "/proc/\(pid)/limits"]).stdout
+        let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max nice priority") })
+        let fields = line.dropFirst("Max nice priority".count).split(separator: " ")
+        return (Int(fields.first ?? "") ?? -1, Int(fields.dropFirst().first ?? "") ?? -1)
     }
 
     /// The effective and bounding capability masks of the service's main process.

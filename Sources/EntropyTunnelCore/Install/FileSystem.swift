@@ -44,9 +44,9 @@ public enum FileSystem {
     }
 
     /// The file's text, or nil when it does not exist.
-    public static func readIfExists(_ path: String) throws(TunnelError) -> String? {
+    public static func readIfExists(_ path: String, limit: Int = .max) throws(TunnelError) -> String? {
         guard exists(path) else { return nil }
-        return try read(path)
+        return try read(path, limit: limit)
     }
 
     /// Whether anything (file, directory, link target) exists at `path`.

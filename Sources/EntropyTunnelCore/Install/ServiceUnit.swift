@@ -84,6 +84,11 @@ AmbientCapabilities=CAP_SYS_ADMIN
 CapabilityBoundingSet=CAP_SYS_ADMIN
 RemoveIPC=yes
 NoNewPrivileges=yes
+# The Swift runtime's libdispatch asks for nice -4 for one thread of its own (setpriority); an
+# unprivileged service may lower its nice value only as far as this limit, or the kernel refuses
+# and libdispatch logs "Failed to set thread priority for worker thread ... errno=13" at every
+# start. Nice -4 and not below; no capability is needed for it.
+LimitNICE=-4
 # The whole file system is read-only (the config and keys in /etc/entropy-tunnel are read),
 # except /run/entropy-tunnel and /var/lib/entropy-tunnel.
 ProtectSystem=strict
