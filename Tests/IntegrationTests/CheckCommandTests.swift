@@ -56,7 +56,18 @@ struct CheckCommandTests {
             #expect(result.stdout.contains("✓ " + check), "no ✓ \(check):\n\(result.stdout)")
         }
         #expect(result.stdout.contains("all checks passed"))
+        #expect(result.stdout.contains("from a plain reader"), "\(result.stdout)")
         print("check case good set-up: exit \(result.status); \(result.stdout.filter { $0 == "✓" }.count) checks passed, 0 false alarms")
+    }
+
+    @Test("a host whose forced command is `entropy-tunnel serve`: check says so")
+    func serveHost() throws {
+        let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device /dev/urandom --rate 1M/s")
+        defer { host.shutdown() }
+        let result = try runTunnel(try Self.checkArguments(host))
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").first { $0.contains("remote command sends") } ?? ""
+        #expect(line.hasPrefix("✓") && line.contains("4096 bytes") && line.contains("from `entropy-tunnel serve` (protocol 1)"), "\(result.stdout)")
     }
 
     @Test("wrong pin: known_hosts pins another key of the host")

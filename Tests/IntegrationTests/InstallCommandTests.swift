@@ -1,3 +1,4 @@
+import EntropyTunnelCore
 import Foundation
 import Testing
 import TestHost
@@ -140,6 +141,29 @@ struct InstallCommandTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/entropy-tunnel"))
         let again = try runTunnel(["uninstall", "--root", root, "--purge"])
         #expect(again.stdout.contains("no change"))
+    }
+
+    @Test("uninstall --purge in the middle of a keys rotate removes the previous key too, and the directory with it")
+    func purgeDuringRotation() throws {
+        let root = try makeScratchDirectory()
+        #expect(try runTunnel(arguments + ["--root", root]).status == 0)
+        // What `keys rotate` leaves before --finish: the pair moved to .old, a new pair recorded in the manifest.
+        let directory = "/etc/entropy-tunnel"
+        for suffix in ["", ".pub"] {
+            #expect(rename(root + directory + "/id_ed25519" + suffix, root + directory + "/id_ed25519.old" + suffix) == 0)
+        }
+        #expect(try runTunnel(["keys", "generate", "--identity", root + directory + "/id_ed25519"]).status == 0)
+        let manifestFile = root + directory + "/install-manifest"
+        var manifest = try InstallManifest.load(manifestFile).manifest
+        for suffix in ["", ".pub"] {
+            let content = try [UInt8](Data(contentsOf: URL(fileURLWithPath: root + directory + "/id_ed25519" + suffix)))
+            manifest.recordWrite(directory + "/id_ed25519" + suffix, content: content, existedBefore: false)
+        }
+        try manifest.text.write(toFile: manifestFile, atomically: true, encoding: .utf8)
+        let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
+        #expect(purged.status == 0, "\(purged.stderr)")
+        #expect(purged.stdout.contains("id_ed25519.old: removed (the previous key of an unfinished `keys rotate`)"), "\(purged.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: root + directory), "\(purged.stdout)")
     }
 
     @Test("uninstall --purge removes the seed's state directory (seed files, lock, directory) but keeps one holding unknown files")

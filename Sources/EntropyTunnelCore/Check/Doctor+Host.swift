@@ -79,9 +79,9 @@ extension Doctor {
 
         // 3-5. SSH: the host key, authentication, the stream; the error says which failed.
         let logger = self.logger
-        let outcome: Result<(String, Int, String), TunnelError>
+        let outcome: Result<(String, Int, String, Int?), TunnelError>
         do throws(TunnelError) {
-            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> (String, Int, String) in
+            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> (String, Int, String, Int?) in
                 let waker = try Waker()
                 let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
                 defer { connection.close() }
@@ -92,13 +92,13 @@ extension Doctor {
                 settings.byteLimit = Doctor.sampleBytes
                 settings.health = health
                 _ = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
-                return (fingerprint, connection.delivered, connection.session.authenticatedIdentity)
+                return (fingerprint, connection.delivered, connection.session.authenticatedIdentity, connection.serveVersion)
             })
         } catch {
             outcome = .failure(error)
         }
         switch outcome {
-        case .success((let fingerprint, let delivered, let identity)):
+        case .success((let fingerprint, let delivered, let identity, let serveVersion)):
             results.append(CheckResult(HostStage.hostKey.name(options), .pass, fingerprint))
             if identity == options.identity {
                 results.append(CheckResult(HostStage.authentication.name(options), .pass, "key \(publicKey.fingerprint) accepted"))
@@ -110,8 +110,11 @@ extension Doctor {
                                            fix: "on \(options.host.host), as root: " +
                                             HostAuthorizer.commandLine(key: publicKey, user: options.user, remoteCommand: options.remoteCommand, from: nil)))
             }
+            // serve gives out only what is asked; a plain reader (dd, cat) reads ahead of the client.
+            let reader = serveVersion.map { "from `entropy-tunnel serve` (protocol \($0))" }
+                ?? "from a plain reader (not `entropy-tunnel serve`: the host reads ahead of what this client uses)"
             results.append(CheckResult(HostStage.stream.name(options), .pass,
-                                       "\(delivered) bytes in \(Self.milliseconds(since: started)) ms"))
+                                       "\(delivered) bytes in \(Self.milliseconds(since: started)) ms \(reader)"))
         case .failure(let error):
             let stage = Self.stage(of: error)
             for earlier in HostStage.allCases where earlier.rawValue > HostStage.tcp.rawValue && earlier.rawValue < stage.rawValue {

@@ -41,10 +41,19 @@ extension Installer {
             report.steps.append("\(rooted(path)): kept (install has no record of writing it)")
         }
         let files = purge ? manifest.files.keys.sorted() : units.map(\.0).filter { manifest.files[$0] != nil }
+        // install's key pairs (a private key with its .pub), whose previous pair an unfinished `keys rotate` keeps.
+        let keys = files.filter { manifest.files[$0 + ".pub"] != nil }
         for path in files {
             try removeIfInstallOwns(path, &manifest, &report)
         }
         if purge && found {
+            for key in keys where !FileSystem.exists(rooted(key)) {
+                let previous = KeyRotation.previousIdentity(of: key)
+                for path in [previous, previous + ".pub"] where try FileSystem.remove(rooted(path)) {
+                    report.steps.append("\(rooted(path)): removed (the previous key of an unfinished `keys rotate`)")
+                    report.changed = true
+                }
+            }
             try removeStateDirectory(&report)
             // The record ends here: what is left is the administrator's.
             for file in Set([manifestFile, rooted(manifestPath)]).sorted() where try FileSystem.remove(file) {

@@ -39,6 +39,10 @@ public final class TunnelConnection {
     private var stream = StreamState()
     /// Bytes this connection has delivered, over all its pumps.
     public private(set) var delivered = 0
+    /// The serve protocol version the host greeted with; nil for a plain reader (or before its first bytes).
+    package var serveVersion: Int? {
+        if case .serve(let version) = stream.greeting.kind { version } else { nil }
+    }
 
     private init(options: ConnectionOptions, session: SSHSession, channel: SSHChannel, logger: Logger) {
         self.options = options
