@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input with libFuzzer + AddressSanitizer, SECONDS per target
 # (default 60): config.toml, host specs, sizes, durations, health parameters, known_hosts,
-# authorized_keys and public-key lines (targets: Fuzz/Sources/entropy-tunnel-fuzz/FuzzTarget.swift).
+# authorized_keys and public-key lines, and the serve protocol from both ends (targets:
+# Fuzz/Sources/entropy-tunnel-fuzz/FuzzTarget.swift).
 #
 #   install/fuzz.sh [SECONDS] [TARGET...]
 #

@@ -114,8 +114,15 @@ struct StatusScreen {
             row("Host", "\(host)\(current["preferred"]?.bool == true ? "" : " (FALLBACK)") since \(Self.time(since)); \(Self.ago(since, now))")
             if let key = current["host_key"]?.string { row("Host key", key) }
             if let key = current["client_key"]?.string { row("Client key", key) }
+        } else if let reserve = state["reserve"], reserve["capacity"]?.int != nil {
+            // On demand: a session only while the reserve fills.
+            let last = reserve["last_host"]?.string.map { "last fill from \($0)" } ?? "no fill yet"
+            row("Host", "none held between fills (on demand); \(last)")
         } else {
             row("Host", "not connected")
+        }
+        if let reserve = state["reserve"], let capacity = reserve["capacity"]?.int {
+            row("Reserve", "\(reserve["level"]?.int ?? 0) of \(capacity) bytes, \(reserve["fills"]?.int ?? 0) fills")
         }
         for host in state["hosts"]?.array ?? [] {
             guard let name = host["host"]?.string, host["state"]?.string != "connected" else { continue }
@@ -130,7 +137,9 @@ struct StatusScreen {
         }
         let total = UInt64(clamping: state["bytes_delivered"]?.int ?? 0)
         let thisConnection = state["current"]?["bytes"]?.int.map { " (\(Self.human(UInt64(clamping: $0))) on this connection)" } ?? ""
-        row("Bytes", "\(Self.human(total)) delivered\(thisConnection), \(max(0, (state["connections"]?.int ?? 0) - 1)) reconnects")
+        let sessions = state["connections"]?.int ?? 0
+        row("Bytes", "\(Self.human(total)) delivered\(thisConnection), " +
+            (state["reserve"]?["capacity"]?.int != nil ? "\(sessions) sessions" : "\(max(0, sessions - 1)) reconnects"))
         let sink = state["sink"]?.string ?? "?"
         if let kernel = state["kernel"], sink == "kernel" {
             let mode = kernel["mode"]?.string ?? "?"

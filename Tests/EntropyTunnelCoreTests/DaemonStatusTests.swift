@@ -20,8 +20,9 @@ struct DaemonStatusTests {
     }
 
     static func state(running: Bool = true, sink: String = "kernel", mode: String = "ioctl", current: String? = "a:22",
-                      lastFeed: Double? = 990, lastBytes: Double? = 990) -> JSONValue {
+                      lastFeed: Double? = 990, lastBytes: Double? = 990, lastFill: String?? = .none) -> JSONValue {
         .object([
+            ("reserve", lastFill.map { host in .object([("level", .int(2048)), ("last_host", host.map(JSONValue.string) ?? .null)]) } ?? .null),
             ("running", .bool(running)), ("pid", .int(42)), ("started_at", .double(900)), ("sink", .string(sink)),
             ("mode", .string(mode)), ("kernel_interval", .double(60)),
             ("current", current.map { .object([("host", .string($0))]) } ?? .null),
@@ -44,6 +45,11 @@ struct DaemonStatusTests {
         (state(sink: "fifo", current: nil, lastBytes: 960), true, 1, "not connected"),
         (state(sink: "fifo", current: nil, lastBytes: 980), true, 0, ""),
         (state(sink: "rngd", current: "a:22", lastBytes: 100), true, 0, ""),  // a full FIFO nobody reads
+        // On demand: no connection between fills; the last fill's host tells.
+        (state(current: nil, lastFill: "b:22"), true, 1, "last reserve fill from fallback host b:22"),
+        (state(current: nil, lastFill: "a:22"), true, 0, ""),
+        (state(current: nil, lastFill: .some(nil)), true, 0, ""),       // no fill yet
+        (state(current: "a:22", lastFill: "b:22"), true, 0, ""),       // during a fill, the current host decides
     ] as [(JSONValue, Bool, Int32, String)])
     func health(state: JSONValue, pidAlive: Bool, exit: Int32, reason: String) {
         let health = DaemonHealth(state: state, now: 1000, pidAlive: pidAlive)

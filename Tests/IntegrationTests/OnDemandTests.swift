@@ -40,6 +40,11 @@ struct OnDemandTests {
         // 4K at 64 + 32 bytes a second lasts about 30 s: no second session in this time.
         #expect(count("connected host=", in: tunnel.log) == 1, "\(tunnel.log)")
         #expect(fed >= 4, "\(fed) feeds in 5 s at --kernel-interval 1: \(tunnel.log)")
+        // status tells on-demand apart from a lost connection.
+        let status = try runTunnel(["status", "--state-file", tunnel.logPath + ".state.json"])
+        #expect(status.status == 0 && status.stdout.contains("Host: none held between fills (on demand); last fill from \(host.endpoint)")
+                && status.stdout.contains("Reserve: ") && status.stdout.contains("1 fills") && status.stdout.contains("1 sessions"),
+                "\(status.stdout)\(status.stderr)")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
         let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tunnel.logPath + ".state.json"))) as? [String: Any]
         let reserve = state?["reserve"] as? [String: Any]
@@ -91,6 +96,13 @@ struct OnDemandTests {
         let tracer = try Tracer(pid: tunnel.pid, calls: "ioctl", logPath: short.directory + "/strace.log")
         #expect(waitUntil(5) { reseeds(tracer) >= 2 }, "\(tunnel.log)")
         tracer.stop()
+        // status: degraded, the reserve filled from the fallback host.
+        var status: Shell.Result?
+        let degraded = waitUntil(5) {
+            status = try? runTunnel(["status", "--state-file", tunnel.logPath + ".state.json"])
+            return status?.status == 1 && status?.stdout.contains("fallback host \(good.endpoint)") == true
+        }
+        #expect(degraded, "\(status?.stdout ?? "")\(status?.stderr ?? "")")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
 

@@ -24,6 +24,10 @@ enum FuzzTarget: String, CaseIterable {
     case authorizedkeys
     /// A `.pub` line / `--key`: `PublicKey(parsing:)` and what is printed from it.
     case publickey
+    /// The serve protocol from both ends: a client's request lines as `entropy-tunnel serve`
+    /// reads them (`ServeRequestParser`), and a host's first bytes as the client reads them
+    /// (`StreamGreeting`: serve or plain, and no byte of a plain reader lost).
+    case serve
 
     /// The C callback for libFuzzer; closures without captures, as `@convention(c)` requires.
     var callback: FuzzCallback {
@@ -36,6 +40,7 @@ enum FuzzTarget: String, CaseIterable {
         case .knownhosts: return { Inputs.knownHosts(bytes($0, $1)); return 0 }
         case .authorizedkeys: return { Inputs.authorizedKeys(text($0, $1)); return 0 }
         case .publickey: return { Inputs.publicKey(text($0, $1)); return 0 }
+        case .serve: return { Inputs.serve(bytes($0, $1)); return 0 }
         }
     }
 }
@@ -139,6 +144,56 @@ enum Inputs {
         if (try? line.validate()) != nil {
             _ = line.text
             _ = line.merged(into: text)
+        }
+    }
+
+    static func serve(_ input: [UInt8]) {
+        // The host's side: every request it accepts is within 1...maxRequest; after a malformed
+        // line, everything is malformed.
+        for maxRequest in [1, ServeProtocol.defaultMaxRequest, ServeProtocol.requestLimit] {
+            var parser = ServeRequestParser(maxRequest: maxRequest)
+            var failed = false
+            for byte in input {
+                switch parser.consume(byte) {
+                case .needMore:
+                    invariant(!failed, "needMore after a malformed line")
+                case .request(let count):
+                    invariant(!failed, "a request after a malformed line")
+                    invariant(count >= 1 && count <= maxRequest, "request for \(count) with --max-request \(maxRequest)")
+                case .malformed(let message):
+                    invariant(!message.isEmpty && !message.contains("\n"), "message '\(message)'")
+                    failed = true
+                }
+            }
+        }
+        // The client's side, the bytes in pieces of 1 to 16 (the input's first byte decides):
+        // decided once, and then for good; plain keeps every byte; serve only after its line.
+        let piece = Int(input.first ?? 0) % 16 + 1
+        var greeting = StreamGreeting()
+        var offset = 0
+        var decidedAt: StreamGreeting.Kind?
+        while offset < input.count {
+            let count = greeting.wants > 0 ? min(greeting.wants, piece, input.count - offset) : min(piece, input.count - offset)
+            greeting.take(input[offset..<offset + count])
+            offset += count
+            if let decidedAt { invariant(greeting.kind == decidedAt, "decided \(decidedAt), then \(greeting.kind)") }
+            if greeting.kind != .undecided { decidedAt = greeting.kind }
+        }
+        greeting.endOfStream()
+        switch greeting.kind {
+        case .undecided:
+            invariant(false, "undecided after the end of the stream")
+        case .plain:
+            invariant(greeting.data == input, "a plain reader's bytes changed: \(greeting.data.count) of \(input.count) kept")
+        case .serve(let version):
+            let prefix = ServeProtocol.magicPrefix
+            guard input.starts(with: prefix), let newline = input.firstIndex(of: UInt8(ascii: "\n")), newline > prefix.count else {
+                return invariant(false, "serve \(version) from an input without a magic line")
+            }
+            let digits = input[prefix.count..<newline]
+            invariant(digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+                      && Int(String(decoding: digits, as: UTF8.self)) == version, "serve \(version) from '\(digits)'")
+            invariant(greeting.data == Array(input[(newline + 1)...]), "serve: the bytes after the magic line differ")
         }
     }
 

@@ -46,6 +46,9 @@ public struct DaemonHealth: Sendable, Equatable {
         let firstHost = state["hosts"]?.array?.first?["host"]?.string
         if connected, let host = current?["host"]?.string, let firstHost, host != firstHost {
             reasons.append("on fallback host \(host) (the preferred host \(firstHost) is not in use)")
+        } else if !connected, let host = state["reserve"]?["last_host"]?.string, let firstHost, host != firstHost {
+            // On demand no connection is held: the last fill tells which host is in use.
+            reasons.append("last reserve fill from fallback host \(host) (the preferred host \(firstHost) was not usable)")
         }
         let started = state["started_at"]?.double ?? now
         if state["sink"]?.string == "kernel" {

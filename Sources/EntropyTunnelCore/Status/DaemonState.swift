@@ -99,6 +99,7 @@ public struct DaemonState: Sendable {
             members.append(("reserve", .object([
                 ("capacity", .int(Int64(r.capacity))), ("level", .int(Int64(r.level))),
                 ("fills", .int(Int64(clamping: r.fills))), ("sessions", .int(Int64(s.connections))),
+                ("last_host", .optional(r.lastHost, JSONValue.string)),
             ])))
         }
         members.append(("rngd", p.sink == .rngd

@@ -50,6 +50,8 @@ final class StatusService: Service, Sendable {
             stats.update { $0.lastError = nil }
         case .failed(_, let error):
             stats.update { $0.lastError = error.message }
+        case .reserveFilled:
+            stats.update { $0.lastError = nil }
         case .sinkReady, .rngdFound, .connecting, .primed, .rngdChanged, .kernelFed:
             break
         }

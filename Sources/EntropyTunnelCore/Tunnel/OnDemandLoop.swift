@@ -66,7 +66,8 @@ final class OnDemandLoop: Sendable {
                 if case .stopped = outcome { return }
                 state.succeeded(index)
                 let duration = Instant.now - current.since
-                stats.update { $0.reserve?.fills += 1; $0.reserve?.level = reserve.level }
+                stats.update { $0.reserve?.fills += 1; $0.reserve?.level = reserve.level; $0.reserve?.lastHost = "\(hosts[index])" }
+                stats.emit(.reserveFilled(hosts[index]))
                 logger.info("reserve filled", metadata: [
                     "host": "\(hosts[index])", "bytes": "\(current.connection.delivered)",
                     "reserve": "\(reserve.level)", "was": "\(before)",

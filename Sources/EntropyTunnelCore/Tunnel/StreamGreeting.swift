@@ -6,27 +6,27 @@
 /// leaves the magic line's shape, so the bytes may arrive in any pieces and a plain reader is
 /// never held up. A plain reader whose random bytes happen to start like the magic line is
 /// still recognised as plain once they stop matching (the full line by chance: 2^-184).
-package struct StreamGreeting: Sendable, Equatable {
-    package enum Kind: Sendable, Equatable {
+public struct StreamGreeting: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         case undecided
         /// `entropy-tunnel serve` speaking this protocol version.
         case serve(version: Int)
         case plain
     }
 
-    package private(set) var kind: Kind = .undecided
+    public private(set) var kind: Kind = .undecided
     /// While undecided, the bytes seen; once plain, all of them are data; once serve, the bytes
     /// after the magic line (none from a well-behaved host).
-    package private(set) var data: [UInt8] = []
+    public private(set) var data: [UInt8] = []
 
-    package init() {}
+    public init() {}
 
     /// How many more bytes it needs at most to decide (0 once decided).
-    package var wants: Int { kind == .undecided ? ServeProtocol.magicLineLimit - data.count : 0 }
+    public var wants: Int { kind == .undecided ? ServeProtocol.magicLineLimit - data.count : 0 }
 
     /// Takes the next bytes of the stream (at most `wants` while undecided; later bytes are
     /// appended to `data` unexamined).
-    package mutating func take(_ bytes: some Sequence<UInt8>) {
+    public mutating func take(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             data.append(byte)
             guard kind == .undecided else { continue }
@@ -36,10 +36,10 @@ package struct StreamGreeting: Sendable, Equatable {
     }
 
     /// The stream ended while undecided: what came was a plain reader's data.
-    package mutating func endOfStream() { if kind == .undecided { kind = .plain } }
+    public mutating func endOfStream() { if kind == .undecided { kind = .plain } }
 
     /// The pump has taken `data` into its buffer.
-    package mutating func clearData() { data = [] }
+    public mutating func clearData() { data = [] }
 
     private mutating func judge() {
         let prefix = ServeProtocol.magicPrefix

@@ -52,6 +52,8 @@ public final class TunnelStats: Sendable {
         public var level = 0
         /// Fill sessions that got all they asked for.
         public var fills: UInt64 = 0
+        /// The host of the last fill that got all it asked for.
+        public var lastHost: String?
 
         public init(capacity: Int) { self.capacity = capacity }
     }
@@ -88,8 +90,6 @@ public final class TunnelStats: Sendable {
         public var feeds: UInt64 = 0
         /// Wall-clock time of the last feed.
         public var lastFeedAt: Double?
-        public var seedsLoaded: UInt64 = 0
-        public var seedsCredited: UInt64 = 0
         public var seedsSkipped: UInt64 = 0
         public var seedsSaved: UInt64 = 0
 
@@ -111,6 +111,8 @@ public final class TunnelStats: Sendable {
         case rngdChanged
         /// The kernel sink fed the kernel (first feed, or a failure changed the counters).
         case kernelFed
+        /// On demand: a fill session ended with the reserve filled; no connection is held now.
+        case reserveFilled(HostSpec)
     }
 
     private let state = Mutex(Snapshot())
