@@ -179,4 +179,27 @@ struct OnDemandTests {
         #expect(taken - given <= 4096 + 512, "over-drain \(taken - given) bytes")
         #expect(host.sessionPIDs.isEmpty)
     }
+
+    @Test("on-demand with a plain reader (dd): each fill opens a window of its own size, so the host loses its pipe and little more")
+    func overDrainOverPlainReader() throws {
+        let dir = try ServeTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let device = try ServeTests.CountingDevice(directory: dir, prefill: 1 << 20)
+        let host = try LoopbackHost(forcedCommand: "dd if=\(device.path) bs=512 status=none")
+        defer { host.shutdown() }
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
+                                       ["--kernel-interval", "1", "--state-dir", host.directory + "/state", "--log-level", "debug"],
+                                       logPath: host.directory + "/run.log")
+        defer { tunnel.stop() }
+        #expect(waitUntil(20) { tunnel.log.contains("reserve filled") }, "\(tunnel.log)")
+        #expect(tunnel.log.contains("window=4.0 KiB") || tunnel.log.contains("window=4K"), "the fill's window: \(tunnel.log)")
+        #expect(waitUntil(5) { host.sessionPIDs.isEmpty }, "session still open: \(host.sessionPIDs)")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+        // dd blocks on its pipe to sshd once the 4 KiB window is full: what it took is the fill,
+        // the pipe (64 KiB), what sshd holds for the closed window, and dd's block in hand.
+        let taken = device.taken
+        print("on-demand over dd: one fill took \(taken) bytes from the host's device (with the 64K window it was 128,000-131,584)")
+        #expect(taken >= 4096 && taken <= 4096 + (64 << 10) + 4 * 4096 + 512, "host device gave \(taken) bytes")
+    }
 }

@@ -22,6 +22,8 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var allowPreviousIdentity = true
 
     public static let defaultRemoteCommand = "dd if=/dev/hwrng bs=512 status=none"
+    /// The smallest `--window`.
+    public static let minimumWindow = 4096
 
     public init(host: HostSpec) { self.host = host }
 
@@ -34,7 +36,7 @@ public struct ConnectionOptions: Sendable, Hashable {
         if remoteCommand.trimmingSpaces.isEmpty {
             throw TunnelError(.invalidArgument, "--remote-command must not be empty")
         }
-        if window.bytes < 4096 || window.bytes > 64 << 20 {
+        if window.bytes < Self.minimumWindow || window.bytes > 64 << 20 {
             throw TunnelError(.invalidArgument,
                               "--window \(window) is out of range: use 4K to 64M (default 64K)")
         }

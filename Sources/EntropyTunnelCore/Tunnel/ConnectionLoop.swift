@@ -148,13 +148,16 @@ final class ConnectionLoop: Sendable {
         stats.update { $0.connected = false }
     }
 
-    /// Opens a connection to host `index`; on failure records it and returns nil.
-    func connect(_ index: Int, state: inout HostState) throws(TunnelError) -> Current? {
+    /// Opens a connection to host `index`; on failure records it and returns nil. `window`: at
+    /// most this SSH channel window (an on-demand fill's size), whatever the configured one.
+    func connect(_ index: Int, state: inout HostState, window: ByteSize? = nil) throws(TunnelError) -> Current? {
         let host = configuration.hosts[index]
         stats.update { $0.connecting = host }
         stats.emit(.connecting(host))
         do throws(TunnelError) {
-            let connection = try TunnelConnection.open(configuration.connectionOptions(for: host), waker: waker, logger: logger)
+            var options = configuration.connectionOptions(for: host)
+            if let window, window.bytes < options.window.bytes { options.window = window }
+            let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
             recordConnected(index, connection)
             stats.update { $0.connecting = nil }
             state.connected(index)

@@ -56,9 +56,13 @@ final class OnDemandLoop: Sendable {
                 if try wait(until: state.earliestRetry(below: hosts.count), reserve: reserve) { return }
                 continue
             }
-            guard let current = try connections.connect(index, state: &state) else { continue }
+            // A window of the fill's size: a plain reader (dd) cannot push more than that ahead
+            // into the session, where it would be lost at the close (serve sends only what is asked).
+            let request = reserve.fillRequest
+            let window = ByteSize(bytes: max(ConnectionOptions.minimumWindow, request))
+            guard let current = try connections.connect(index, state: &state, window: window) else { continue }
             let before = reserve.level
-            settings.byteLimit = reserve.fillRequest
+            settings.byteLimit = request
             do throws(TunnelError) {
                 let outcome = try current.connection.pump(into: reserve, settings: settings, waker: waker, stats: stats)
                 current.connection.close(quickly: waker.isWoken)
