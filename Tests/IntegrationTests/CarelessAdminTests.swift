@@ -360,13 +360,20 @@ struct CarelessAdminTests {
         return [st.st_gid, st.st_mode & 0o7777]
     }
 
-    @Test("keys authorize leaves an existing locked nologin account alone without --force (78); with --force a failed proof undoes every change (1)",
-          .enabled(if: getuid() == 0, "creates system users: needs root"))
+    @Test("keys authorize leaves an existing locked nologin account with home /nonexistent alone without --force (78); with --force a failed proof undoes every change (1), and /nonexistent is never created",
+          .enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: "/nonexistent"), "creates system users: needs root"))
     func authorizeExistingAccount() throws {
         let user = "et-careless"
-        _ = try? Shell.capture("userdel", ["--remove", user])
+        let ownHome = "/var/lib/\(user)"
+        _ = try? Shell.capture("userdel", [user])
+        try? FileManager.default.removeItem(atPath: ownHome)
+        // Like `adduser --system`: the home is Debian's placeholder, which must never exist.
         try Shell.run("useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", "--home-dir", "/nonexistent", user)
-        defer { _ = try? Shell.capture("userdel", [user]) }
+        defer {
+            _ = try? Shell.capture("userdel", [user])
+            try? FileManager.default.removeItem(atPath: ownHome)
+        }
+        func home() -> String { getpwnam(user).map { String(cString: $0.pointee.pw_dir) } ?? "?" }
         let before = try account(user)
         #expect(before.password.hasPrefix("!"), "useradd locks a new account: \(before)")
         let dir = try makeScratchDirectory()
@@ -390,13 +397,18 @@ struct CarelessAdminTests {
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("gave 0 of 16 bytes") && failed.stderr.contains("Undone: "), "\(failed.stderr)")
         #expect(failed.stderr.contains("restored the shell of \(user) to /usr/sbin/nologin"))
+        #expect(failed.stderr.contains("restored the home of \(user) to /nonexistent"), "\(failed.stderr)")
         #expect(try account(user) == before, "shell and password field restored")
+        #expect(home() == "/nonexistent" && !exists(ownHome), "the home it made is gone: \(home())")
         #expect(!exists(rule), "the udev rule it wrote is removed")
         #expect(deviceState(hwrng) == [0, 0o600], "the device's group and mode restored")
 
         let done = try runTunnel(base + working + ["--force"])
         #expect(done.status == 0, "\(done.stderr)")
         #expect(try account(user).shell == "/bin/sh" && account(user).password == "*")
+        #expect(done.stdout.contains("changed the home of \(user) from /nonexistent to \(ownHome)"), "\(done.stdout)")
+        #expect(home() == ownHome && exists(ownHome + "/.ssh/authorized_keys"), "\(home())")
+        #expect(!exists("/nonexistent"), "keys authorize created /nonexistent")
     }
 
     @Test("keys authorize removes the user it created when the proof fails (1), and writes no authorized_keys",

@@ -106,6 +106,8 @@ struct KeyRotationTests {
           .enabled(if: getuid() == 0, "creates a system user: needs root"))
     func rotateEndToEnd() throws {
         let account = try makeAccount("et-rotate")
+        _ = try? Shell.capture("userdel", ["--remove", account.user])
+        defer { _ = try? Shell.capture("userdel", ["--remove", account.user]) }
         let identity = account.directory + "/client/id_ed25519"
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
         let oldKey = try publicKey(identity)

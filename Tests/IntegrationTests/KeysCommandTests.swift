@@ -122,6 +122,9 @@ struct KeysCommandTests {
           .enabled(if: getuid() == 0, "creates a system user: needs root"))
     func authorizeThenFetch() throws {
         let user = "et-authz"
+        // A user of this test alone: made by keys authorize, removed (with its home) at the end.
+        _ = try? Shell.capture("userdel", ["--remove", user])
+        defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
         let dir = try makeScratchDirectory()
         // A stand-in for /dev/hwrng: the same character device as /dev/urandom (1, 9), root-only,
         // which --device refuses without the hidden --test-device-stand-in.

@@ -12,6 +12,8 @@ extension HostAuthorizer {
         case changedShell(String, from: String)
         /// The /etc/shadow password field of an existing user, and what it was.
         case changedPasswordField(String, from: String)
+        /// The home directory (in /etc/passwd) of an existing user, and what it was.
+        case changedHome(String, from: String)
         /// A directory `run` created.
         case createdDirectory(String)
         /// A file `run` wrote, with its previous content and mode (nil: it did not exist).
@@ -36,6 +38,11 @@ extension HostAuthorizer {
                 lines.append(result?.succeeded == true ? "restored the shell of \(user) to \(shell)"
                                                        : "could not restore the shell of \(user); run " +
                                                          "`usermod --shell \(ShellQuote.quote(shell)) \(ShellQuote.quote(user))`")
+            case .changedHome(let user, let home):
+                let result = try? await ExternalCommand.run("usermod", ["--home", home, user])
+                lines.append(result?.succeeded == true ? "restored the home of \(user) to \(home)"
+                                                       : "could not restore the home of \(user); run " +
+                                                         "`usermod --home \(ShellQuote.quote(home)) \(ShellQuote.quote(user))`")
             case .changedPasswordField(let user, let field):
                 let result = try? await ExternalCommand.run("usermod", ["-p", field, user])
                 // The field may hold a password hash: it is never printed.

@@ -150,6 +150,26 @@ public struct HostAuthorizer: Sendable {
             if !created { changes.append(.changedPasswordField(user, from: passwordField)) }
             report.steps.append("set the password field of \(user) to '*' (no password works, the account is not locked)")
         }
+        // A home that is no home of the user's own: Debian's /nonexistent (adduser --system), which
+        // must never be created, or a directory another user owns (/, /var/empty, /usr/sbin...):
+        // ~/.ssh would be made there. Such an account gets /var/lib/USER.
+        if let why = Self.notAHome(account) {
+            let home = "/var/lib/\(user)"
+            guard force else {
+                throw TunnelError(.configuration,
+                                  "user \(user) has the home '\(account.home)', \(why), where sshd would read ~/.ssh/authorized_keys; " +
+                                  "keys authorize gives it the home \(home) only with --force (`usermod --home \(home) \(user)`), \(otherUser)")
+            }
+            var moved = account
+            moved.home = home
+            if let taken = Self.notAHome(moved) {
+                throw TunnelError(.configuration, "user \(user) needs a home of its own, but \(home) is \(taken); give it one with `usermod --home`")
+            }
+            try await ExternalCommand.check("usermod", ["--home", home, user])
+            changes.append(.changedHome(user, from: account.home))
+            report.steps.append("changed the home of \(user) from \(account.home) to \(home) (\(why))")
+            account.home = home
+        }
         if !FileSystem.isDirectory(account.home) {
             for directory in try FileSystem.makeDirectories(account.home, mode: 0o750) {
                 changes.append(.createdDirectory(directory))
@@ -228,6 +248,20 @@ public struct HostAuthorizer: Sendable {
     }
 
     // MARK: - Account lookup
+
+    /// Why `account.home` is not a home of the account's own, or nil when it is (or is missing
+    /// and may be created: `useradd` without `--create-home`).
+    static func notAHome(_ account: Account) -> String? {
+        let home = account.home
+        if home == "/nonexistent" || home == "/" || !home.hasPrefix("/") || home.split(separator: "/").contains("..") {
+            return "a placeholder that must not be a real directory"
+        }
+        var st = stat()
+        guard lstat(home, &st) == 0 else { return nil }
+        if st.st_mode & S_IFMT != S_IFDIR { return "not a directory" }
+        if st.st_uid != account.uid { return "a directory owned by uid \(st.st_uid), not by the user" }
+        return nil
+    }
 
     static func account(_ name: String) -> Account? {
         guard let pw = getpwnam(name) else { return nil }
