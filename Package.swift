@@ -75,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EntropyTunnelCoreTests",
-            dependencies: ["EntropyTunnelCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EntropyTunnelCore", "TestHost", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

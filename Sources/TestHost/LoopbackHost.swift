@@ -115,7 +115,7 @@ public final class LoopbackHost: @unchecked Sendable {
             PidFile none
 
             """
-        try config.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
+        try config.writeReplacing(toFile: directory + "/sshd_config")
         try setForcedCommand(forcedCommand)
     }
 
@@ -130,7 +130,7 @@ public final class LoopbackHost: @unchecked Sendable {
     public func setAuthorizedKey(from privateKey: String, command: String) throws {
         let publicKey = try String(contentsOfFile: privateKey + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let escaped = command.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        try "restrict,command=\"\(escaped)\" \(publicKey)\n".write(toFile: directory + "/authorized_keys", atomically: true, encoding: .utf8)
+        try "restrict,command=\"\(escaped)\" \(publicKey)\n".writeReplacing(toFile: directory + "/authorized_keys")
         chmod(directory + "/authorized_keys", 0o644)
     }
 
@@ -143,7 +143,7 @@ public final class LoopbackHost: @unchecked Sendable {
     public func pinHostKey() throws {
         let publicKey = try String(contentsOfFile: directory + "/ssh_host_key.pub", encoding: .utf8)
         let fields = publicKey.split(separator: " ")
-        try "[127.0.0.1]:\(port) \(fields[0]) \(fields[1])\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        try "[127.0.0.1]:\(port) \(fields[0]) \(fields[1])\n".writeReplacing(toFile: knownHosts)
     }
 
     /// The host key's public half, `TYPE BASE64`.

@@ -55,8 +55,8 @@ public final class SystemdBox: @unchecked Sendable {
             exec chroot . env container=lxc /lib/systemd/systemd --system --unit=multi-user.target --log-target=console
 
             """
-        try boot.write(toFile: directory + "/boot.sh", atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: directory + "/console.log", contents: nil)
+        try boot.writeReplacing(toFile: directory + "/boot.sh")
+        createFile(atPath: directory + "/console.log")
         let console = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/console.log"))
 
         process = Process()

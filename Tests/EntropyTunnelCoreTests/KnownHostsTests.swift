@@ -2,6 +2,7 @@
 import EntropyTunnelCore
 import Foundation
 import Testing
+import TestHost
 
 /// Keys and lines made with OpenSSH 9.2's ssh-keygen: `ssh-keygen -t ed25519|ecdsa [-b 384]`,
 /// and `ssh-keygen -H` on a file with `rng.example ED25519` and `[rng.example]:2222 ECDSA256`.
@@ -154,9 +155,7 @@ struct KnownHostsCase: Sendable, CustomTestStringConvertible {
     // MARK: - The file
 
     static func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "et-knownhosts-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        try Scratch.directory("et-knownhosts")
     }
 
     @Test("a missing file pins nothing")
@@ -171,7 +170,7 @@ struct KnownHostsCase: Sendable, CustomTestStringConvertible {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/known_hosts"
-        try "rng.example ssh-ed25519 \(Self.ed)\nbroken\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "rng.example ssh-ed25519 \(Self.ed)\nbroken\n".writeReplacing(toFile: path)
         let file = try KnownHosts(path: path)
         #expect(file.fileExists && file.path == path)
         #expect(file.warnings == ["\(path):2: expected 'HOSTS KEYTYPE BASE64KEY [COMMENT]', found 1 field; line skipped"])
@@ -196,7 +195,7 @@ struct KnownHostsCase: Sendable, CustomTestStringConvertible {
         let path = directory + "/known_hosts"
         let line = "rng.example ssh-ed25519 \(Self.ed)\n"
         try String(repeating: line, count: KnownHosts.maximumSize / line.utf8.count + 1)
-            .write(toFile: path, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: path)
         let error = #expect(throws: TunnelError.self) { try KnownHosts(path: path) }
         #expect(error?.code == .configuration)
         #expect(error?.message.contains("\(path) is larger than 1 MiB") == true)

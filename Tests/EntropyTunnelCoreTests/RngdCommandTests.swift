@@ -1,5 +1,6 @@
 import EntropyTunnelCore
 import Testing
+import TestHost
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,8 +10,7 @@ import Glibc
     final class Tree {
         let root: String
         init() {
-            var template = Array("/tmp/et-rngd-locate-XXXXXX".utf8CString)
-            root = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+            root = try! Scratch.directory("et-rngd-locate", mode: 0o700)
             for dir in ["exec", "plain", "empty"] { mkdir(root + "/" + dir, 0o755) }
             for (dir, mode) in [("exec", 0o755), ("plain", 0o644)] as [(String, mode_t)] {
                 let fd = open(root + "/" + dir + "/rngd", O_CREAT | O_WRONLY | O_CLOEXEC, mode)

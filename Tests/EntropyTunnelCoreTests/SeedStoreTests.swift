@@ -1,6 +1,7 @@
 import EntropyTunnelCore
 import Foundation
 import Testing
+import TestHost
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,10 +28,7 @@ final class RecordingKernel: KernelInput {
 struct SeedStoreTests {
     /// A fresh state directory path (not yet created) below a new scratch directory.
     func stateDirectory() throws -> String {
-        var template = Array("/tmp/entropy-tunnel-seedtest-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        try #require(made != nil)
-        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/state"
+        try Scratch.directory("entropy-tunnel-seedtest", mode: 0o700) + "/state"
     }
 
     func contents(_ path: String) -> [UInt8]? {
@@ -38,7 +36,7 @@ struct SeedStoreTests {
     }
 
     func write(_ bytes: [UInt8], to path: String) {
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        createFile(atPath: path, contents: bytes, mode: 0o600)
     }
 
     @Test("save then load credits the seed exactly once, with 8 bits a byte; a second load finds only the new seed")

@@ -19,7 +19,7 @@ struct CheckCommandTests {
     static func checkArguments(_ host: LoopbackHost, identity: String? = nil, knownHosts: String? = nil) throws -> [String] {
         let config = host.directory + "/check.toml"
         if !FileManager.default.fileExists(atPath: config) {
-            _ = FileManager.default.createFile(atPath: config, contents: Data("# empty: every setting from the flags\n".utf8))
+            createFile(atPath: config, contents: Array("# empty: every setting from the flags\n".utf8))
         }
         return ["check", "--config", config] + connectionArguments(host, identity: identity, knownHosts: knownHosts) +
             ["--connect-timeout", "5", "--data-timeout", "5", "--unit-path", host.directory + "/entropy-tunnel.service"]
@@ -84,7 +84,7 @@ struct CheckCommandTests {
     func noPin() throws {
         let host = try LoopbackHost(forcedCommand: Self.streaming)
         defer { host.shutdown() }
-        try "".write(toFile: host.knownHosts, atomically: true, encoding: .utf8)
+        try "".writeReplacing(toFile: host.knownHosts)
         let result = try runTunnel(try Self.checkArguments(host))
         Self.expectFinding(result, "no pin", check: "host \(host.endpoint): key pinned", detail: "no key for [127.0.0.1]:\(host.port)",
                            fix: "entropy-tunnel keys trust \(host.endpoint) --known-hosts \(host.knownHosts)")
@@ -210,7 +210,7 @@ struct CheckCommandTests {
         let host = try LoopbackHost(forcedCommand: Self.streaming)
         defer { host.shutdown() }
         let arguments = try Self.checkArguments(host)
-        try "window = \"bogus\"\n".write(toFile: host.directory + "/check.toml", atomically: true, encoding: .utf8)
+        try "window = \"bogus\"\n".writeReplacing(toFile: host.directory + "/check.toml")
         let result = try runTunnel(arguments)
         #expect(result.status == 78, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("✗ config: \(host.directory)/check.toml:1:"), "\(result.stdout)")
@@ -302,7 +302,7 @@ struct DoctorInProcessTests {
         #expect(await doctor.checkUnitState().status == .skipped)
         doctor.expectUnit = true
         #expect(await doctor.checkUnitState().status == .fail)
-        try "[Unit]\n".write(toFile: unit, atomically: true, encoding: .utf8)
+        try "[Unit]\n".writeReplacing(toFile: unit)
         let installed = await doctor.checkUnitState()
         #expect(installed.status == .skipped && installed.detail.contains("systemd does not run here"), "\(installed.text)")
     }

@@ -78,7 +78,7 @@ struct FaultInjectionTests {
         // Pin the host key for the relay's port too.
         let knownHosts = host.directory + "/known_hosts_relay"
         let key = host.hostPublicKey.split(separator: " ")
-        try "[127.0.0.1]:\(relay.port) \(key[0]) \(key[1])\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        try "[127.0.0.1]:\(relay.port) \(key[0]) \(key[1])\n".writeReplacing(toFile: knownHosts)
         let fifo = host.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(
             ["run", "--host", "127.0.0.1:\(relay.port)", "--user", host.user, "--identity", host.identity,
@@ -123,7 +123,7 @@ struct FaultInjectionTests {
         // One key and one known_hosts for both hosts.
         let knownHosts = bad.directory + "/known_hosts_both"
         try (String(contentsOfFile: bad.knownHosts, encoding: .utf8) + String(contentsOfFile: good.knownHosts, encoding: .utf8))
-            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: knownHosts)
         try good.setAuthorizedKey(from: bad.identity, command: Self.rng)
         let fifo = bad.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(
@@ -195,7 +195,7 @@ struct FaultInjectionTests {
         try fallback.setAuthorizedKey(from: preferred.identity, command: Self.rng)
         let knownHosts = preferred.directory + "/known_hosts_both"
         try (String(contentsOfFile: preferred.knownHosts, encoding: .utf8) + String(contentsOfFile: fallback.knownHosts, encoding: .utf8))
-            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: knownHosts)
         preferred.pause()
         let fifo = preferred.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(

@@ -49,7 +49,7 @@ struct HostSetupTests {
         try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/ssh_host_ed25519_key")
         let path = dir + "/sshd_config"
         try "Include \(dir)/sshd_config.d/*.conf\nHostKey \(dir)/ssh_host_ed25519_key\n\(extra)"
-            .write(toFile: path, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: path)
         return path
     }
 
@@ -120,7 +120,7 @@ struct HostSetupTests {
             rng.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJ0d2VudHktdHdvIGJ5dGVzIG9mIGEga2V5ISE
             [rng2.example]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJ0d2VudHktdHdvIGJ5dGVzIG9mIGEga2V5ISE
 
-            """.write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: knownHosts)
         let untrust = try runTunnel(["keys", "untrust", "rng.example", "--known-hosts", knownHosts])
         #expect(untrust.status == 0 && untrust.stdout.contains("removed 1 pin of rng.example"), "\(untrust.stdout)\(untrust.stderr)")
         #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).hasPrefix("[rng2.example]:2222 ssh-ed25519"))

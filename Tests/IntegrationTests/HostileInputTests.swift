@@ -12,11 +12,9 @@ import Glibc
 struct HostileInputTests {
     /// A throwaway client key and known_hosts for hosts that never get as far as checking them.
     static let scratch: (directory: String, identity: String, knownHosts: String) = {
-        var template = Array("/tmp/et-hostile-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        chmod(directory, 0o755)
+        let directory = try! Scratch.directory("et-hostile")
         _ = try? Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory + "/id")
-        _ = FileManager.default.createFile(atPath: directory + "/known_hosts", contents: Data())
+        createFile(atPath: directory + "/known_hosts")
         return (directory, directory + "/id", directory + "/known_hosts")
     }()
 
@@ -25,10 +23,7 @@ struct HostileInputTests {
     }
 
     func newDirectory() -> String {
-        var template = Array("/tmp/et-case-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        chmod(directory, 0o755)
-        return directory
+        try! Scratch.directory("et-case")
     }
 
     /// Whether `pid` has a handler for `signal` (/proc/PID/status SigCgt).

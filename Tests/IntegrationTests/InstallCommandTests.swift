@@ -159,7 +159,7 @@ struct InstallCommandTests {
             let content = try [UInt8](Data(contentsOf: URL(fileURLWithPath: root + directory + "/id_ed25519" + suffix)))
             manifest.recordWrite(directory + "/id_ed25519" + suffix, content: content, existedBefore: false)
         }
-        try manifest.text.write(toFile: manifestFile, atomically: true, encoding: .utf8)
+        try manifest.text.writeReplacing(toFile: manifestFile)
         let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
         #expect(purged.status == 0, "\(purged.stderr)")
         #expect(purged.stdout.contains("id_ed25519.old: removed (the previous key of an unfinished `keys rotate`)"), "\(purged.stdout)")
@@ -173,7 +173,7 @@ struct InstallCommandTests {
             #expect(try runTunnel(arguments + ["--root", root]).status == 0)
             let state = root + "/var/lib/entropy-tunnel"
             #expect(try runTunnel(["seed", "save", "--state-dir", state]).status == 0)
-            if unknown { _ = FileManager.default.createFile(atPath: state + "/notes.txt", contents: Data("mine\n".utf8)) }
+            if unknown { createFile(atPath: state + "/notes.txt", contents: Array("mine\n".utf8)) }
             let purged = try runTunnel(["uninstall", "--root", root, "--purge"])
             #expect(purged.status == 0, "\(purged.stderr)")
             #expect(purged.stdout.contains("\(state)/seed.credit: removed"), "\(purged.stdout)")

@@ -208,7 +208,7 @@ struct KeyRotationTests {
         for path in [identity, identity + ".pub"] {
             manifest.recordWrite(path, content: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), existedBefore: false)
         }
-        try manifest.text.write(toFile: dir + "/install-manifest", atomically: true, encoding: .utf8)
+        try manifest.text.writeReplacing(toFile: dir + "/install-manifest")
         let rotate = try runTunnel(["keys", "rotate", "--identity", identity, "--state-file", dir + "/none.json",
                                     "--install-manifest", dir + "/install-manifest"])
         #expect(rotate.status == 0, "\(rotate.stderr)")

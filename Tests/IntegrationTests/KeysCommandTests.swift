@@ -77,7 +77,7 @@ struct KeysCommandTests {
 
         // An older, different pin for the same host and type is replaced, not duplicated.
         try "[127.0.0.1]:\(host.port) ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb\n"
-            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: knownHosts)
         let accepted = try runTunnel(["keys", "trust", host.endpoint, "--known-hosts", knownHosts, "--yes"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
         let lines = try String(contentsOfFile: knownHosts, encoding: .utf8).split(separator: "\n")
@@ -203,9 +203,5 @@ struct KeysCommandTests {
 
 /// A fresh directory under /tmp that other users may traverse (for the test users).
 func makeScratchDirectory() throws -> String {
-    var template = Array("/tmp/entropy-tunnel-keys.XXXXXX".utf8CString)
-    guard let path = mkdtemp(&template) else { throw HarnessError("mkdtemp failed: \(errno)") }
-    let dir = String(cString: path)
-    chmod(dir, 0o755)
-    return dir
+    try Scratch.directory("entropy-tunnel-keys")
 }

@@ -39,12 +39,12 @@ struct ReloadTests {
         try second.setAuthorizedKey(from: first.identity, command: Self.rng)
         let knownHosts = first.directory + "/known_hosts_both"
         try (String(contentsOfFile: first.knownHosts, encoding: .utf8) + String(contentsOfFile: second.knownHosts, encoding: .utf8))
-            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+            .writeReplacing(toFile: knownHosts)
         let fifo = first.directory + "/entropy.fifo"
         let configPath = first.directory + "/config.toml"
         func write(_ hosts: [LoopbackHost], extra: String = "") throws {
             try config(hosts: hosts, user: first.user, identity: first.identity, knownHosts: knownHosts, fifo: fifo, extra: extra)
-                .write(toFile: configPath, atomically: true, encoding: .utf8)
+                .writeReplacing(toFile: configPath)
         }
         try write([first])
         let tunnel = try TunnelProcess(["run", "--config", configPath], logPath: first.directory + "/run.log")

@@ -76,7 +76,7 @@ struct RngdDaemonTests {
             case "$1" in --version|--help) exec /usr/sbin/rngd "$1" ;; esac
             echo "crashing on purpose" >&2
             exit 3
-            """.write(toFile: standIn, atomically: true, encoding: .utf8)
+            """.writeReplacing(toFile: standIn)
         chmod(standIn, 0o755)
         let (tunnel, fifo) = try start(host, ["--rngd", standIn])
         #expect(waitUntil(10) { tunnel.log.contains("rngd started") }, "\(tunnel.log)")

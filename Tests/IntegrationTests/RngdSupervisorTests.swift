@@ -2,6 +2,7 @@ import EntropyTunnelCore
 import Logging
 import Synchronization
 import Testing
+import TestHost
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -231,8 +232,7 @@ final class RngdTestFIFO {
     let fd: Int32
 
     init() throws {
-        var template = Array("/tmp/et-rngd-test-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        directory = try Scratch.directory("et-rngd-test", mode: 0o700)
         path = directory + "/entropy.fifo"
         try #require(mkfifo(path, 0o600) == 0)
         fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)

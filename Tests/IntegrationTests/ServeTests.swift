@@ -109,9 +109,7 @@ struct ServeTests {
     }
 
     static func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "et-serve-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        try Scratch.directory("et-serve")
     }
 
     @Test("serve answers each request with exactly its bytes, and takes no more than that from the device")

@@ -114,7 +114,7 @@ struct ConfigManualTests {
             }
         }
         let path = NSTemporaryDirectory() + "entropy-tunnel.toml.5"
-        try page.write(toFile: path, atomically: true, encoding: .utf8)
+        try page.writeReplacing(toFile: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/man") {
             _ = try? Shell.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "man-db", "groff-base")

@@ -178,7 +178,7 @@ struct StatusCommandTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let huge = dir + "/huge.json"
         // 3 MiB of a valid-looking JSON string: read no further than 1 MiB.
-        try Data(("{\"pid\": 1, \"x\": \"" + String(repeating: "a", count: 3 << 20) + "\"}").utf8).write(to: URL(fileURLWithPath: huge))
+        #expect(createFile(atPath: huge, contents: Array(("{\"pid\": 1, \"x\": \"" + String(repeating: "a", count: 3 << 20) + "\"}").utf8)))
         let big = try Self.status(huge)
         #expect(big.status == 4 && big.stderr.contains("larger than 1 MiB"), "\(big.status) \(big.stderr)")
         let fifo = dir + "/fifo.json"
@@ -186,7 +186,7 @@ struct StatusCommandTests {
         let planted = try Self.status(fifo)
         #expect(planted.status == 4 && planted.stderr.contains("not a regular file"), "\(planted.status) \(planted.stderr)")
         let junk = dir + "/junk.json"
-        try Data("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".utf8).write(to: URL(fileURLWithPath: junk))
+        #expect(createFile(atPath: junk, contents: Array(String(repeating: "[", count: 76).utf8)))
         let notJSON = try Self.status(junk)
         #expect(notJSON.status == 4 && notJSON.stderr.contains("not a state file"), "\(notJSON.status) \(notJSON.stderr)")
     }

@@ -28,7 +28,7 @@ final class TunnelProcess: @unchecked Sendable {
     init(_ arguments: [String], logPath: String, executable: String = tunnelBinary,
          environment: [String: String] = [:]) throws {
         self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        createFile(atPath: logPath)
         process.executableURL = URL(fileURLWithPath: executable)
         // `run` keeps a state file (default /run/entropy-tunnel/state.json): each test's goes
         // next to its log, not into this machine's /run.

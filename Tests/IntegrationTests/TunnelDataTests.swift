@@ -34,7 +34,7 @@ struct TunnelDataTests {
         defer { tunnel.stop() }
 
         let outputPath = host.directory + "/received.bin"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        createFile(atPath: outputPath)
         let output = FileHandle(forWritingAtPath: outputPath)!
         var fd = openFIFOForReading(fifo)
         #expect(fd >= 0)

@@ -25,7 +25,7 @@ struct TunnelRefusalTests {
         let host = try LoopbackHost(forcedCommand: Self.command)
         defer { host.shutdown() }
         let empty = host.directory + "/empty_known_hosts"
-        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        createFile(atPath: empty)
         let (result, output) = try fetch(host, knownHosts: empty)
         #expect(result.status != 0)
         let fingerprint = try Shell.run("ssh-keygen", "-lf", host.directory + "/ssh_host_key.pub").stdout.split(separator: " ")[1]
@@ -140,10 +140,10 @@ struct TunnelRefusalTests {
         let path = host.directory + "/not-a-fifo"
         let content = "precious data\n"
         switch kind {
-        case "file": try content.write(toFile: path, atomically: true, encoding: .utf8)
+        case "file": try content.writeReplacing(toFile: path)
         case "directory": try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
         default:
-            try content.write(toFile: path + ".target", atomically: true, encoding: .utf8)
+            try content.writeReplacing(toFile: path + ".target")
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: path + ".target")
         }
         let result = try runTunnel(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", path])
@@ -173,7 +173,7 @@ struct TunnelRefusalTests {
     @Test("a bad config file: exit 78, the file, the line and the key named")
     func badConfigFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("et-bad-\(getpid()).toml").path
-        try "host = \"rng.example\"\n\nwindw = \"64K\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "host = \"rng.example\"\n\nwindw = \"64K\"\n".writeReplacing(toFile: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try runTunnel(["run", "--config", path])
         #expect(result.status == 78)
