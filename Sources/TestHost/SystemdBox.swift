@@ -109,10 +109,11 @@ public final class SystemdBox: @unchecked Sendable {
         ["nsenter", "-t", "\(pid)", "-m", "-p", "-u", "-n", "-r", "-w"]
     }
 
-    /// Runs `arguments` inside the box and returns its status and output.
+    /// Runs `arguments` inside the box and returns its status and output. TMPDIR is the box's
+    /// own /tmp (a tmpfs of its own): the tests' TMPDIR does not exist in there.
     @discardableResult
     public func exec(_ arguments: [String], input: Data? = nil) throws -> Shell.Result {
-        try Shell.capture(enter[0], Array(enter.dropFirst()) + arguments, input: input)
+        try Shell.capture(enter[0], Array(enter.dropFirst()) + arguments, input: input, environment: ["TMPDIR": "/tmp"])
     }
 
     /// Runs `arguments` inside the box; throws unless it exits 0.
