@@ -12,13 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
 . install/prerequisites.sh
-echo "== building (release)"
-swift build -c release --build-tests
-echo "== testing (release)"
-# The run's temporary files go to a directory of its own, removed at the end: `swift test`
-# itself leaves a few TemporaryDirectory.* behind, and the tests' own scratch directories are
-# removed when the test process exits. 0755: the harness's test users must reach into it.
+# The run's temporary files go to a directory of its own, removed at the end: `swift build`
+# and `swift test` leave a few /tmp/TemporaryDirectory.* behind each time, and the tests' own
+# scratch directories are removed when the test process exits. 0755: the harness's test users
+# must reach into it.
 RUN_TMP=$(mktemp -d /tmp/entropy-tunnel-run.XXXXXX)
 chmod 755 "$RUN_TMP"
 trap 'rm -rf "$RUN_TMP"' EXIT
-TMPDIR=$RUN_TMP swift test -c release --skip-build 2>&1
+export TMPDIR=$RUN_TMP
+echo "== building (release)"
+swift build -c release --build-tests
+echo "== testing (release)"
+swift test -c release --skip-build 2>&1
