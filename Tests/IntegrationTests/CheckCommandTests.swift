@@ -247,8 +247,10 @@ struct InstallChecksTests {
 }
 
 /// The checks in-process, as `install` runs them: its own fix for an unauthorized key (the line
-/// install printed already), and the unit's states that need no systemd.
-@Suite(.timeLimit(.minutes(2)))
+/// install printed already), and the unit's states that need no systemd. Async tests: in a full
+/// run the blocking tests can hold every cooperative thread for minutes, and their awaits wait
+/// behind them, so the limit (which only catches a hang) is 5 minutes.
+@Suite(.timeLimit(.minutes(5)))
 struct DoctorInProcessTests {
     static func configuration(_ host: LoopbackHost, identity: String) throws -> RunConfiguration {
         var configuration = RunConfiguration(hosts: [try HostSpec(parsing: host.endpoint)])
