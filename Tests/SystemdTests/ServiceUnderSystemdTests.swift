@@ -201,7 +201,8 @@ struct ServiceUnderSystemdTests {
         #expect(stopped.status == 3 && stopped.stdout.contains("stopped"), "\(stopped.stdout)\(stopped.stderr)")
 
         // kill -9 of the main process: systemd restarts it (Restart=always) and it gets READY again.
-        try box.check(["systemctl", "start", Self.unit])
+        let restart = try box.exec(["systemctl", "start", Self.unit])
+        try #require(restart.status == 0, "systemctl start after the stop: \(restart.stderr)\n\(journal())")
         let before = try box.show(Self.unit, ["MainPID", "NRestarts"])
         let mainPID = try #require(before["MainPID"].flatMap { Int($0) })
         #expect(mainPID > 0)
@@ -279,7 +280,8 @@ struct ServiceUnderSystemdTests {
               "systemctl restart: \(restarts.map { String(format: "%.3f", $0) }.joined(separator: ", ")) s")
         #expect(unreachableStarts.min()! <= 1.0 && restarts.min()! <= 2.0, "start \(unreachableStarts), restart \(restarts)")
         try box.check(["systemctl", "reset-failed", Self.unit])
-        try box.check(["systemctl", "start", Self.unit])
+        let unreachable = try box.exec(["systemctl", "start", Self.unit])
+        try #require(unreachable.status == 0, "systemctl start, host unreachable: \(unreachable.stderr)\n\(journal())")
         let retrying = try waitUntil(10) {
             let status = try box.show(Self.unit, ["ActiveState", "StatusText"])
             return status["ActiveState"] == "active" && (status["StatusText"] ?? "").contains("unreachable")
