@@ -29,9 +29,14 @@ cd "$(dirname "$0")/.."
 . install/prerequisites.sh
 
 SCRATCH=.build-asan
+# A TMPDIR of the run's own, removed at the end, as in install/test.sh: swift build and swift
+# test leave /tmp/TemporaryDirectory.* behind. 0755: the harness's test users reach into it.
+RUN_TMP=$(mktemp -d /tmp/entropy-tunnel-asan.XXXXXX)
+chmod 755 "$RUN_TMP"
+trap 'rm -rf "$RUN_TMP"' EXIT
+export TMPDIR=$RUN_TMP
 if [ "${SANITIZE_LEAKS:-0}" = 1 ]; then
-    suppressions=$(mktemp /tmp/entropy-tunnel-lsan.XXXXXX)
-    trap 'rm -f "$suppressions"' EXIT
+    suppressions=$RUN_TMP/lsan-suppressions
     # Allocations made inside TOMLKit (its Swift module and its C++ toml++ part), the XCTest
     # runner and Foundation (Process).
     printf '%s\n' 'leak:TOMLKit' 'leak:CTOML' 'leak:toml::v3' 'leak:libXCTest.so' 'leak:libFoundation.so' >"$suppressions"
