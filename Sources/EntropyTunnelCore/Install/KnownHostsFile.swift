@@ -12,32 +12,10 @@ public enum KnownHostsFile {
     /// same name and type are removed (also from lines that name several hosts), the new entry
     /// takes the place of the first one or is appended. Other lines are kept as they are.
     public static func merged(_ existing: String, host: HostSpec, key: PublicKey) -> String {
-        let name = host.knownHostsName
         let newEntry = entry(host: host, key: key)
-        var lines = existing.lines
-        if lines.last == "" { lines.removeLast() }
-        var result: [String] = []
-        var placed = false
-        for line in lines {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@"),
-                  fields[1] == key.type.rawValue else {
-                result.append(line)
-                continue
-            }
-            var names = fields[0].split(separator: ",").map(String.init)
-            guard names.contains(name) else {
-                result.append(line)
-                continue
-            }
-            if !placed { result.append(newEntry); placed = true }
-            names.removeAll { $0 == name }
-            if !names.isEmpty {
-                result.append(([names.joined(separator: ",")] + fields.dropFirst()).joined(separator: " "))
-            }
-        }
-        if !placed { result.append(newEntry) }
-        return result.joined(separator: "\n") + "\n"
+        var (lines, matched) = taking(host.knownHostsName, of: key.type.rawValue, out: existing, placing: newEntry)
+        if matched == 0 { lines.append(newEntry) }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Whether `existing` has a plain entry of any type for `host`.
@@ -51,27 +29,35 @@ public enum KnownHostsFile {
     /// `existing` without the plain entries for `host` (its name is also taken out of lines that
     /// name several hosts), and how many entries went. Other lines are kept as they are.
     public static func removing(_ existing: String, host: HostSpec) -> (String, Int) {
-        let name = host.knownHostsName
+        let (lines, removed) = taking(host.knownHostsName, of: nil, out: existing, placing: nil)
+        return (lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n", removed)
+    }
+
+    /// The lines of `existing` with `name` taken out of every plain entry (of key type `type`,
+    /// or of any type when nil), and such an entry dropped once no name is left; `replacement`
+    /// goes where the first of them was. Also how many entries named it.
+    private static func taking(_ name: String, of type: String?, out existing: String,
+                               placing replacement: String?) -> (lines: [String], matched: Int) {
         var lines = existing.lines
         if lines.last == "" { lines.removeLast() }
         var result: [String] = []
-        var removed = 0
+        var matched = 0
         for line in lines {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@") else {
+            var names = fields.count >= 3 ? fields[0].split(separator: ",").map(String.init) : []
+            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@"),
+                  type == nil || fields[1] == type, names.contains(name) else {
                 result.append(line)
                 continue
             }
-            var names = fields[0].split(separator: ",").map(String.init)
-            guard names.contains(name) else {
-                result.append(line)
-                continue
-            }
-            removed += 1
+            if matched == 0, let replacement { result.append(replacement) }
+            matched += 1
             names.removeAll { $0 == name }
-            if !names.isEmpty { result.append(([names.joined(separator: ",")] + fields.dropFirst()).joined(separator: " ")) }
+            if !names.isEmpty {
+                result.append(([names.joined(separator: ",")] + fields.dropFirst()).joined(separator: " "))
+            }
         }
-        return (result.isEmpty ? "" : result.joined(separator: "\n") + "\n", removed)
+        return (result, matched)
     }
 
     /// The pinned entries of a known_hosts file: names (or `(hashed)`), and the key.
