@@ -109,20 +109,21 @@ struct StatusScreen {
             lines.append(String(repeating: " ", count: max(0, 11 - label.count)) + label + ": " + value)
         }
         row("PID", "\(state["pid"]?.int ?? 0) (version \(state["version"]?.string ?? "?"))")
+        // On demand (the state has a reserve), a session is held only while the reserve fills.
+        let reserve = state["reserve"].flatMap { $0["capacity"]?.int != nil ? $0 : nil }
         if let current = state["current"], let host = current["host"]?.string {
             let since = current["since"]?.double
             row("Host", "\(host)\(current["preferred"]?.bool == true ? "" : " (FALLBACK)") since \(Self.time(since)); \(Self.ago(since, now))")
             if let key = current["host_key"]?.string { row("Host key", key) }
             if let key = current["client_key"]?.string { row("Client key", key) }
-        } else if let reserve = state["reserve"], reserve["capacity"]?.int != nil {
-            // On demand: a session only while the reserve fills.
+        } else if let reserve {
             let last = reserve["last_host"]?.string.map { "last fill from \($0)" } ?? "no fill yet"
             row("Host", "none held between fills (on demand); \(last)")
         } else {
             row("Host", "not connected")
         }
-        if let reserve = state["reserve"], let capacity = reserve["capacity"]?.int {
-            row("Reserve", "\(reserve["level"]?.int ?? 0) of \(capacity) bytes, \(reserve["fills"]?.int ?? 0) fills")
+        if let reserve {
+            row("Reserve", "\(reserve["level"]?.int ?? 0) of \(reserve["capacity"]?.int ?? 0) bytes, \(reserve["fills"]?.int ?? 0) fills")
         }
         for host in state["hosts"]?.array ?? [] {
             guard let name = host["host"]?.string, host["state"]?.string != "connected" else { continue }
@@ -139,7 +140,7 @@ struct StatusScreen {
         let thisConnection = state["current"]?["bytes"]?.int.map { " (\(Self.human(UInt64(clamping: $0))) on this connection)" } ?? ""
         let sessions = state["connections"]?.int ?? 0
         row("Bytes", "\(Self.human(total)) delivered\(thisConnection), " +
-            (state["reserve"]?["capacity"]?.int != nil ? "\(sessions) sessions" : "\(max(0, sessions - 1)) reconnects"))
+            (reserve != nil ? "\(sessions) sessions" : "\(max(0, sessions - 1)) reconnects"))
         let sink = state["sink"]?.string ?? "?"
         if let kernel = state["kernel"], sink == "kernel" {
             let mode = kernel["mode"]?.string ?? "?"
