@@ -134,6 +134,15 @@ public final class LoopbackHost: @unchecked Sendable {
         chmod(directory + "/authorized_keys", 0o644)
     }
 
+    /// A known_hosts file (in this host's directory) that pins this host and `others`, for a
+    /// client that fails over between them with one key.
+    public func knownHostsPinning(_ others: [LoopbackHost]) throws -> String {
+        let path = directory + "/known_hosts_both"
+        try ([self] + others).map { try String(contentsOfFile: $0.knownHosts, encoding: .utf8) }.joined()
+            .writeReplacing(toFile: path)
+        return path
+    }
+
     /// Replaces the host key; the next connection sees the new one. The pin is not updated.
     public func changeHostKey(type: String = "ed25519") throws {
         try Self.generateHostKey(dir: directory, type: type)

@@ -20,7 +20,8 @@ public enum Scratch {
     /// A new directory `$TMPDIR/PREFIX.XXXXXX` (/tmp without TMPDIR; by default mode 0755, so
     /// the test users can traverse it), removed with everything in it when the process exits.
     public static func directory(_ prefix: String, mode: mode_t = 0o755) throws -> String {
-        let base = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+        let temporary = NSTemporaryDirectory()
+        let base = temporary.hasSuffix("/") ? temporary : temporary + "/"
         var template = Array("\(base)\(prefix).XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp \(base)\(prefix).XXXXXX failed: errno \(errno)") }
         let path = String(cString: made)

@@ -349,13 +349,6 @@ struct CarelessAdminTests {
         return (String(cString: entry.pw_shell), field)
     }
 
-    /// A root-only stand-in for /dev/hwrng in `dir` (the character device of /dev/urandom).
-    func device(in dir: String) throws -> String {
-        let path = dir + "/hwrng"
-        try Shell.run("mknod", "-m", "600", path, "c", "1", "9")
-        return path
-    }
-
     func deviceState(_ path: String) -> [UInt32] {
         var st = stat()
         stat(path, &st)
@@ -379,7 +372,7 @@ struct CarelessAdminTests {
         let before = try account(user)
         #expect(before.password.hasPrefix("!"), "useradd locks a new account: \(before)")
         let dir = try makeScratchDirectory()
-        let hwrng = try device(in: dir)
+        let hwrng = try hwrngStandIn(in: dir)
         let rule = dir + "/60-entropy-tunnel.rules"
         let identity = dir + "/id_ed25519"
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
@@ -420,7 +413,7 @@ struct CarelessAdminTests {
         _ = try? Shell.capture("userdel", ["--remove", user])
         defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
         let dir = try makeScratchDirectory()
-        let hwrng = try device(in: dir)
+        let hwrng = try hwrngStandIn(in: dir)
         let rule = dir + "/60-entropy-tunnel.rules"
         #expect(try runTunnel(["keys", "generate", "--identity", dir + "/id"]).status == 0)
         let key = try read(dir + "/id.pub").trimmingCharacters(in: .newlines)

@@ -121,9 +121,7 @@ struct FaultInjectionTests {
         let good = try LoopbackHost(forcedCommand: Self.rng, directory: bad.directory + "/good")
         defer { good.shutdown() }
         // One key and one known_hosts for both hosts.
-        let knownHosts = bad.directory + "/known_hosts_both"
-        try (String(contentsOfFile: bad.knownHosts, encoding: .utf8) + String(contentsOfFile: good.knownHosts, encoding: .utf8))
-            .writeReplacing(toFile: knownHosts)
+        let knownHosts = try bad.knownHostsPinning([good])
         try good.setAuthorizedKey(from: bad.identity, command: Self.rng)
         let fifo = bad.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(
@@ -193,9 +191,7 @@ struct FaultInjectionTests {
         let fallback = try LoopbackHost(forcedCommand: Self.rng, directory: preferred.directory + "/fallback")
         defer { fallback.shutdown() }
         try fallback.setAuthorizedKey(from: preferred.identity, command: Self.rng)
-        let knownHosts = preferred.directory + "/known_hosts_both"
-        try (String(contentsOfFile: preferred.knownHosts, encoding: .utf8) + String(contentsOfFile: fallback.knownHosts, encoding: .utf8))
-            .writeReplacing(toFile: knownHosts)
+        let knownHosts = try preferred.knownHostsPinning([fallback])
         preferred.pause()
         let fifo = preferred.directory + "/entropy.fifo"
         let tunnel = try TunnelProcess(

@@ -60,8 +60,7 @@ struct HostSetupTests {
         _ = try? Shell.capture("userdel", ["--remove", user])
         defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
         let dir = try makeScratchDirectory()
-        let device = dir + "/hwrng"
-        try Shell.run("mknod", "-m", "600", device, "c", "1", "9")
+        let device = try hwrngStandIn(in: dir)
         let rule = dir + "/60-entropy-tunnel.rules"
         let identity = dir + "/id_ed25519"
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)

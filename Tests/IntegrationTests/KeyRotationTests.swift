@@ -83,11 +83,7 @@ struct KeyRotationTests {
 
     func makeAccount(_ user: String) throws -> HostAccount {
         let dir = try makeScratchDirectory()
-        // A stand-in for /dev/hwrng: a new node with /dev/urandom's numbers (which --device refuses
-        // unless the hidden test flag is given; see sharedDevicesRefused).
-        let device = dir + "/hwrng"
-        try Shell.run("mknod", "-m", "600", device, "c", "1", "9")
-        return HostAccount(user: user, device: device, directory: dir)
+        return HostAccount(user: user, device: try hwrngStandIn(in: dir), directory: dir)
     }
 
     func publicKey(_ identity: String) throws -> String {

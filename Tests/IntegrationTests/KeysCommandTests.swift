@@ -126,10 +126,7 @@ struct KeysCommandTests {
         _ = try? Shell.capture("userdel", ["--remove", user])
         defer { _ = try? Shell.capture("userdel", ["--remove", user]) }
         let dir = try makeScratchDirectory()
-        // A stand-in for /dev/hwrng: the same character device as /dev/urandom (1, 9), root-only,
-        // which --device refuses without the hidden --test-device-stand-in.
-        let device = dir + "/hwrng"
-        try Shell.run("mknod", "-m", "600", device, "c", "1", "9")
+        let device = try hwrngStandIn(in: dir)
         let command = "dd if=\(device) bs=512 status=none"
         let identity = dir + "/client/id_ed25519"
         #expect(try runTunnel(["keys", "generate", "--identity", identity]).status == 0)
@@ -201,7 +198,15 @@ struct KeysCommandTests {
     }
 }
 
-/// A fresh directory under /tmp that other users may traverse (for the test users).
+/// A root-only stand-in for /dev/hwrng in `dir`: a new node with /dev/urandom's numbers (1, 9),
+/// which `--device` refuses unless the hidden --test-device-stand-in is given.
+func hwrngStandIn(in dir: String) throws -> String {
+    let path = dir + "/hwrng"
+    try Shell.run("mknod", "-m", "600", path, "c", "1", "9")
+    return path
+}
+
+/// A fresh scratch directory that the test users may traverse, removed when the tests end.
 func makeScratchDirectory() throws -> String {
     try Scratch.directory("entropy-tunnel-keys")
 }

@@ -79,9 +79,7 @@ struct OnDemandTests {
         let good = try LoopbackHost(forcedCommand: rng, directory: short.directory + "/good")
         defer { good.shutdown() }
         // One key and one known_hosts for both hosts.
-        let knownHosts = short.directory + "/known_hosts_both"
-        try (String(contentsOfFile: short.knownHosts, encoding: .utf8) + String(contentsOfFile: good.knownHosts, encoding: .utf8))
-            .writeReplacing(toFile: knownHosts)
+        let knownHosts = try short.knownHostsPinning([good])
         try good.setAuthorizedKey(from: short.identity, command: rng)
         let tunnel = try TunnelProcess(["run", "--host", short.endpoint, "--host", good.endpoint, "--user", short.user,
                                         "--identity", short.identity, "--known-hosts", knownHosts,

@@ -37,9 +37,7 @@ struct ReloadTests {
         let second = try LoopbackHost(forcedCommand: Self.rng, directory: first.directory + "/second")
         defer { second.shutdown() }
         try second.setAuthorizedKey(from: first.identity, command: Self.rng)
-        let knownHosts = first.directory + "/known_hosts_both"
-        try (String(contentsOfFile: first.knownHosts, encoding: .utf8) + String(contentsOfFile: second.knownHosts, encoding: .utf8))
-            .writeReplacing(toFile: knownHosts)
+        let knownHosts = try first.knownHostsPinning([second])
         let fifo = first.directory + "/entropy.fifo"
         let configPath = first.directory + "/config.toml"
         func write(_ hosts: [LoopbackHost], extra: String = "") throws {
