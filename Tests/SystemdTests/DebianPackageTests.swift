@@ -136,7 +136,8 @@ struct DebianPackageTests {
         // Run from /usr/bin, install's units run /usr/bin/entropy-tunnel without --binary.
         #expect(try box.check(["grep", "^ExecStart=", "/etc/systemd/system/\(Self.unit)"]).stdout == execStart)
         let start = try box.exec(installArguments)
-        #expect(start.status == 0 && start.stdout.contains("systemctl enable --now \(Self.unit)"), "\(start.stdout)\n\(start.stderr)")
+        #expect(start.status == 0 && start.stdout.contains("systemctl enable --now \(Self.unit)"),
+                "\(start.stdout)\n\(start.stderr)\n\((try? box.exec(["journalctl", "-u", Self.seedUnit, "-u", Self.unit, "--no-pager", "-n", "40"]).stdout) ?? "")")
         let journal = { (try? box.exec(["journalctl", "-u", Self.unit, "--no-pager", "-n", "40"]).stdout) ?? "" }
         let active = try waitUntil(20) {
             let state = try box.show(Self.unit, ["ActiveState", "StatusText"])
