@@ -23,4 +23,14 @@ export TMPDIR=$RUN_TMP
 echo "== building (release)"
 swift build -c release --build-tests
 echo "== testing (release)"
-swift test -c release --skip-build 2>&1
+# The whole output goes by as it comes; a failed run repeats its failures at the end (the
+# issues recorded, with the first lines of their messages), so they are not lost in the scroll.
+LOG=$RUN_TMP/test.log
+status=0
+swift test -c release --skip-build 2>&1 | tee "$LOG" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "== failed (exit $status): the issues recorded, first lines of each"
+    awk '/recorded an issue|✘ |Fatal error|Exited with|signal code/ { n = 12 }
+         n > 0 { print; n-- }' "$LOG" | cut -c1-400 | head -n 80
+fi
+exit "$status"

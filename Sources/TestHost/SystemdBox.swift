@@ -126,6 +126,16 @@ public final class SystemdBox: @unchecked Sendable {
         return result
     }
 
+    /// `systemctl reset-failed` then `systemctl VERB UNITS...`: a test starts its units far more
+    /// often than systemd's default start limit (5 starts in 10 s, restarts after a kill
+    /// included) allows, and a refused start ("Start request repeated too quickly") would say
+    /// nothing about the unit. reset-failed flushes the unit's start counter.
+    @discardableResult
+    public func start(_ units: [String], verb: String = "start") throws -> Shell.Result {
+        try check(["systemctl", "reset-failed"] + units)
+        return try exec(["systemctl", verb] + units)
+    }
+
     /// Copies a file of the machine into the box (through `/proc/PID/root`, the box's own view of
     /// its file system), so that programs built anywhere, even under the machine's /tmp, which
     /// the box hides behind its private tmpfs, can run inside it. Returns `boxPath`.

@@ -16,79 +16,81 @@ import Glibc
     /// rngd 5 reads 4 + 4 bytes, then one 2500-byte block, then blocks in poll() on /dev/random.
     static let rngd5FirstRead = 2508
 
-    // An async test: in a full run the blocking tests can hold every cooperative thread for
-    // minutes, and its awaits wait with them (the restart latencies are timed on the supervisor's
-    // own thread, so they do not change). The limit only catches a hang.
+    // The async tests here run on a thread of their own (`onOwnThread`): in a full run the
+    // blocking tests can hold every cooperative thread for minutes. The limits only catch a hang
+    // (the return to the pool at the end can still wait for a thread).
     @Test(.timeLimit(.minutes(5)))
     func realRngdReadsTheFIFOAndIsRestartedWithin1sAfterKill9() async throws {
-        let fifo = try RngdTestFIFO()
-        let initial = try fifo.fill(60_000)
-        let command = try RngdCommand.resolve(explicitPath: nil, fifo: fifo.path)
-        #expect(command.flavor == .rngTools5)
-        #expect(command.arguments == ["-f", "-r", fifo.path, "-d", "1", "-n", "1"])
+        try await onOwnThread("et-test-rngd-restart") { executor in
+            let fifo = try RngdTestFIFO()
+            let initial = try fifo.fill(60_000)
+            let command = try RngdCommand.resolve(explicitPath: nil, fifo: fifo.path)
+            #expect(command.flavor == .rngTools5)
+            #expect(command.arguments == ["-f", "-r", fifo.path, "-d", "1", "-n", "1"])
 
-        var configuration = RngdSupervisor.Configuration(command: command)
-        // Shorter than the default 10 s so that each kill below follows a healthy run (each death
-        // is a "first death") without making the test a minute long.
-        configuration.backoff.healthyPeriod = .seconds(1)
-        let log = RngdCapturedLog()
-        let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
-        let supervisor = RngdSupervisor(configuration: configuration, logger: log.logger) { continuation.yield($0) }
-        let task = Task { try await supervisor.run() }
-        var iterator = events.makeAsyncIterator()
+            var configuration = RngdSupervisor.Configuration(command: command)
+            // Shorter than the default 10 s so that each kill below follows a healthy run (each death
+            // is a "first death") without making the test a minute long.
+            configuration.backoff.healthyPeriod = .seconds(1)
+            let log = RngdCapturedLog()
+            let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
+            let supervisor = RngdSupervisor(configuration: configuration, logger: log.logger) { continuation.yield($0) }
+            let task = Task(executorPreference: executor) { try await supervisor.run() }
+            var iterator = events.makeAsyncIterator()
 
-        guard case .started(var pid, let restarts, var startedAt) = await iterator.next() else {
-            Issue.record("rngd did not start")
+            guard case .started(var pid, let restarts, var startedAt) = await iterator.next() else {
+                Issue.record("rngd did not start")
+                task.cancel()
+                return
+            }
+            #expect(restarts == 0)
+            #expect(supervisor.currentPID == pid)
+            // rngd reads the FIFO: the bytes waiting in it drop by its first read.
+            #expect(await fifo.waitUntilQueued(atMost: initial - Self.rngd5FirstRead, within: .seconds(5)))
+
+            var latencies: [Duration] = []
+            for round in 1...5 {
+                let healthyAt = startedAt + .milliseconds(1200)
+                if healthyAt > .now { try await Task.sleep(for: healthyAt - .now) } // let it run healthily
+                let killedAt = Instant.now
+                #expect(kill(pid, SIGKILL) == 0)
+                guard case .exited(let exitedPID, let termination, _, let delay, _) = await iterator.next() else {
+                    Issue.record("no exit event after kill -9")
+                    break
+                }
+                #expect(exitedPID == pid)
+                #expect(termination == .signalled(SIGKILL))
+                #expect(delay != nil && delay! < .milliseconds(500))
+                guard case .started(let newPID, let restarts, let at) = await iterator.next() else {
+                    Issue.record("rngd was not restarted")
+                    break
+                }
+                latencies.append(at - killedAt)
+                #expect(at - killedAt < .seconds(1), "restart \(round) took \(at - killedAt)")
+                #expect(newPID != pid)
+                #expect(restarts == round)
+                #expect(supervisor.currentPID == newPID)
+                pid = newPID
+                startedAt = at
+            }
+            // Every one of the six rngd processes read its first block from the FIFO.
+            #expect(await fifo.waitUntilQueued(atMost: initial - 6 * Self.rngd5FirstRead, within: .seconds(5)))
+            print("rngd restart latency after kill -9 (ms):",
+                  latencies.map { Int(($0.seconds * 1000).rounded()) }, "bytes consumed:", initial - fifo.queued)
+
             task.cancel()
-            return
-        }
-        #expect(restarts == 0)
-        #expect(supervisor.currentPID == pid)
-        // rngd reads the FIFO: the bytes waiting in it drop by its first read.
-        #expect(await fifo.waitUntilQueued(atMost: initial - Self.rngd5FirstRead, within: .seconds(5)))
-
-        var latencies: [Duration] = []
-        for round in 1...5 {
-            let healthyAt = startedAt + .milliseconds(1200)
-            if healthyAt > .now { try await Task.sleep(for: healthyAt - .now) } // let it run healthily
-            let killedAt = Instant.now
-            #expect(kill(pid, SIGKILL) == 0)
-            guard case .exited(let exitedPID, let termination, _, let delay, _) = await iterator.next() else {
-                Issue.record("no exit event after kill -9")
-                break
+            try await task.value
+            #expect(supervisor.currentPID == nil)
+            #expect(supervisor.restartCount == 5)
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "rngd \(pid) left behind")
+            guard case .exited(_, let termination, _, let delay, _) = await iterator.next() else {
+                Issue.record("no exit event on stop")
+                return
             }
-            #expect(exitedPID == pid)
-            #expect(termination == .signalled(SIGKILL))
-            #expect(delay != nil && delay! < .milliseconds(500))
-            guard case .started(let newPID, let restarts, let at) = await iterator.next() else {
-                Issue.record("rngd was not restarted")
-                break
-            }
-            latencies.append(at - killedAt)
-            #expect(at - killedAt < .seconds(1), "restart \(round) took \(at - killedAt)")
-            #expect(newPID != pid)
-            #expect(restarts == round)
-            #expect(supervisor.currentPID == newPID)
-            pid = newPID
-            startedAt = at
+            #expect(termination == .signalled(SIGTERM))
+            #expect(delay == nil)
+            #expect(log.contains("rngd started"))
         }
-        // Every one of the six rngd processes read its first block from the FIFO.
-        #expect(await fifo.waitUntilQueued(atMost: initial - 6 * Self.rngd5FirstRead, within: .seconds(5)))
-        print("rngd restart latency after kill -9 (ms):",
-              latencies.map { Int(($0.seconds * 1000).rounded()) }, "bytes consumed:", initial - fifo.queued)
-
-        task.cancel()
-        try await task.value
-        #expect(supervisor.currentPID == nil)
-        #expect(supervisor.restartCount == 5)
-        #expect(kill(pid, 0) == -1 && errno == ESRCH, "rngd \(pid) left behind")
-        guard case .exited(_, let termination, _, let delay, _) = await iterator.next() else {
-            Issue.record("no exit event on stop")
-            return
-        }
-        #expect(termination == .signalled(SIGTERM))
-        #expect(delay == nil)
-        #expect(log.contains("rngd started"))
     }
 
     /// A crash loop under the default pacing (0.5 s, doubling, capped at 30 s) for the 30 s of
@@ -165,63 +167,68 @@ import Glibc
         fflush(nil)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stopEscalatesToSIGKILLAfterTheGracePeriod() async throws {
-        let fifo = try RngdTestFIFO()
-        // Ignores SIGTERM; `exec` keeps the disposition, so sleep ignores it too.
-        let script = try fifo.script("stubborn", "trap '' TERM\necho ready\nexec sleep 1000\n")
-        var command = RngdCommand(executable: script, flavor: .rngTools5, fifo: fifo.path)
-        command.arguments = []
-        var configuration = RngdSupervisor.Configuration(command: command)
-        configuration.stopGracePeriod = .milliseconds(500)
-        let log = RngdCapturedLog()
-        let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
-        let supervisor = RngdSupervisor(configuration: configuration, logger: log.logger) { continuation.yield($0) }
-        let task = Task { try await supervisor.run() }
-        var iterator = events.makeAsyncIterator()
-        guard case .started(let pid, _, _) = await iterator.next() else {
-            Issue.record("stand-in did not start")
+        try await onOwnThread("et-test-rngd-stop") { executor in
+            let fifo = try RngdTestFIFO()
+            // Ignores SIGTERM; `exec` keeps the disposition, so sleep ignores it too.
+            let script = try fifo.script("stubborn", "trap '' TERM\necho ready\nexec sleep 1000\n")
+            var command = RngdCommand(executable: script, flavor: .rngTools5, fifo: fifo.path)
+            command.arguments = []
+            var configuration = RngdSupervisor.Configuration(command: command)
+            configuration.stopGracePeriod = .milliseconds(500)
+            let log = RngdCapturedLog()
+            let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
+            let supervisor = RngdSupervisor(configuration: configuration, logger: log.logger) { continuation.yield($0) }
+            let task = Task(executorPreference: executor) { try await supervisor.run() }
+            var iterator = events.makeAsyncIterator()
+            guard case .started(let pid, _, _) = await iterator.next() else {
+                Issue.record("stand-in did not start")
+                task.cancel()
+                return
+            }
+            // The trap must be in place before the stop, or SIGTERM would simply work.
+            #expect(await log.waitFor("rngd: ready", within: .seconds(5)))
+            let stopAt = Instant.now
             task.cancel()
-            return
+            try await task.value
+            let took = Instant.now - stopAt
+            guard case .exited(let exitedPID, let termination, _, nil, _) = await iterator.next() else {
+                Issue.record("no exit event on stop")
+                return
+            }
+            #expect(exitedPID == pid)
+            #expect(termination == .signalled(SIGKILL))
+            // Not before the grace period, and soon after it (this task resumes on its own thread,
+            // so `took` does not include a wait for the pool); SIGKILL above shows the escalation.
+            #expect(took >= .milliseconds(500) && took < .seconds(5), "stop took \(took)")
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "stand-in \(pid) left behind")
+            #expect(supervisor.currentPID == nil)
         }
-        // The trap must be in place before the stop, or SIGTERM would simply work.
-        #expect(await log.waitFor("rngd: ready", within: .seconds(5)))
-        let stopAt = Instant.now
-        task.cancel()
-        try await task.value
-        let took = Instant.now - stopAt
-        guard case .exited(let exitedPID, let termination, _, nil, _) = await iterator.next() else {
-            Issue.record("no exit event on stop")
-            return
-        }
-        #expect(exitedPID == pid)
-        #expect(termination == .signalled(SIGKILL))
-        // Not before the grace period; the upper bound leaves room for a loaded machine (the
-        // resumption of this task is part of `took`): SIGKILL above shows the escalation.
-        #expect(took >= .milliseconds(500) && took < .seconds(5), "stop took \(took)")
-        #expect(kill(pid, 0) == -1 && errno == ESRCH, "stand-in \(pid) left behind")
-        #expect(supervisor.currentPID == nil)
     }
 
-    @Test func missingExecutableIsRetriedNotFatal() async throws {
-        let fifo = try RngdTestFIFO()
-        let command = RngdCommand(executable: fifo.directory + "/no-such-rngd", flavor: .rngTools5, fifo: fifo.path)
-        let log = RngdCapturedLog()
-        let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
-        let supervisor = RngdSupervisor(configuration: .init(command: command), logger: log.logger) { continuation.yield($0) }
-        let task = Task { try await supervisor.run() }
-        var iterator = events.makeAsyncIterator()
-        guard case .startFailed(let error, let delay, _) = await iterator.next() else {
-            Issue.record("expected a start failure")
+    @Test(.timeLimit(.minutes(5)))
+    func missingExecutableIsRetriedNotFatal() async throws {
+        try await onOwnThread("et-test-rngd-missing") { executor in
+            let fifo = try RngdTestFIFO()
+            let command = RngdCommand(executable: fifo.directory + "/no-such-rngd", flavor: .rngTools5, fifo: fifo.path)
+            let log = RngdCapturedLog()
+            let (events, continuation) = AsyncStream<RngdSupervisor.Event>.makeStream()
+            let supervisor = RngdSupervisor(configuration: .init(command: command), logger: log.logger) { continuation.yield($0) }
+            let task = Task(executorPreference: executor) { try await supervisor.run() }
+            var iterator = events.makeAsyncIterator()
+            guard case .startFailed(let error, let delay, _) = await iterator.next() else {
+                Issue.record("expected a start failure")
+                task.cancel()
+                return
+            }
+            #expect(error.code == .rngd)
+            #expect(error.message.contains("no-such-rngd"))
+            #expect(delay < .milliseconds(500))
             task.cancel()
-            return
+            try await task.value
+            #expect(supervisor.currentPID == nil)
         }
-        #expect(error.code == .rngd)
-        #expect(error.message.contains("no-such-rngd"))
-        #expect(delay < .milliseconds(500))
-        task.cancel()
-        try await task.value
-        #expect(supervisor.currentPID == nil)
     }
 }
 
