@@ -29,12 +29,9 @@ cd "$(dirname "$0")/.."
 . install/prerequisites.sh
 
 SCRATCH=.build-asan
-# A TMPDIR of the run's own, removed at the end, as in install/test.sh: swift build and swift
-# test leave /tmp/TemporaryDirectory.* behind. 0755: the harness's test users reach into it.
-RUN_TMP=$(mktemp -d /tmp/entropy-tunnel-asan.XXXXXX)
-chmod 755 "$RUN_TMP"
-trap 'rm -rf "$RUN_TMP"' EXIT
-export TMPDIR=$RUN_TMP
+# shellcheck source=install/test-run.sh
+. install/test-run.sh
+use_run_tmpdir entropy-tunnel-asan
 if [ "${SANITIZE_LEAKS:-0}" = 1 ]; then
     suppressions=$RUN_TMP/lsan-suppressions
     # Allocations made inside TOMLKit (its Swift module and its C++ toml++ part), the XCTest
@@ -54,4 +51,4 @@ FLAGS=(-c release --sanitize=address --scratch-path "$SCRATCH")
 echo "== building (release, AddressSanitizer, in $SCRATCH)"
 swift build --build-tests "${FLAGS[@]}"
 echo "== testing (ASAN_OPTIONS=$ASAN_OPTIONS)"
-swift test "${FLAGS[@]}" --skip-build "$@" 2>&1
+run_tests "${FLAGS[@]}" --skip-build "$@"

@@ -12,25 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
 . install/prerequisites.sh
-# The run's temporary files go to a directory of its own, removed at the end: `swift build`
-# and `swift test` leave a few /tmp/TemporaryDirectory.* behind each time, and the tests' own
-# scratch directories are removed when the test process exits. 0755: the harness's test users
-# must reach into it.
-RUN_TMP=$(mktemp -d /tmp/entropy-tunnel-run.XXXXXX)
-chmod 755 "$RUN_TMP"
-trap 'rm -rf "$RUN_TMP"' EXIT
-export TMPDIR=$RUN_TMP
+# shellcheck source=install/test-run.sh
+. install/test-run.sh
+use_run_tmpdir entropy-tunnel-run
 echo "== building (release)"
 swift build -c release --build-tests
 echo "== testing (release)"
-# The whole output goes by as it comes; a failed run repeats its failures at the end (the
-# issues recorded, with the first lines of their messages), so they are not lost in the scroll.
-LOG=$RUN_TMP/test.log
-status=0
-swift test -c release --skip-build 2>&1 | tee "$LOG" || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "== failed (exit $status): the issues recorded, first lines of each"
-    awk '/recorded an issue|✘ |Fatal error|Exited with|signal code/ { n = 12 }
-         n > 0 { print; n-- }' "$LOG" | cut -c1-400 | head -n 80
-fi
-exit "$status"
+run_tests -c release --skip-build
