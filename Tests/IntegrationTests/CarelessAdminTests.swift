@@ -10,9 +10,7 @@ import Glibc
 /// "A careless admin gets errors, not damage": install, uninstall and keys through the real
 /// binary with --root in a scratch directory, each refusal with its exact exit status (78: a
 /// configuration problem; 64: a bad command line; 1: anything else) and the files checked after.
-// 5 minutes: one test is async, and in a full run its awaits can wait minutes for a cooperative
-// thread while the blocking tests hold them all (the limit only catches a hang).
-@Suite(.serialized, .timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct CarelessAdminTests {
     static let hostKey = InstallCommandTests.hostKey
     let install = ["install", "--host", "rng.example:2222", "--host-key", hostKey]

@@ -10,7 +10,7 @@ import Glibc
 /// `entropy-tunnel check` through the real binary against a real sshd: each broken set-up is
 /// found, with exit status 1, the failing check's `✗` line and its `fix:` line; a good set-up
 /// passes every check with no `✗` and no fix (no false alarm).
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(10)))
 struct CheckCommandTests {
     static let streaming = "dd if=/dev/urandom bs=512 status=none"
 
@@ -223,7 +223,7 @@ struct CheckCommandTests {
 }
 
 /// `install` ends with the checks, except with --root (a staging root for another machine).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(10)))
 struct InstallChecksTests {
     @Test("install --root skips the live checks and says so; its output and status are otherwise unchanged")
     func stagingRootSkipsChecks() throws {
@@ -247,10 +247,8 @@ struct InstallChecksTests {
 }
 
 /// The checks in-process, as `install` runs them: its own fix for an unauthorized key (the line
-/// install printed already), and the unit's states that need no systemd. Async tests: in a full
-/// run the blocking tests can hold every cooperative thread for minutes, and their awaits wait
-/// behind them, so the limit (which only catches a hang) is 5 minutes.
-@Suite(.timeLimit(.minutes(5)))
+/// install printed already), and the unit's states that need no systemd.
+@Suite(.timeLimit(.minutes(10)))
 struct DoctorInProcessTests {
     static func configuration(_ host: LoopbackHost, identity: String) throws -> RunConfiguration {
         var configuration = RunConfiguration(hosts: [try HostSpec(parsing: host.endpoint)])

@@ -8,7 +8,7 @@ import Glibc
 /// Real faults against the real daemon: a real sshd (killed, stopped, re-keyed, black-holed), a
 /// real rngd (killed, crash-looping), real FIFOs (deleted). Every scenario checks what reached the
 /// FIFO, and that `entropy-tunnel run` is still alive and exits 0 on SIGTERM at the end.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct FaultInjectionTests {
     static let rng = "dd if=/dev/urandom bs=512 status=none"
 

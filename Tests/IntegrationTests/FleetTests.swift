@@ -7,7 +7,7 @@ import Glibc
 
 /// A fleet booting at once: 200 real `run` processes (on-demand, the kernel sink's default)
 /// against one harness sshd (one `sshd -i` per connection, so MaxStartups does not apply).
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct FleetTests {
     @Test("a fleet of 200 run processes started at once: every one has its first bytes within 30 s, and each ends by its PID")
     func fleetFirstBytes() throws {

@@ -9,7 +9,7 @@ import Glibc
 /// checked with the real `sshd -t` (against a throwaway sshd_config, never /etc/ssh), and
 /// `keys deauthorize` / `keys untrust` taking back what was set up. Also: a key the daemon's
 /// user cannot read is a local problem, not a host failure.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct HostSetupTests {
     func publicKey(_ identity: String) throws -> String {
         try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -8,7 +8,7 @@ import Glibc
 /// The release binary against hostile hosts, hostile local users and careless admins. Every case
 /// asserts the exit status (never a death by signal), the message, and that nothing was lost or
 /// left behind.
-@Suite(.serialized, .timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct HostileInputTests {
     /// A throwaway client key and known_hosts for hosts that never get as far as checking them.
     static let scratch: (directory: String, identity: String, knownHosts: String) = {

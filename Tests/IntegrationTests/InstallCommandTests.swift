@@ -8,7 +8,7 @@ import Glibc
 
 /// `install --root` and `uninstall --root`: the files against golden copies, and a second run
 /// that changes nothing (same inodes, same mtimes).
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct InstallCommandTests {
     static let hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird"
     static let golden = #filePath.components(separatedBy: "/Tests/")[0] + "/Tests/Golden/install"

@@ -97,7 +97,7 @@ struct KernelCall: CustomStringConvertible {
 }
 
 /// `--sink kernel` against the harness sshd, watched with strace: what reaches the kernel, when.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct KernelSinkTests {
     func adds(_ calls: [KernelCall]) -> [(credit: Int, size: Int, result: Int)] {
         calls.compactMap { if case .addEntropy(let c, let s) = $0.kind, s > 0 { return (c, s, $0.result) } else { return nil } }

@@ -9,7 +9,7 @@ import Glibc
 /// `keys rotate`, `keys authorize --remove`, `keys deauthorize`, `keys list` and `keys untrust`
 /// against the real loopback sshd serving a real account's own authorized_keys, with a running
 /// daemon that must keep delivering throughout.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct KeyRotationTests {
     /// A FIFO consumer on a thread of its own that reads at most 4 KiB every 20 ms and remembers
     /// the longest time between two reads that brought bytes: the gap in delivery a consumer sees.

@@ -7,7 +7,7 @@ import Glibc
 
 /// `keys generate`, `keys trust` and `keys authorize` against the real loopback sshd, checked
 /// with OpenSSH's own tools (ssh-keygen -l, ssh -o StrictHostKeyChecking=yes).
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct KeysCommandTests {
     /// `ssh-keygen -lf FILE`'s fields: bits, fingerprint, ..., (TYPE).
     func keygenListing(_ path: String) throws -> [String] {

@@ -7,7 +7,7 @@ import Glibc
 
 /// `run --metrics-file`: the Prometheus textfile, read by the reference parser (Python's
 /// prometheus_client, Debian's python3-prometheus-client), over a 30 s run whose counters move.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct MetricsFileTests {
     /// The samples of a metrics file as the reference parser reads them: `name{labels}` -> value.
     static func parse(_ path: String) throws -> [String: Double] {

@@ -7,7 +7,7 @@ import Glibc
 
 /// `--connection on-demand` (the kernel sink's default) against the harness sshd: short fill
 /// sessions, none held in between, the kernel fed from the reserve (watched with strace).
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct OnDemandTests {
     func reseeds(_ tracer: Tracer) -> Int {
         KernelCall.parse(tracer.lines).filter { if case .reseed = $0.kind { return true } else { return false } }.count

@@ -7,7 +7,7 @@ import Glibc
 
 /// SIGHUP (`systemctl reload`) against the real daemon and two real sshd hosts: the config file is
 /// rewritten, the daemon re-reads it, and the connection is kept or moved as the new host list says.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct ReloadTests {
     static let rng = "dd if=/dev/urandom bs=512 status=none"
 

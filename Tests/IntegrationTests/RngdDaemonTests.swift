@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// `run` with the default sink: a real rngd (Debian rng-tools5) on the FIFO, supervised.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct RngdDaemonTests {
     static let rng = "dd if=/dev/urandom bs=512 status=none"
 

@@ -19,7 +19,7 @@ import Glibc
     // The async tests here run on a thread of their own (`onOwnThread`): in a full run the
     // blocking tests can hold every cooperative thread for minutes. The limits only catch a hang
     // (the return to the pool at the end can still wait for a thread).
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func realRngdReadsTheFIFOAndIsRestartedWithin1sAfterKill9() async throws {
         try await onOwnThread("et-test-rngd-restart") { executor in
             let fifo = try RngdTestFIFO()
@@ -108,7 +108,7 @@ import Glibc
 
     /// Measured in a process of its own (an exit test): getrusage counts the whole process, and
     /// the tests that run in parallel in this one would count as the supervisor's CPU.
-    @Test(.timeLimit(.minutes(5)), arguments: [
+    @Test(.timeLimit(.minutes(10)), arguments: [
         CrashLoop(seconds: 30, initialMilliseconds: 500, capMilliseconds: 30_000, minimumStarts: 4),
         CrashLoop(seconds: 10, initialMilliseconds: 50, capMilliseconds: 100, minimumStarts: 50),
     ])
@@ -167,7 +167,7 @@ import Glibc
         fflush(nil)
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func stopEscalatesToSIGKILLAfterTheGracePeriod() async throws {
         try await onOwnThread("et-test-rngd-stop") { executor in
             let fifo = try RngdTestFIFO()
@@ -207,7 +207,7 @@ import Glibc
         }
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func missingExecutableIsRetriedNotFatal() async throws {
         try await onOwnThread("et-test-rngd-missing") { executor in
             let fifo = try RngdTestFIFO()

@@ -10,7 +10,7 @@ import Glibc
 
 /// `seed load` and `seed save` through the real binary and the real kernel: the credited
 /// RNDADDENTROPY calls are read from strace's log.
-@Suite(.serialized, .timeLimit(.minutes(2)),
+@Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: getuid() == 0, "credits the kernel's pool with ioctl(RNDADDENTROPY): needs root"))
 struct SeedKillTests {
     /// strace, installed with apt-get when missing (as install/prerequisites.sh does).

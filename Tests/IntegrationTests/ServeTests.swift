@@ -13,7 +13,7 @@ private let setPipeSize: Int32 = 1031
 /// `entropy-tunnel serve`, the host side, run for real: directly on pipes we control (to count
 /// what it takes from the device), and as the forced command of the harness sshd with the client
 /// speaking the protocol.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct ServeTests {
     /// A FIFO standing in for the RNG, opened by the test for reading and writing (so it never
     /// blocks and never sees EOF), with `prefill` random bytes in it: what serve reads from it is

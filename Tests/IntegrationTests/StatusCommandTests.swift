@@ -7,7 +7,7 @@ import Glibc
 
 /// `run --state-file` and `entropy-tunnel status` against the real binary and the loopback sshd:
 /// healthy, degraded (fallback host, write mode), stopped, crashed, missing; and how fast it answers.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct StatusCommandTests {
     /// The state file as Foundation reads it (a check of our hand-written JSON too).
     static func readState(_ path: String) -> [String: Any]? {

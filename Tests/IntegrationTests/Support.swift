@@ -4,6 +4,13 @@ import TestHost
 import Glibc
 #endif
 
+// Time limits: every suite has `.timeLimit(.minutes(10))`, which only catches a hang. A
+// tighter one measures the machine, not the test: swift-testing starts a test's time-limit
+// timer and its body as two tasks on the cooperative pool (two threads on two cores), and in a
+// full run the blocking tests can hold both for minutes. Measured: a sync test that runs for
+// 30 s reported 117.8 s against a limit of 120 s. Async tests that time something run on a
+// thread of their own (`onOwnThread`).
+
 /// The `entropy-tunnel` binary built next to the test bundle.
 let tunnelBinary: String = {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Bytes through a real sshd: byte-exact, bounded by backpressure, robust to consumers coming and going.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct TunnelDataTests {
     @Test("fetch delivers 32 MiB byte-exact")
     func fetchIsByteExact() throws {

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Bad input gets a clear error that names the problem and the fix, and loses nothing.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct TunnelRefusalTests {
     static let command = "dd if=/dev/urandom bs=512 status=none"
 

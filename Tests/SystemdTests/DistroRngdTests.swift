@@ -7,7 +7,7 @@ import Glibc
 
 /// `install --sink rngd` beside the distribution's own rngd.service, under a real systemd (in a
 /// throw-away box): a warning, and `--disable-distro-rngd` disables it.
-@Suite(.serialized, .timeLimit(.minutes(3)),
+@Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/lib/systemd/systemd"),
                 "boots systemd in namespaces: needs root and the systemd package"))
 struct DistroRngdTests {

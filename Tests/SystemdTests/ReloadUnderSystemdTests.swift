@@ -7,7 +7,7 @@ import Glibc
 
 /// The figure: the host list changed with `install` (no hand edit) and applied by
 /// `systemctl reload`, under a real systemd (throw-away box) with two harness sshd hosts.
-@Suite(.serialized, .timeLimit(.minutes(5)),
+@Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/lib/systemd/systemd"),
                 "boots systemd in namespaces: needs root and the systemd package"))
 struct ReloadUnderSystemdTests {

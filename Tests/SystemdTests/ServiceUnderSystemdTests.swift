@@ -29,7 +29,7 @@ func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bo
 
 /// The service installed by `entropy-tunnel install`, run by a real systemd as PID 1 (in a
 /// throw-away box), fed by the loopback sshd harness running inside the same box.
-@Suite(.serialized, .timeLimit(.minutes(5)),
+@Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/lib/systemd/systemd"),
                 "boots systemd in namespaces: needs root and the systemd package"))
 struct ServiceUnderSystemdTests {
