@@ -38,21 +38,38 @@ public enum Shell {
         let inPipe = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
         try process.run()
+        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+        // stderr on a thread of its own, not a global queue: in a full test run the blocking
+        // tests can hold every pool thread, and the read (and this call) would wait for one.
+        let errData = StderrReader(err.fileHandleForReading)
         if let input {
             inPipe.fileHandleForWriting.write(input)
             try inPipe.fileHandleForWriting.close()
         }
-        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self),
+                      stderr: String(decoding: errData.wait(), as: UTF8.self),
                       signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private final class StderrReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()   // written by the thread before `done` is signalled
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    /// Waits for the end of the pipe; returns what was read.
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }
