@@ -23,6 +23,11 @@
 #   reported too, at exit: XCTest's suite objects and Foundation.Process's weak-reference side
 #   tables. SANITIZE_LEAKS=1 turns LeakSanitizer on with allocations made inside TOMLKit,
 #   libXCTest and libFoundation suppressed, to look for leaks of our own.
+#
+# Timing bounds that are figures of the release build (an rngd restart within 1 s, ...) are
+# checked at three times their value here (`figureBound` in Tests/IntegrationTests/Support.swift):
+# the instrumented test process forks and runs several times slower, and this run looks for
+# memory errors; install/test.sh checks the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
