@@ -109,6 +109,22 @@ struct InstallValueTests {
         }
     }
 
+    /// systemd has no include: the two units each carry their hardening block. They must not
+    /// drift apart; these are the only differences, each on purpose.
+    @Test("the two units' hardening blocks differ only where they must (network, /dev/random, the nice limit)")
+    func hardeningBlocksAgree() {
+        func hardening(_ template: String) -> Set<Substring> {
+            guard let start = template.range(of: "# --- Hardening ---"), let end = template.range(of: "[Install]") else { return [] }
+            return Set(template[start.upperBound..<end.lowerBound].split(separator: "\n").filter { !$0.hasPrefix("#") })
+        }
+        let tunnel = hardening(ServiceUnit.template), seed = hardening(SeedServiceUnit.template)
+        #expect(tunnel.count > 30 && seed.count > 30)
+        // The tunnel connects out over IP, feeds /dev/random, and runs libdispatch's nice -4 thread.
+        #expect(tunnel.subtracting(seed) == ["RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "DeviceAllow=/dev/random rw", "LimitNICE=-4"])
+        // The seed needs no network at all.
+        #expect(seed.subtracting(tunnel) == ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"])
+    }
+
     @Test("the config install writes is valid and quotes what TOML needs quoted")
     func installConfig() throws {
         var installer = Installer(host: "rng.example:2222")
