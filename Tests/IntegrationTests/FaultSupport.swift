@@ -59,6 +59,20 @@ final class FIFOReader {
         return got
     }
 
+    /// Waits until the writer has filled the pipe: at least 32K queued, and no more for 0.5 s
+    /// (the writer gets no event to wait for). A full pipe holds less than its 64K when writes
+    /// and reads did not fall on page boundaries: its 16 pages are taken, some partly (58,880
+    /// bytes was seen once), so "at least 60K" is not what full means.
+    func waitUntilFull(within seconds: Double) -> Bool {
+        var level = -1
+        var since = Date()
+        return waitUntil(seconds) {
+            let now = queued
+            if now != level { (level, since) = (now, Date()) }
+            return level >= 32 << 10 && Date().timeIntervalSince(since) >= 0.5
+        }
+    }
+
     /// Bytes queued in the pipe (FIONREAD), without reading them.
     var queued: Int {
         var n: Int32 = 0
