@@ -126,14 +126,14 @@ public final class SystemdBox: @unchecked Sendable {
         return result
     }
 
-    /// `systemctl reset-failed` then `systemctl VERB UNITS...`: a test starts its units far more
+    /// `systemctl reset-failed` then `systemctl start UNITS...`: a test starts its units far more
     /// often than systemd's default start limit (5 starts in 10 s, restarts after a kill
     /// included) allows, and a refused start ("Start request repeated too quickly") would say
     /// nothing about the unit. reset-failed flushes the unit's start counter.
     @discardableResult
-    public func start(_ units: [String], verb: String = "start") throws -> Shell.Result {
+    public func start(_ units: [String]) throws -> Shell.Result {
         try check(["systemctl", "reset-failed"] + units)
-        return try exec(["systemctl", verb] + units)
+        return try exec(["systemctl", "start"] + units)
     }
 
     /// Copies a file of the machine into the box (through `/proc/PID/root`, the box's own view of

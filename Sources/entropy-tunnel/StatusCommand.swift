@@ -14,9 +14,10 @@ package struct StatusCommand: ParsableCommand {
         discussion: """
             Reads the state file that `run` keeps (--state-file). Exit status as for an LSB \
             `status` action: 0 running and healthy, 1 running but degraded (on a fallback host, or \
-            the last on-demand fill came from one; no kernel feed for 2 x --kernel-interval + 10 s, no bytes and no connection with a \
-            FIFO sink, or the kernel sink in write mode), 3 not running (stopped, crashed, or no \
-            state file). --json prints the state file with a computed "health" member.
+            the last on-demand fill came from one; no kernel feed for 2 x --kernel-interval + 10 s, \
+            no bytes and no connection with a FIFO sink, or the kernel sink in write mode), 3 not \
+            running (stopped, crashed, or no state file). --json prints the state file with a \
+            computed "health" member.
             """
     )
 

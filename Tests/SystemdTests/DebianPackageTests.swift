@@ -122,17 +122,8 @@ struct DebianPackageTests {
         let line = try #require(install.stdout.split(separator: "\n").first { $0.hasPrefix("  restrict,command=") })
             .trimmingCharacters(in: .whitespaces)
         try box.check(["sh", "-c", "cat >> /var/lib/et-testhost/authorized_keys"], input: Data((line + "\n").utf8))
-        // Under install/sanitize.sh the binary is instrumented: its units get the tests'
-        // ASAN_OPTIONS (systemd passes them no environment of ours), as in ServiceUnderSystemdTests.
-        // The drop-ins are the test's, removed again before the last listing.
-        let asan = ProcessInfo.processInfo.environment["ASAN_OPTIONS"]
-        if let asan {
-            for unit in [Self.unit, Self.seedUnit] {
-                try box.check(["mkdir", "-p", "/etc/systemd/system/\(unit).d"])
-                try box.check(["sh", "-c", "cat > /etc/systemd/system/\(unit).d/sanitizer.conf"],
-                              input: Data("[Service]\nEnvironment=\"ASAN_OPTIONS=\(asan)\"\n".utf8))
-            }
-        }
+        // The sanitizer's drop-ins are the test's, removed again before the last listing.
+        let sanitizerDropIns = try box.passSanitizerOptions(to: [Self.unit, Self.seedUnit])
         // Run from /usr/bin, install's units run /usr/bin/entropy-tunnel without --binary.
         #expect(try box.check(["grep", "^ExecStart=", "/etc/systemd/system/\(Self.unit)"]).stdout == execStart)
         let start = try box.exec(installArguments)
@@ -167,7 +158,7 @@ struct DebianPackageTests {
 
         // Take everything away again: install's files, then the package.
         let uninstall = try box.exec(["/usr/bin/entropy-tunnel", "uninstall", "--purge"])
-        if asan != nil {
+        if sanitizerDropIns {
             for unit in [Self.unit, Self.seedUnit] { try box.check(["rm", "-rf", "/etc/systemd/system/\(unit).d"]) }
         }
         #expect(uninstall.status == 0, "uninstall --purge: \(uninstall.stdout)\n\(uninstall.stderr)")

@@ -85,15 +85,8 @@ struct ReloadUnderSystemdTests {
         for host in [a, b] {
             try box.check(["sh", "-c", "cat >> \(host.directory)/authorized_keys"], input: Data((line + "\n").utf8))
         }
-        // ASAN_OPTIONS as the tests, for both units (install's reload or restart starts the seed
-        // unit too), or LeakSanitizer's default turns a clean exit into exit 1.
-        if let asan = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] {
-            for unit in [Self.unit, "entropy-tunnel-seed.service"] {
-                try box.check(["mkdir", "-p", "/etc/systemd/system/\(unit).d"])
-                try box.check(["sh", "-c", "cat > /etc/systemd/system/\(unit).d/sanitizer.conf"],
-                              input: Data("[Service]\nEnvironment=\"ASAN_OPTIONS=\(asan)\"\n".utf8))
-            }
-        }
+        // Both units: install's reload or restart starts the seed unit too.
+        try box.passSanitizerOptions(to: [Self.unit, "entropy-tunnel-seed.service"])
         try box.check(["systemctl", "daemon-reload"])
         try #require(try box.exec(["systemctl", "enable", "--now", Self.unit]).status == 0, "\(journal())")
         try #require(try waitUntil(15) { try state(box).host == a.endpoint && state(box).bytes > 0 }, "\(journal())")
