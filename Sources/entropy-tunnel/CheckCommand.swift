@@ -63,12 +63,22 @@ package struct CheckCommand: AsyncParsableCommand {
         var doctor = Doctor(configuration: configuration, source: source, logger: logger)
         doctor.unitPath = unitPath
         doctor.expectUnit = expectUnit
-        let results = await doctor.run { print($0.text) }
+        let results = await doctor.run { print(Self.terminalText($0)) }
         let status = CheckResult.exitStatus(of: results)
         let failed = results.filter { $0.status == .fail }.count
         let warnings = results.filter { $0.status == .warning }.count
         print(failed == 0 ? "all checks passed\(warnings > 0 ? " (\(warnings) warning\(warnings == 1 ? "" : "s"))" : "")"
                           : "\(failed) check\(failed == 1 ? "" : "s") failed")
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The check's lines for a terminal: a host's error text, its stderr above all, is in the
+    /// detail; each field is escaped (no escape sequences, no bidi, no line of its own).
+    static func terminalText(_ result: CheckResult) -> String {
+        var escaped = result
+        escaped.name = PrintableText.escape(result.name, for: .terminal)
+        escaped.detail = PrintableText.escape(result.detail, for: .terminal)
+        escaped.fix = result.fix.map { PrintableText.escape($0, for: .terminal) }
+        return escaped.text
     }
 }

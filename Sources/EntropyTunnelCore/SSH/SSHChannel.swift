@@ -77,6 +77,9 @@ public final class SSHChannel {
         throw session.error(for: rc, "waiting for data")
     }
 
+    /// The longest exit-signal name kept (signal names are a few letters: "TERM", "KILL").
+    static let signalNameLimit = 32
+
     /// How the remote command ended.
     public struct Exit: Sendable, CustomStringConvertible {
         public var status: Int32?
@@ -98,7 +101,12 @@ public final class SSHChannel {
         var signal: UnsafeMutablePointer<CChar>?
         var signalLength = 0
         if libssh2_channel_get_exit_signal(raw, &signal, &signalLength, nil, nil, nil, nil) == 0, let signal {
-            if signalLength > 0 { exit.signal = String(cString: signal) }
+            // The host's words: reduced to printable text here, where they arrive (a newline in
+            // it once reached sd_notify as lines of the host's choosing).
+            if signalLength > 0 {
+                let bytes = UnsafeRawBufferPointer(start: signal, count: min(signalLength, 4096))
+                exit.signal = PrintableText.reduce(bytes, limit: SSHChannel.signalNameLimit)
+            }
             Glibc.free(signal)
         }
         if exit.signal == nil { exit.status = libssh2_channel_get_exit_status(raw) }

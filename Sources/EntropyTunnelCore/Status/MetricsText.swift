@@ -80,14 +80,15 @@ public struct MetricsText {
         out += " " + Self.format(value) + "\n"
     }
 
-    /// Label values escape `\`, `"` and newline; HELP text escapes `\` and newline.
+    /// Label values escape `\`, `"`, newline and every other control or invisible character
+    /// (`PrintableText`, metrics-label sink); HELP text escapes `\` and newline.
     package static func escape(_ text: String, quotes: Bool) -> String {
+        if quotes { return PrintableText.escape(text, for: .metricsLabel) }
         var escaped = ""
         for c in text.unicodeScalars {
             switch c {
             case "\\": escaped += "\\\\"
             case "\n": escaped += "\\n"
-            case "\"" where quotes: escaped += "\\\""
             default: escaped.unicodeScalars.append(c)
             }
         }

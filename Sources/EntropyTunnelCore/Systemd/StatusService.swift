@@ -32,7 +32,7 @@ final class StatusService: Service, Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: self.refreshInterval)
                         if self.readySent.load(ordering: .relaxed), !Task.isCancelled {
-                            self.notifier.send("STATUS=\(self.statusLine())")
+                            self.notifier.send(SystemdNotifier.status(self.statusLine()))
                         }
                     }
                 }
@@ -58,9 +58,9 @@ final class StatusService: Service, Sendable {
         let s = stats.snapshot
         let running = s.sinkReady && (configuration.sink != .rngd || s.rngdFound)
         if running, !readySent.exchange(true, ordering: .relaxed) {
-            notifier.send("READY=1\nSTATUS=\(statusLine())")
+            notifier.send("READY=1\n" + SystemdNotifier.status(statusLine()))
         } else if readySent.load(ordering: .relaxed) {
-            notifier.send("STATUS=\(statusLine())")
+            notifier.send(SystemdNotifier.status(statusLine()))
         }
     }
 

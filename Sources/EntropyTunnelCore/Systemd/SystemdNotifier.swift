@@ -61,7 +61,14 @@ public final class SystemdNotifier: Sendable {
     /// How often to send `WATCHDOG=1`: half the watchdog timeout, as systemd recommends.
     public var watchdogPingInterval: Duration? { watchdogInterval.map { $0 / 2 } }
 
-    /// Sends `state` (newline-separated `KEY=value` lines) in one datagram (`sendto`).
+    /// `STATUS=text` with `text` escaped for sd_notify (`PrintableText`): one line whatever it
+    /// holds, so a host's words can never add `WATCHDOG=`, `STOPPING=1` or any other line.
+    public static func status(_ text: String) -> String {
+        "STATUS=" + PrintableText.escape(text, for: .notify)
+    }
+
+    /// Sends `state` (newline-separated `KEY=value` lines) in one datagram (`sendto`). Values that
+    /// hold text from elsewhere go through `status(_:)` (or `PrintableText.escape(_:for: .notify)`).
     /// Returns false when it could not be delivered; notification is best effort.
     @discardableResult
     public func send(_ state: String) -> Bool {

@@ -38,8 +38,8 @@ struct RemoteStderr {
     mutating func finish() { if !partial.isEmpty { emit() } }
 
     private mutating func emit() {
-        // Keep only printable text: the stream is the remote's, not ours.
-        let line = String(decoding: partial.map { (0x20..<0x7f).contains($0) || $0 == 9 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        // Printable text only, where it is received: the stream is the remote's, not ours.
+        let line = PrintableText.reduce(partial, limit: RemoteStderr.maxLineLength)
         partial.removeAll(keepingCapacity: true)
         guard !line.isEmpty else { return }
         tail.append(line)
