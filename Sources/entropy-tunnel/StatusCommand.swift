@@ -49,11 +49,19 @@ package struct StatusCommand: ParsableCommand {
             throw ExitCode(3)
         }
         guard text.utf8.count <= Self.stateFileLimit else {
-            printError("entropy-tunnel status: \(stateFile) is not a state file written by entropy-tunnel run (larger than 1 MiB)")
+            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) is not a state file written by " +
+                       "entropy-tunnel run (larger than 1 MiB); it is damaged: remove it")
             throw ExitCode(4)
         }
         guard let state = JSONValue.parse(text), case .object(var members) = state else {
-            printError("entropy-tunnel status: \(stateFile) is not a state file written by entropy-tunnel run (not a JSON object)")
+            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) is not a state file written by " +
+                       "entropy-tunnel run (not a JSON object); it is damaged: remove it, a running daemon rewrites it within 10 s")
+            throw ExitCode(4)
+        }
+        // Checked before anything is computed from it: a planted 1e300 must not trap a conversion.
+        if let damage = DaemonState.damage(in: state) {
+            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) is damaged: " +
+                       "\(PrintableText.reduce(damage, limit: 200)); remove it, a running daemon rewrites it within 10 s")
             throw ExitCode(4)
         }
         let now = WallClock.now()
@@ -163,7 +171,9 @@ struct StatusScreen {
         if health.status != .healthy {
             for reason in health.reasons { row(health.status == .degraded ? "Degraded" : "Why", reason) }
         }
-        return lines.joined(separator: "\n") + "\n"
+        // The file's strings (a host's error text above all) reach root's terminal: no escape
+        // sequences, no bidi tricks, one line each.
+        return lines.map { PrintableText.escape($0, for: .terminal) }.joined(separator: "\n") + "\n"
     }
 
     /// `2026-11-24 15:40:34 UTC` in the local time zone.
