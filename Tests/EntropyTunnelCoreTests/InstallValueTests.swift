@@ -18,13 +18,17 @@ struct InstallValueTests {
         #expect(ServiceUnit.defaultBinary(running: running) == expected)
     }
 
-    @Test("the authorized_keys line is exactly restrict,[from=],command=\"...\" KEY COMMENT")
+    @Test("the authorized_keys line is exactly restrict,[from=],command=\"...\" KEY COMMENT MARKER; serve gets --client")
     func keyLine() throws {
         let key = try PublicKey(parsing: ed25519)
+        let marker = " " + AuthorizedKeyLine.marker
         #expect(AuthorizedKeyLine(key: key).text ==
-                "restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" " + ed25519)
+                "restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" " + ed25519 + marker)
         #expect(AuthorizedKeyLine(key: key, command: "head -c 9 \"/dev/hw rng\"", from: "10.0.0.5,*.lan").text ==
-                "restrict,from=\"10.0.0.5,*.lan\",command=\"head -c 9 \\\"/dev/hw rng\\\"\" " + ed25519)
+                "restrict,from=\"10.0.0.5,*.lan\",command=\"head -c 9 \\\"/dev/hw rng\\\"\" " + ed25519 + marker)
+        // The serve command carries the key's fingerprint: its budget on the host.
+        #expect(AuthorizedKeyLine(key: key, command: "/usr/bin/entropy-tunnel serve --device /dev/hwrng").text ==
+                "restrict,command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng --client \(key.fingerprint)\" " + ed25519 + marker)
         #expect(throws: TunnelError.self) { try AuthorizedKeyLine(key: key, from: "a b").validate() }
         #expect(throws: TunnelError.self) { try AuthorizedKeyLine(key: key, command: "a\nb").validate() }
     }
@@ -33,10 +37,10 @@ struct InstallValueTests {
     func authorizedKeysMerge() throws {
         let key = try PublicKey(parsing: ed25519)
         let first = AuthorizedKeyLine(key: key).merged(into: "# comment\n" + other + "\n")
-        #expect(first == "# comment\n\(other)\nrestrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(ed25519)\n")
+        #expect(first == "# comment\n\(other)\nrestrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(ed25519) \(AuthorizedKeyLine.marker)\n")
         #expect(AuthorizedKeyLine(key: key).merged(into: first) == first)
         let changed = AuthorizedKeyLine(key: key, command: "cat /dev/hwrng").merged(into: first + first)
-        #expect(changed == "# comment\n\(other)\nrestrict,command=\"cat /dev/hwrng\" \(ed25519)\n# comment\n\(other)\n")
+        #expect(changed == "# comment\n\(other)\nrestrict,command=\"cat /dev/hwrng\" \(ed25519) \(AuthorizedKeyLine.marker)\n# comment\n\(other)\n")
     }
 
     @Test("known_hosts: one entry per host and key type, [host]:port for other ports")

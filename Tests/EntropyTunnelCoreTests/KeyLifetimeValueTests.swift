@@ -21,11 +21,21 @@ struct KeyLifetimeValueTests {
         #expect(AuthorizedKeyLine.removing(base64: key.base64, from: "").0 == "")
     }
 
-    @Test("deauthorize without --key takes only the restrict,command= lines keys authorize writes")
-    func removeEntropyTunnelLines() {
-        let file = "\(other)\nrestrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(ours)\nrestrict,from=\"10.0.0.5\",command=\"x\" \(ours)\n"
+    @Test("deauthorize without --key takes only the lines keys authorize wrote (its marker, or a forced entropy-tunnel serve); the admin's other command= keys stay")
+    func removeEntropyTunnelLines() throws {
+        let key = try PublicKey(parsing: ours)
+        let marked = AuthorizedKeyLine(key: key).text
+        let markedServe = AuthorizedKeyLine(key: key, command: "/usr/bin/entropy-tunnel serve --device /dev/hwrng", from: "10.0.0.5").text
+        let oldServe = "restrict,command=\"/usr/local/bin/entropy-tunnel serve --device /dev/hwrng\" \(ours)"
+        let adminsReader = "restrict,command=\"dd if=/dev/hwrng bs=512 status=none\" \(other)"
+        let adminsBackup = "restrict,from=\"10.0.0.5\",command=\"rsync --server . /backup\" \(other)"
+        // A marker inside a quoted option or as a word of the command is not the comment's last word.
+        let lookalike = "command=\"echo \(AuthorizedKeyLine.marker)\" \(other)"
+        let file = [other, marked, adminsReader, markedServe, adminsBackup, oldServe, lookalike, "# \(AuthorizedKeyLine.marker)"]
+            .joined(separator: "\n") + "\n"
         let (kept, removed) = AuthorizedKeyLine.removingEntropyTunnelLines(from: file)
-        #expect(removed == 2 && kept == "\(other)\n")
+        #expect(removed == 3)
+        #expect(kept == [other, adminsReader, adminsBackup, lookalike, "# \(AuthorizedKeyLine.marker)"].joined(separator: "\n") + "\n")
     }
 
     @Test("untrust removes a host's entries (also from a line naming several hosts), keeps the rest")

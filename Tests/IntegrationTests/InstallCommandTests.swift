@@ -49,7 +49,8 @@ struct InstallCommandTests {
         let publicKey = try String(contentsOfFile: root + "/etc/entropy-tunnel/id_ed25519.pub", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(first.stdout.contains("entropy-tunnel keys authorize --key '\(publicKey)'"))
-        #expect(first.stdout.contains("restrict,command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng\" \(publicKey)"))
+        #expect(first.stdout.contains("restrict,command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng --client SHA256:"))
+        #expect(first.stdout.contains("\" \(publicKey) entropy-tunnel:keys-authorize"))
         #expect(!first.stdout.contains("no change"))
 
         let second = try runTunnel(arguments + ["--root", root])

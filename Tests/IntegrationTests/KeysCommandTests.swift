@@ -27,7 +27,9 @@ struct KeysCommandTests {
         #expect(try String(contentsOfFile: identity, encoding: .utf8).hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----"))
         #expect(try (FileManager.default.attributesOfItem(atPath: identity)[.posixPermissions] as? Int) == 0o600)
         let lines = first.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains("restrict,from=\"192.0.2.7\",command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng\" \(publicKey)"))
+        let fingerprint = try #require(try? keygenListing(identity + ".pub"))[1]
+        #expect(lines.contains("restrict,from=\"192.0.2.7\",command=\"/usr/bin/entropy-tunnel serve --device /dev/hwrng " +
+                               "--client \(fingerprint)\" \(publicKey) entropy-tunnel:keys-authorize"), "\(first.stdout)")
         #expect(lines.contains("  entropy-tunnel keys authorize --from 192.0.2.7 --key '\(publicKey)'"))
         // The fingerprint shown is ssh-keygen's.
         let listing = try keygenListing(identity + ".pub")
@@ -150,7 +152,7 @@ struct KeysCommandTests {
         #expect(try (FileManager.default.attributesOfItem(atPath: sshDirectory)[.posixPermissions] as? Int) == 0o700)
         let authorizedKeys = try String(contentsOfFile: sshDirectory + "/authorized_keys", encoding: .utf8)
         let ours = authorizedKeys.split(separator: "\n").filter { $0.contains(publicKey) }
-        #expect(ours == ["restrict,command=\"\(command)\" \(publicKey)"[...]])
+        #expect(ours == ["restrict,command=\"\(command)\" \(publicKey) entropy-tunnel:keys-authorize"[...]])
         let rule = try String(contentsOfFile: dir + "/60-entropy-tunnel.rules", encoding: .utf8)
         #expect(rule.contains("KERNEL==\"hwrng\", GROUP=\"\(user)\", MODE=\"0440\""))
         var st = stat()
@@ -189,7 +191,9 @@ struct KeysCommandTests {
         defer { free(binary) }
         let serveLines = try String(contentsOfFile: sshDirectory + "/authorized_keys", encoding: .utf8)
             .split(separator: "\n").filter { $0.contains(publicKey) }
-        #expect(serveLines == ["restrict,command=\"\(String(cString: binary)) serve --device \(device)\" \(publicKey)"[...]])
+        let fingerprint = try keygenListing(identity + ".pub")[1]
+        #expect(serveLines == ["restrict,command=\"\(String(cString: binary)) serve --device \(device) --client \(fingerprint)\" " +
+                               "\(publicKey) entropy-tunnel:keys-authorize"[...]])
         let servedOutput = dir + "/served.bin"
         let served = try runTunnel(["fetch", "--host", host.endpoint, "--user", user, "--identity", identity,
                                     "--known-hosts", host.knownHosts, "--bytes", "1000", "--output", servedOutput])

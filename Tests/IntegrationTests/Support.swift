@@ -134,13 +134,18 @@ func unprivilegedHome(for host: LoopbackHost) throws -> String {
     return home
 }
 
+/// Where `runTunnel` puts a `run`'s state file: a directory of this test process, root's (or
+/// this user's) and not world-writable.
+let runStateDirectory: String? = try? Scratch.directory("et-run-state")
+
 /// Runs `entropy-tunnel ARGS` to completion.
 func runTunnel(_ arguments: [String]) throws -> Shell.Result {
     var arguments = arguments
     // A `run` that gets as far as starting keeps a state file: not in this machine's /run.
     var stateFile: String?
     if arguments.first == "run", !arguments.contains("--state-file") {
-        let path = NSTemporaryDirectory() + "et-run-\(getpid())-\(UInt32.random(in: 0 ... .max)).state.json"
+        // In a directory of the tests' own: run refuses a state file in a world-writable one (/tmp).
+        let path = (runStateDirectory ?? NSTemporaryDirectory()) + "/et-run-\(getpid())-\(UInt32.random(in: 0 ... .max)).state.json"
         arguments.insert(contentsOf: ["--state-file", path], at: 1)
         stateFile = path
     }

@@ -1,8 +1,11 @@
 /// The host-side `authorized_keys` line for an entropy-tunnel client key:
-/// `restrict,[from="PATTERN",]command="CMD" TYPE BASE64 COMMENT`.
+/// `restrict,[from="PATTERN",]command="CMD" TYPE BASE64 COMMENT entropy-tunnel:keys-authorize`.
 ///
 /// `restrict` turns off pty, forwarding and ~/.ssh/rc; the forced command makes the key good for
-/// nothing but reading the RNG, whatever the client asks to run.
+/// nothing but reading the RNG, whatever the client asks to run. When the command is
+/// `entropy-tunnel serve`, the line adds `--client SHA256:...` (the key's fingerprint), so that
+/// every session of this key shares one budget on the host. The last word of the comment,
+/// `marker`, tells `keys deauthorize` that `keys authorize` wrote the line.
 public struct AuthorizedKeyLine: Sendable, Equatable {
     public var key: PublicKey
     public var command: String
@@ -29,12 +32,29 @@ public struct AuthorizedKeyLine: Sendable, Equatable {
         }
     }
 
+    /// The comment word that marks the lines `keys authorize` writes (sshd ignores comments).
+    public static let marker = "entropy-tunnel:keys-authorize"
+
+    /// The command the line forces: `command`, with `--client FINGERPRINT` added when it runs
+    /// `entropy-tunnel serve` (the key's own budget on the host).
+    public var forcedCommand: String {
+        Self.isServeCommand(command) ? command + " --client " + key.fingerprint : command
+    }
+
     /// The line, without a trailing newline.
     public var text: String {
         // sshd's option parser unescapes only \" inside quoted values.
-        let quoted = command.replacing("\"", with: "\\\"")
+        let quoted = forcedCommand.replacing("\"", with: "\\\"")
         let fromOption = from.map { "from=\"\($0)\"," } ?? ""
-        return "restrict,\(fromOption)command=\"\(quoted)\" \(key.line)"
+        return "restrict,\(fromOption)command=\"\(quoted)\" \(key.line) \(Self.marker)"
+    }
+
+    /// Whether `command` runs `entropy-tunnel serve` (any path to the binary, then `serve`).
+    public static func isServeCommand(_ command: String) -> Bool {
+        let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard words.count >= 2, words[1] == "serve" else { return false }
+        let program = words[0].split(separator: "/").last.map(String.init) ?? ""
+        return program == "entropy-tunnel" || program == "'entropy-tunnel'"
     }
 
     /// `existing` (an authorized_keys file) with this line in it: a line with the same key is

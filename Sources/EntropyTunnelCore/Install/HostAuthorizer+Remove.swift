@@ -11,11 +11,13 @@ extension HostAuthorizer {
             throw TunnelError(.configuration, "user \(user) does not exist on this host; pass --user with the account the client logs in as")
         }
         let path = account.home + "/.ssh/authorized_keys"
-        guard let existing = try FileSystem.readIfExists(path) else { return "\(path): does not exist, nothing to remove" }
-        let (kept, removed) = AuthorizedKeyLine.removing(base64: key.base64, from: existing)
+        let policy = SafeFile.Policy.home(of: account.owner)
+        guard let bytes = try SafeFile.read(path, owners: [account.uid], policy: policy, limit: 1 << 20) else {
+            return "\(path): does not exist, nothing to remove"
+        }
+        let (kept, removed) = AuthorizedKeyLine.removing(base64: key.base64, from: String(decoding: bytes, as: UTF8.self))
         guard removed > 0 else { return "\(path): unchanged (\(key.fingerprint) was not in it)" }
-        try FileSystem.writeIfChanged(path, kept, mode: FileSystem.mode(path) ?? 0o600)
-        chown(path, account.uid, account.gid)
+        try SafeFile.writeIfChanged(path, Array(kept.utf8), mode: 0o600, owner: account.owner, policy: policy)
         return "\(path): removed \(removed) line\(removed == 1 ? "" : "s") with \(key.type.rawValue) \(key.fingerprint) \(key.comment)"
     }
 
@@ -30,15 +32,21 @@ extension HostAuthorizer {
         var steps: [String] = []
         if let account = Self.account(user) {
             let path = account.home + "/.ssh/authorized_keys"
-            if let existing = try FileSystem.readIfExists(path) {
+            let policy = SafeFile.Policy.home(of: account.owner)
+            if let bytes = try SafeFile.read(path, owners: [account.uid], policy: policy, limit: 1 << 20) {
+                let existing = String(decoding: bytes, as: UTF8.self)
                 let (kept, removed) = key.map { AuthorizedKeyLine.removing(base64: $0.base64, from: existing) }
                     ?? AuthorizedKeyLine.removingEntropyTunnelLines(from: existing)
                 if removed > 0 {
-                    try FileSystem.writeIfChanged(path, kept, mode: FileSystem.mode(path) ?? 0o600)
-                    chown(path, account.uid, account.gid)
+                    try SafeFile.writeIfChanged(path, Array(kept.utf8), mode: 0o600, owner: account.owner, policy: policy)
                     steps.append("\(path): removed \(removed) key line\(removed == 1 ? "" : "s")")
                 } else {
                     steps.append("\(path): no entropy-tunnel key line")
+                }
+                let others = kept.lines.filter { AuthorizedKeysEntry($0)?.command != nil }.count
+                if key == nil && others > 0 {
+                    steps.append("\(path): kept \(others) other command= line\(others == 1 ? "" : "s") that keys authorize did not write " +
+                                 "(remove one with `keys authorize --remove KEY` or by hand)")
                 }
             }
             if let refusal = SharedDevice.refusal(device), !allowSharedDeviceStandIn {
@@ -79,12 +87,19 @@ extension AuthorizedKeyLine {
         filter(existing) { containsKey($0, base64: base64) }
     }
 
-    /// `existing` without the lines `keys authorize` writes (`restrict,...command="..." KEY`).
+    /// `existing` without the lines `keys authorize` wrote: those carrying `marker` as the last
+    /// word of their comment, and (written before the marker existed) those whose forced command
+    /// is `entropy-tunnel serve`. The administrator's other keys, `restrict,command=` ones
+    /// included, stay.
     public static func removingEntropyTunnelLines(from existing: String) -> (String, Int) {
-        filter(existing) { line in
-            let trimmed = line.trimmingSpaces
-            return trimmed.hasPrefix("restrict,") && trimmed.contains("command=\"")
-        }
+        filter(existing, removing: isWrittenByKeysAuthorize)
+    }
+
+    /// Whether `line` is one `keys authorize` wrote (see `removingEntropyTunnelLines`).
+    public static func isWrittenByKeysAuthorize(_ line: String) -> Bool {
+        guard let parsed = AuthorizedKeysEntry(line) else { return false }
+        if parsed.comment.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.map(String.init) == marker { return true }
+        return parsed.command.map(isServeCommand) ?? false
     }
 
     private static func filter(_ existing: String, removing: (String) -> Bool) -> (String, Int) {
@@ -93,5 +108,75 @@ extension AuthorizedKeyLine {
         let kept = lines.filter { !removing($0) }
         let text = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
         return (text, lines.count - kept.count)
+    }
+}
+
+/// One line of an authorized_keys file, split as sshd splits it (sshd(8), "AUTHORIZED_KEYS FILE
+/// FORMAT"): options (quoted values may hold spaces and `\"`), key type, base64, comment.
+struct AuthorizedKeysEntry {
+    var options: String
+    var keyType: String
+    var base64: String
+    var comment: String
+    /// The `command="..."` option's value, unescaped.
+    var command: String?
+
+    /// Nil for a blank line, a comment or a line without a key.
+    init?(_ line: String) {
+        let text = line.trimmingSpaces
+        guard !text.isEmpty, !text.hasPrefix("#") else { return nil }
+        var fields = Substring(text)
+        var options = ""
+        if !Self.looksLikeKeyType(fields.prefix { $0 != " " && $0 != "\t" }) {
+            // The options run to the first blank outside double quotes.
+            var quoted = false
+            var escaped = false
+            var end = fields.endIndex
+            for index in fields.indices {
+                let c = fields[index]
+                if escaped { escaped = false; continue }
+                if c == "\\" && quoted { escaped = true; continue }
+                if c == "\"" { quoted.toggle(); continue }
+                if !quoted && (c == " " || c == "\t") { end = index; break }
+            }
+            options = String(fields[..<end])
+            fields = fields[end...].drop { $0 == " " || $0 == "\t" }
+        }
+        let words = fields.split(maxSplits: 2, whereSeparator: { $0 == " " || $0 == "\t" })
+        guard words.count >= 2 else { return nil }
+        self.options = options
+        keyType = String(words[0])
+        base64 = String(words[1])
+        comment = words.count > 2 ? String(words[2]) : ""
+        command = Self.optionValue("command", in: options)
+    }
+
+    private static func looksLikeKeyType(_ word: Substring) -> Bool {
+        word.hasPrefix("ssh-") || word.hasPrefix("ecdsa-") || word.hasPrefix("sk-")
+    }
+
+    /// The value of `name="..."` in an options string, with `\"` unescaped.
+    static func optionValue(_ name: String, in options: String) -> String? {
+        var rest = Substring(options)
+        while !rest.isEmpty {
+            // One option: up to a comma outside quotes.
+            var quoted = false
+            var escaped = false
+            var end = rest.endIndex
+            for index in rest.indices {
+                let c = rest[index]
+                if escaped { escaped = false; continue }
+                if c == "\\" && quoted { escaped = true; continue }
+                if c == "\"" { quoted.toggle(); continue }
+                if !quoted && c == "," { end = index; break }
+            }
+            let option = rest[..<end]
+            if option.lowercased().hasPrefix(name + "=\""), option.hasSuffix("\"") {
+                let value = option.dropFirst(name.count + 2).dropLast()
+                return String(value).replacing("\\\"", with: "\"")
+            }
+            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
+        }
+        return nil
     }
 }

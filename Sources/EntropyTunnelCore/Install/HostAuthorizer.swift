@@ -47,6 +47,8 @@ public struct HostAuthorizer: Sendable {
         var home: String
         var shell: String
         var groupName: String
+
+        var owner: SafeFile.Owner { SafeFile.Owner(uid: uid, gid: gid) }
     }
 
     /// Runs every step; the first failure throws with what to fix.
@@ -69,7 +71,7 @@ public struct HostAuthorizer: Sendable {
             try await grantDeviceAccess(account, &report, &changes)
             // Proven before the key goes in: a command that cannot work never reaches authorized_keys.
             report.proof = try await proveForcedCommand(account)
-            report.steps.append("forced command works: `\(line.command)` gave \(report.proof.count) bytes as user \(user)")
+            report.steps.append("forced command works: `\(line.forcedCommand)` gave \(report.proof.count) bytes as user \(user)")
             if sshdDropIn {
                 let dropIn = SSHDDropIn(configFile: sshdConfig, user: user)
                 let previous = try? FileSystem.readBytes(dropIn.path)
@@ -171,26 +173,36 @@ public struct HostAuthorizer: Sendable {
             account.home = home
         }
         if !FileSystem.isDirectory(account.home) {
-            for directory in try FileSystem.makeDirectories(account.home, mode: 0o750) {
+            // Made without following a link, and given to the account on its descriptor.
+            for directory in try SafeFile.makeDirectories(account.home, mode: 0o750, owner: account.owner) {
                 changes.append(.createdDirectory(directory))
             }
-            chown(account.home, account.uid, account.gid)
         }
         return account
     }
 
+    /// Writes the key line into `~/.ssh/authorized_keys` as root without trusting anything the
+    /// account controls: `.ssh` and the file are reached and read without following links
+    /// (`SafeFile`, home policy), must belong to the account or root (the file with one link),
+    /// and the new file is a random temporary renamed into place, given to the account on its
+    /// descriptor.
     func writeAuthorizedKeys(_ account: Account, _ report: inout Report, _ changes: inout [Change]) throws(TunnelError) {
         let sshDirectory = account.home + "/.ssh"
-        for directory in try FileSystem.makeDirectories(sshDirectory, mode: 0o700) {
+        for directory in try SafeFile.makeDirectories(sshDirectory, mode: 0o700, owner: account.owner) {
             changes.append(.createdDirectory(directory))
         }
-        chmod(sshDirectory, 0o700)
-        chown(sshDirectory, account.uid, account.gid)
         let path = sshDirectory + "/authorized_keys"
-        let existing = try FileSystem.readIfExists(path) ?? ""
-        let change = try FileSystem.writeIfChanged(path, line.merged(into: existing), mode: 0o600)
-        chown(path, account.uid, account.gid)
+        let existing = try Self.readAuthorizedKeys(path, account)
+        let change = try SafeFile.writeIfChanged(path, Array(line.merged(into: existing).utf8), mode: 0o600,
+                                                 owner: account.owner, policy: .home(of: account.owner))
         report.steps.append("\(path): \(change.rawValue) (\(line.key.type.rawValue) \(line.key.fingerprint) \(line.key.comment))")
+    }
+
+    /// The account's authorized_keys as text ("" when missing), read by `SafeFile`'s rules for a
+    /// file another account controls.
+    static func readAuthorizedKeys(_ path: String, _ account: Account) throws(TunnelError) -> String {
+        let bytes = try SafeFile.read(path, owners: [account.uid], policy: .home(of: account.owner), limit: 1 << 20)
+        return bytes.map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     func grantDeviceAccess(_ account: Account, _ report: inout Report, _ changes: inout [Change]) async throws(TunnelError) {
@@ -233,14 +245,14 @@ public struct HostAuthorizer: Sendable {
         // One request on stdin: `serve` answers it after its magic line; a plain reader ignores it.
         let magic = ServeProtocol.magicLine
         let script = "printf '%s\\n' \(proofBytes) | timeout 20 runuser -u \"$1\" -- /bin/sh -c \"$2\" | head -c \(magic.count + proofBytes)"
-        let result = try await ExternalCommand.run("/bin/sh", ["-c", script, "sh", user, line.command],
+        let result = try await ExternalCommand.run("/bin/sh", ["-c", script, "sh", user, line.forcedCommand],
                                                    workingDirectory: account.home)
         var output = result.stdoutBytes
         output = output.starts(with: magic) ? Array(output.dropFirst(magic.count)) : Array(output.prefix(proofBytes))
         guard output.count == proofBytes else {
             let stderr = result.stderr.trimmingSpaces
             throw TunnelError(.remoteCommandFailed,
-                              "the forced command `\(line.command)` run as \(user) gave \(output.count) of \(proofBytes) bytes" +
+                              "the forced command `\(line.forcedCommand)` run as \(user) gave \(output.count) of \(proofBytes) bytes" +
                               (stderr.isEmpty ? "" : ": \(stderr)") +
                               "; check that \(user) can read the device (`ls -l \(ShellQuote.quote(device))`) and that the command is right")
         }
@@ -288,6 +300,15 @@ public struct HostAuthorizer: Sendable {
             sshdMatchLines
     }
 
+    /// sshd's limits in the Match block: one session per connection (a client opens one), and a
+    /// client that stops answering is dropped after 3 x 15 s, so a dead session does not hold
+    /// one of its key's `serve --max-sessions` slots for long. `ExposeAuthInfo` tells `serve`
+    /// which key logged in (SSH_USER_AUTH), since ForceCommand overrides the key line's own
+    /// `--client`.
+    static let maxSessionsPerConnection = 1
+    static let clientAliveInterval = 15
+    static let clientAliveCountMax = 3
+
     /// The Match block itself.
     var sshdMatchLines: String {
         """
@@ -296,6 +317,10 @@ public struct HostAuthorizer: Sendable {
             PasswordAuthentication no
             KbdInteractiveAuthentication no
             ForceCommand \(line.command)
+            ExposeAuthInfo yes
+            MaxSessions \(Self.maxSessionsPerConnection)
+            ClientAliveInterval \(Self.clientAliveInterval)
+            ClientAliveCountMax \(Self.clientAliveCountMax)
             PermitTTY no
             AllowTcpForwarding no
             AllowStreamLocalForwarding no

@@ -1,4 +1,3 @@
-import CSystemShims
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +29,7 @@ public enum HostKeyScanner {
             } else {
                 options.knownHosts = "/nonexistent/entropy-tunnel-keyscan"
             }
-            defer { if let placeholder { unlink(placeholder) } }
+            defer { if let placeholder { SafeFile.removePrivateDirectory(FileSystem.parent(of: placeholder)) } }
             var found: PublicKey?
             let session = try SSHSession.handshake(options, waker: nil, logger: logger) { (session, _) throws(TunnelError) in
                 let (blob, keyType) = try session.hostKey()
@@ -69,19 +68,18 @@ public enum HostKeyScanner {
         }
     }
 
-    /// A temporary known_hosts file pinning a placeholder key of `type` for `host`.
+    /// A temporary known_hosts file pinning a placeholder key of `type` for `host`, in a private
+    /// directory of its own (removed with `SafeFile.removePrivateDirectory` of its parent).
     private static func writePlaceholder(for host: HostSpec, type: HostKeyType) throws(TunnelError) -> String {
-        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array((directory + "/entropy-tunnel-keyscan.XXXXXX").utf8CString)
-        let fd = csystem_mkostemp(&template, O_CLOEXEC)
-        guard fd >= 0 else {
-            let err = errno
-            throw TunnelError(.system, "cannot create a temporary file in \(directory): \(String(cString: strerror(err)))")
-        }
-        close(fd)
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let directory = try SafeFile.makePrivateDirectory()
+        let path = directory + "/known_hosts"
         let line = KnownHostsFile.entry(host: host, key: PublicKey(type: type, blob: placeholderBlob(type)))
-        try FileSystem.writeIfChanged(path, line + "\n", mode: 0o600)
+        do throws(TunnelError) {
+            try SafeFile.write(path, Array((line + "\n").utf8), mode: 0o600, policy: .runtime)
+        } catch {
+            SafeFile.removePrivateDirectory(directory)
+            throw error
+        }
         return path
     }
 

@@ -342,16 +342,11 @@ public struct Installer: Sendable {
         return true
     }
 
-    /// Gives `path` to `user` (and its group) unless it already belongs to them.
+    /// Gives `path` to `user` (and its group) unless it already belongs to them (on the file's
+    /// descriptor, never through a link: `SafeFile.changeOwner`).
     static func chownIfNeeded(_ path: String, to user: String, _ report: inout Report) throws(TunnelError) {
-        guard let pw = getpwnam(user) else { return }
-        var st = stat()
-        guard stat(path, &st) == 0 else { return }
-        if st.st_uid == pw.pointee.pw_uid && st.st_gid == pw.pointee.pw_gid { return }
-        guard chown(path, pw.pointee.pw_uid, pw.pointee.pw_gid) == 0 else {
-            let err = errno
-            throw TunnelError(.system, "cannot give \(path) to user \(user): \(String(cString: strerror(err)))")
-        }
+        guard let pw = getpwnam(user), FileSystem.exists(path) else { return }
+        guard try SafeFile.changeOwner(path, to: SafeFile.Owner(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)) else { return }
         report.steps.append("\(path): owner changed to \(user)")
         report.changed = true
     }

@@ -16,8 +16,12 @@ public enum KeyGenerator {
     /// Creates the key at `identity` unless a private key is already there, and returns its public
     /// half and whether it was created. An existing key is never overwritten; it is used only
     /// after `checkExistingPair` finds it sound.
+    ///
+    /// `ssh-keygen` writes by name, following links, so it writes into a private directory this
+    /// process made (mkdtemp, 0700); the pair then goes to `identity` through `SafeFile` (random
+    /// temporary, mode and `owner` set on the descriptor, rename), never through a link.
     public static func ensureKey(
-        identity: String, comment: String = KeyGenerator.defaultComment
+        identity: String, comment: String = KeyGenerator.defaultComment, owner: SafeFile.Owner? = nil
     ) async throws(TunnelError) -> (key: PublicKey, created: Bool) {
         if let key = try await checkExistingPair(identity: identity) { return (key, false) }
         try FileSystem.makeDirectories(FileSystem.parent(of: identity), mode: 0o755)
@@ -27,9 +31,16 @@ public enum KeyGenerator {
                               "\(identity).pub exists but its private key \(identity) does not; remove it " +
                               "(`rm \(ShellQuote.quote(identity + ".pub"))`) to create a new pair, or pass another path")
         }
-        try await ExternalCommand.check("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", identity])
-        chmod(identity, 0o600)
-        return (try PublicKey(parsing: try FileSystem.read(identity + ".pub")), true)
+        let (privateKey, publicKey) = try await SafeFile.withPrivateDirectory { (directory) async throws(TunnelError) in
+            let made = directory + "/key"
+            try await ExternalCommand.check("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", made])
+            return (try FileSystem.readBytes(made, limit: 64 << 10), try FileSystem.readBytes(made + ".pub", limit: 64 << 10))
+        }
+        let key = try PublicKey(parsing: String(decoding: publicKey, as: UTF8.self))
+        // The private half first: a .pub alone would make the next run refuse the pair.
+        try SafeFile.write(identity, privateKey, mode: 0o600, owner: owner)
+        try SafeFile.write(identity + ".pub", publicKey, mode: 0o644, owner: owner)
+        return (key, true)
     }
 
     /// The public key of the pair at `identity`, nil when there is no private key there; throws
@@ -41,6 +52,8 @@ public enum KeyGenerator {
     /// No message quotes the files' contents: they may hold private key material.
     public static func checkExistingPair(identity: String, repairPublic: Bool = true) async throws(TunnelError) -> PublicKey? {
         guard FileSystem.exists(identity) else { return nil }
+        // A link someone else planted at the key's path is refused before anything reads through it.
+        _ = try SafeFile.isTrustedLink(identity)
         let quoted = ShellQuote.quote(identity)
         let fix = "remove \(identity) and \(identity).pub to create a new Ed25519 pair (`rm \(quoted) \(quoted).pub`), " +
             "or pass another path"

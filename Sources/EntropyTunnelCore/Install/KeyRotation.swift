@@ -41,17 +41,13 @@ public enum KeyRotation {
         }
         let new: PublicKey
         do throws(TunnelError) {
-            new = try await KeyGenerator.ensureKey(identity: identity, comment: old.comment.isEmpty ? KeyGenerator.defaultComment : old.comment).key
+            new = try await KeyGenerator.ensureKey(identity: identity, comment: old.comment.isEmpty ? KeyGenerator.defaultComment : old.comment,
+                                                   owner: SafeFile.Owner(uid: st.st_uid, gid: st.st_gid)).key
         } catch {
             // Put the old key back: the service keeps working as before.
             rename(previous, identity)
             rename(previous + ".pub", identity + ".pub")
             throw error
-        }
-        for path in [identity, identity + ".pub"] where chown(path, st.st_uid, st.st_gid) != 0 {
-            let err = errno
-            throw TunnelError(.system, "cannot give \(path) to uid \(st.st_uid): \(String(cString: strerror(err))); " +
-                              "run `chown \(st.st_uid):\(st.st_gid) \(ShellQuote.quote(path))`", errno: Errno(rawValue: err))
         }
         try recordInManifest(identity: identity, manifestPath: manifestPath)
         return Result(old: old, new: new)

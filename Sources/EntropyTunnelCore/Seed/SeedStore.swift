@@ -183,16 +183,10 @@ public struct SeedStore: Sendable {
         let name = creditable ? Self.creditName : Self.noCreditName
         let other = creditable ? Self.noCreditName : Self.creditName
         try writeFailing(name) { () throws(TunnelError) in
-            let fd = try syscallValue("open") {
-                openat(dir, Self.temporaryName, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            }
-            defer { close(fd) }
-            var written = 0
-            while written < seed.count {
-                written += try syscallValue("write") { seed.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) } }
-            }
-            _ = try syscallValue("fsync") { fsync(fd) }
-            _ = try syscallValue("rename") { renameat(dir, Self.temporaryName, dir, name) }
+            // The one safe write (random temporary, O_EXCL|O_NOFOLLOW, fchmod, fsync, renameat,
+            // fsync of the directory) in the directory openDirectory checked.
+            let directory = SafeFile.Directory(borrowing: dir, path: self.directory)
+            try SafeFile.replace(name, in: directory, path: path(name), seed, mode: 0o600, owner: nil, durable: true)
             if unlinkat(dir, other, 0) != 0 && errno != ENOENT {
                 throw TunnelError(.system, "unlink \(path(other)) failed: \(Errno(rawValue: errno))", errno: Errno(rawValue: errno))
             }
@@ -249,7 +243,6 @@ public struct SeedStore: Sendable {
         do throws(TunnelError) {
             try body()
         } catch {
-            unlinkat(-100 /* AT_FDCWD */, path(Self.temporaryName), 0)
             var hint = "the next boot gets no seed from entropy-tunnel"
             switch error.errno {
             case .readOnlyFileSystem?:
@@ -322,8 +315,16 @@ public struct SeedStore: Sendable {
 
     /// Takes `seed.lock` (flock, exclusive, waits) and returns its descriptor: closing it, or the
     /// end of the process (kill -9 included), releases the lock.
+    ///
+    /// On a read-only file system the lock is taken on the existing file opened read-only, or
+    /// not at all when there is none: nothing there can change, and a seed that cannot be
+    /// deleted is never credited (-1 then, which `close` ignores).
     private func lock(_ dir: Int32) throws(TunnelError) -> Int32 {
-        let fd = openat(dir, Self.lockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        var fd = openat(dir, Self.lockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 && errno == EROFS {
+            fd = openat(dir, Self.lockName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 && errno == ENOENT { return -1 }
+        }
         guard fd >= 0 else {
             let err = Errno(rawValue: errno)
             throw TunnelError(err == .tooManySymbolicLinkLevels ? .configuration : .system,

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemShims
 
 /// A plain output for `fetch`: standard output, or a file written all-or-nothing.
 ///
@@ -14,8 +13,9 @@ public final class FileSink: ByteSink {
     public let descriptor: Int32
     private let name: String
     private let ownsDescriptor: Bool
-    /// The temporary file and the path it becomes, for a file written all-or-nothing.
-    private var pending: (temporary: String, target: String)?
+    /// The temporary file that becomes the path, for a file written all-or-nothing (it owns the
+    /// descriptor then, which stays open until the sink goes, committed or not).
+    private let temporary: SafeFile.Temporary?
     /// Bytes written so far.
     public private(set) var written = 0
 
@@ -24,77 +24,72 @@ public final class FileSink: ByteSink {
         descriptor = STDOUT_FILENO
         name = "standard output"
         ownsDescriptor = false
+        temporary = nil
     }
 
-    /// Prepares to write `path`: a temporary file in its directory, or the target itself when it
-    /// exists and is not a regular file.
+    /// Prepares to write `path`: a temporary file in its directory (`SafeFile.Temporary`: random
+    /// name, O_EXCL, no link followed that root did not make; /tmp allowed), or the target itself
+    /// when it exists and is not a regular file. A symbolic link at `path` is followed only when
+    /// root or this user made it where no one else can replace it (`/dev/stdout`).
     public init(path: String) throws(TunnelError) {
         name = path
         ownsDescriptor = true
-        var st = stat()
         var target = path
-        if stat(path, &st) == 0 {
-            if (st.st_mode & S_IFMT) != S_IFREG {
-                let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
-                guard fd >= 0 else {
-                    throw TunnelError(.sink, "cannot open \(path) for writing: \(String(cString: strerror(errno)))")
+        var st = stat()
+        do throws(TunnelError) {
+            if try SafeFile.isTrustedLink(path), stat(path, &st) == 0 {
+                if (st.st_mode & S_IFMT) != S_IFREG {
+                    descriptor = try Self.openDirectly(path, follow: true)
+                    temporary = nil
+                    return
                 }
-                descriptor = fd
+                // Write beside the real file, so that the link keeps pointing at it.
+                if let real = realpath(path, nil) {
+                    target = String(cString: real)
+                    free(real)
+                }
+            } else if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFLNK {
+                descriptor = try Self.openDirectly(path, follow: false)
+                temporary = nil
                 return
             }
-            // Write beside the real file, so that a symlink keeps pointing at it.
-            if let real = realpath(path, nil) {
-                target = String(cString: real)
-                free(real)
-            }
+            // The file it replaces keeps its mode and owner; a new one is 0600: these bytes are secret.
+            let file = try SafeFile.Temporary(for: target, mode: 0o600, keepExisting: true, policy: .output)
+            descriptor = file.fd
+            temporary = file
+        } catch {
+            throw TunnelError(error.isConfigurationProblem ? .configuration : .sink,
+                              "cannot write --output \(path): \(error.message)", errno: error.errno)
         }
-        let directory = FileSystem.parent(of: target.hasPrefix("/") ? target : "./" + target)
-        let base = target.split(separator: "/").last.map(String.init) ?? "output"
-        var template = Array("\(directory)/.\(base).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { csystem_mkostemp($0.baseAddress!, O_CLOEXEC) }
+    }
+
+    /// A FIFO, device or terminal, written in place (`O_NOFOLLOW` unless the link was trusted).
+    private static func openDirectly(_ path: String, follow: Bool) throws(TunnelError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | (follow ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
-            throw TunnelError(.sink, "cannot create a temporary file in \(directory) for \(path): " +
-                              "\(String(cString: strerror(errno))); check that the directory exists and is writable")
+            throw TunnelError(.sink, "cannot open \(path) for writing: \(String(cString: strerror(errno)))")
         }
-        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        // The file it replaces keeps its mode and owner; a new one is 0600: these bytes are secret.
-        if stat(target, &st) == 0 {
-            _ = fchmod(fd, st.st_mode & 0o777)
-            _ = fchown(fd, st.st_uid, st.st_gid)
-        } else {
-            _ = fchmod(fd, 0o600)
-        }
-        descriptor = fd
-        pending = (temporary, target)
+        return fd
     }
 
     deinit {
         abandon()
-        if ownsDescriptor { close(descriptor) }
+        if ownsDescriptor && temporary == nil { close(descriptor) }
     }
 
     /// Makes the written bytes appear at the path (fsync, rename, fsync of the directory).
     public func commit() throws(TunnelError) {
-        guard let (temporary, target) = pending else { return }
-        guard fsync(descriptor) == 0 else {
-            throw TunnelError(.sink, "cannot write \(name): fsync failed: \(String(cString: strerror(errno)))")
-        }
-        guard rename(temporary, target) == 0 else {
-            throw TunnelError(.sink, "cannot write \(name): rename failed: \(String(cString: strerror(errno)))")
-        }
-        pending = nil
-        let directory = open(FileSystem.parent(of: target.hasPrefix("/") ? target : "./" + target), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            _ = fsync(directory)
-            close(directory)
+        guard let temporary else { return }
+        do throws(TunnelError) {
+            try temporary.commit(durable: true)
+        } catch {
+            throw TunnelError(.sink, "cannot write \(name): \(error.message)", errno: error.errno)
         }
     }
 
     /// Removes the temporary file: the target keeps what it had.
     public func abandon() {
-        guard let (temporary, _) = pending else { return }
-        unlink(temporary)
-        pending = nil
+        temporary?.abandon()
     }
 
     public func writableBytes() throws(TunnelError) -> Int { .max }

@@ -33,13 +33,15 @@ final class StateFileService: Service, Sendable {
         var metricsFailed = false
     }
 
-    func run() async {
+    func run() async throws {
         var progress = Progress()
         if let stateFile = configuration.stateFile {
             // Under systemd RuntimeDirectory= made it; by hand (as root) it may be missing.
             _ = try? FileSystem.makeDirectories(FileSystem.parent(of: stateFile), mode: 0o755)
         }
-        write(&progress, final: false)
+        // A path the safe write refuses (a planted link, a directory others can write) is a
+        // configuration problem: `run` stops at once with it (exit 78) instead of running blind.
+        if let refusal = write(&progress, final: false) { throw refusal }
         let tick = min(configuration.stateInterval, configuration.metricsFile == nil ? .seconds(3600) : configuration.metricsInterval)
         let (ticks, ticker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let stats = self.stats
@@ -64,7 +66,10 @@ final class StateFileService: Service, Sendable {
         try? await gracefulShutdown()
     }
 
-    private func write(_ progress: inout Progress, final: Bool) {
+    /// Writes what is due; returns the first refusal of an unsafe path (a `.configuration` error).
+    @discardableResult
+    private func write(_ progress: inout Progress, final: Bool) -> TunnelError? {
+        var refusal: TunnelError?
         let snapshot = stats.snapshot
         let now = WallClock.now()
         if snapshot.bytesDelivered != progress.lastBytes {
@@ -78,6 +83,7 @@ final class StateFileService: Service, Sendable {
                 try FileSystem.replace(path, json.rendered() + "\n", mode: 0o640)
                 progress.stateFailed = false
             } catch {
+                if error.code == .configuration && refusal == nil { refusal = error }
                 if !progress.stateFailed {
                     logger.warning("cannot write the state file; `entropy-tunnel status` will be stale: \(error.message)", metadata: ["path": "\(path)"])
                 }
@@ -92,11 +98,13 @@ final class StateFileService: Service, Sendable {
                 try FileSystem.replace(path, MetricsText.render(snapshot, process: process), mode: 0o644)
                 progress.metricsFailed = false
             } catch {
+                if error.code == .configuration && refusal == nil { refusal = error }
                 if !progress.metricsFailed {
                     logger.warning("cannot write the metrics file: \(error.message)", metadata: ["path": "\(path)"])
                 }
                 progress.metricsFailed = true
             }
         }
+        return refusal
     }
 }

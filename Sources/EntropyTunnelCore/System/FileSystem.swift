@@ -5,8 +5,9 @@ import Glibc
 
 /// Small file operations for the config file, keys and install, without Foundation.
 ///
-/// Writes go through `writeIfChanged`: it compares the content (and mode) first and leaves an
-/// identical file untouched (same inode, same mtime), so running `install` twice rewrites nothing.
+/// Writes go through `writeIfChanged` (on `SafeFile`): it compares the content (and mode) first
+/// and leaves an identical file untouched (same inode, same mtime), so running `install` twice
+/// rewrites nothing.
 public enum FileSystem {
     /// The whole file as UTF-8 text (`open`/`read`), at most `limit` bytes of it.
     public static func read(_ path: String, limit: Int = .max) throws(TunnelError) -> String {
@@ -17,11 +18,18 @@ public enum FileSystem {
     /// key or state file belongs would block the read forever: it is refused, and the open itself
     /// is non-blocking so it does not wait for a writer. A character device (`--config /dev/null`)
     /// is read non-blocking (one that has nothing is an error, not a wait) and at most 1 MiB of it.
+    ///
+    /// No link is followed that root (or this user) did not make where only they can change it
+    /// (`SafeFile.inspectForReading`), and the file opened must be the one inspected.
     public static func readBytes(_ path: String, limit: Int = .max) throws(TunnelError) -> [UInt8] {
+        let expected = try SafeFile.inspectForReading(path)
         let fd = try syscallValue("open") { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         defer { close(fd) }
         var info = stat()
         _ = try syscallValue("fstat") { fstat(fd, &info) }
+        if let expected, expected.st_dev != info.st_dev || expected.st_ino != info.st_ino {
+            throw TunnelError(.configuration, "refusing to read \(path): it changed while it was opened")
+        }
         var limit = limit
         switch info.st_mode & S_IFMT {
         case S_IFREG:
@@ -73,84 +81,41 @@ public enum FileSystem {
         case created, updated, unchanged
     }
 
-    /// Writes `content` to `path` with `mode` unless the file already holds exactly that content
-    /// with that mode. The new content goes to a temporary file that is renamed over the old one,
-    /// so a reader never sees half a file.
+    /// Writes `content` to `path` with `mode` (and `owner`) unless the file already holds exactly
+    /// that content with that mode. Through `SafeFile`: a temporary with a random name renamed
+    /// over the old file (a reader never sees half a file), and no link followed that root did
+    /// not make.
     @discardableResult
-    public static func writeIfChanged(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) -> Change {
-        try writeIfChanged(path, bytes: Array(content.utf8), mode: mode)
+    public static func writeIfChanged(_ path: String, _ content: String, mode: mode_t,
+                                      owner: SafeFile.Owner? = nil) throws(TunnelError) -> Change {
+        try SafeFile.writeIfChanged(path, Array(content.utf8), mode: mode, owner: owner)
     }
 
     /// `writeIfChanged` for content that need not be text (a copy of a file as it was).
     @discardableResult
-    public static func writeIfChanged(_ path: String, bytes content: [UInt8], mode: mode_t) throws(TunnelError) -> Change {
-        let existed = exists(path)
-        if existed, let old = try? readBytes(path), old == content {
-            if self.mode(path) == mode { return .unchanged }
-            _ = try syscallValue("chmod") { chmod(path, mode) }
-            return .updated
-        }
-        try makeDirectories(parent(of: path), mode: 0o755)
-        try writeAtomically(path, content[...], temporary: path + ".tmp-entropy-tunnel", mode: mode, sync: true)
-        return existed ? .updated : .created
+    public static func writeIfChanged(_ path: String, bytes content: [UInt8], mode: mode_t,
+                                      owner: SafeFile.Owner? = nil) throws(TunnelError) -> Change {
+        try SafeFile.writeIfChanged(path, content, mode: mode, owner: owner)
     }
 
-    /// Replaces `path` with `content` atomically (a temporary file in the same directory, then
-    /// `rename`), without `fsync`: for files in /run that a reboot empties anyway (state, metrics).
+    /// Replaces `path` with `content` atomically through `SafeFile`, without `fsync`: for files
+    /// in /run that a reboot empties anyway (state, metrics).
     public static func replace(_ path: String, _ content: String, mode: mode_t) throws(TunnelError) {
-        // Per process: two daemons given the same path must not truncate each other's temporary.
-        try writeAtomically(path, Array(content.utf8)[...], temporary: path + ".tmp-\(getpid())", mode: mode, sync: false)
+        try SafeFile.write(path, Array(content.utf8), mode: mode, policy: .runtime)
     }
 
-    /// Writes `content` to `temporary` with exactly `mode` (fchmod: the umask must not narrow it,
-    /// 0640 lets the group read status), fsyncs it when `sync`, and renames it onto `path`; the
-    /// temporary is removed on any failure.
-    private static func writeAtomically(_ path: String, _ content: ArraySlice<UInt8>, temporary: String, mode: mode_t,
-                                        sync: Bool) throws(TunnelError) {
-        let fd = try wrap(path) { () throws(TunnelError) in
-            try syscallValue("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
-        }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temporary) }
-        }
-        try wrap(path) { () throws(TunnelError) in
-            _ = try syscallValue("fchmod") { fchmod(fd, mode) }
-            var bytes = content
-            while !bytes.isEmpty {
-                let n = try syscallValue("write") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-                bytes = bytes.dropFirst(n)
-            }
-            if sync { _ = try syscallValue("fsync") { fsync(fd) } }
-            _ = try syscallValue("rename") { rename(temporary, path) }
-        }
-        ok = true
-    }
-
-    /// `mkdir -p` with `mode` for the directories it creates; returns those, outermost first.
+    /// `mkdir -p` with `mode` for the directories it creates, following no link root did not
+    /// make (`SafeFile.makeDirectories`); returns those, outermost first.
     @discardableResult
     public static func makeDirectories(_ path: String, mode: mode_t) throws(TunnelError) -> [String] {
-        if path.isEmpty || isDirectory(path) { return [] }
-        var created = try makeDirectories(parent(of: path), mode: mode)
-        if mkdir(path, mode) == 0 {
-            created.append(path)
-        } else {
-            let code = errno
-            if code == EEXIST && isDirectory(path) { return created }
-            let err = Errno(rawValue: code == EEXIST ? ENOTDIR : code)
-            throw TunnelError(.system, "cannot create directory \(path): \(err)", errno: err)
-        }
-        return created
+        try SafeFile.makeDirectories(path, mode: mode)
     }
 
-    /// Removes a file; a missing file is not an error. Returns whether something was removed.
+    /// Removes a file (a link itself, never its target); a missing file is not an error.
+    /// Returns whether something was removed.
     @discardableResult
     public static func remove(_ path: String) throws(TunnelError) -> Bool {
-        if unlink(path) == 0 { return true }
-        if errno == ENOENT { return false }
-        let err = Errno(rawValue: errno)
-        throw TunnelError(.system, "cannot remove \(path): \(err)", errno: err)
+        try SafeFile.remove(path)
     }
 
     /// What `removeDirectoryIfEmpty` did.
@@ -177,14 +142,5 @@ public enum FileSystem {
         guard let slash = path.lastIndex(of: "/") else { return "" }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
-    }
-
-    /// Runs `body`, adding `path` to the message of a system error.
-    private static func wrap<T>(_ path: String, _ body: () throws(TunnelError) -> T) throws(TunnelError) -> T {
-        do throws(TunnelError) {
-            return try body()
-        } catch {
-            throw TunnelError(error.code, "cannot write \(path): \(error.message)", errno: error.errno)
-        }
     }
 }
