@@ -102,9 +102,14 @@ extension KeysCommand {
                 print("pinned hosts: cannot read \(knownHosts): \(error.message) (run as root)")
                 return
             }
-            let entries = KnownHostsFile.entries(text)
-            print("pinned hosts in \(knownHosts): \(entries.isEmpty ? "none" : "")")
-            for entry in entries { print("  \(entry.names) \(entry.key.type.rawValue) \(entry.key.fingerprint)") }
+            // As the daemon reads the file: hashed, tab-separated and wildcard lines included.
+            let (pins, warnings) = KnownHostsFile.listing(text, path: knownHosts)
+            print("pinned hosts in \(knownHosts): \(pins.isEmpty ? "none" : "")")
+            for pin in pins {
+                let line = "  line \(pin.line): \(pin.revoked ? "@revoked " : "")\(pin.hosts) \(pin.key.type.rawValue) \(pin.key.fingerprint)"
+                print(PrintableText.escape(line, for: .terminal))
+            }
+            for warning in warnings { print(PrintableText.escape("  " + warning, for: .terminal)) }
         }
     }
 
@@ -112,7 +117,14 @@ extension KeysCommand {
         package init() {}
 
         package static let configuration = CommandConfiguration(
-            abstract: "Remove a host's pinned key(s) from known_hosts (the service then refuses that host until `keys trust`).")
+            abstract: "Remove a host's pinned key(s) from known_hosts (the service then refuses that host until `keys trust`).",
+            discussion: """
+                Every line that pins a key for the host as `entropy-tunnel run` matches it (hashed names, any case, \
+                wildcards, tab-separated fields, [host]:port) is reported with its line number and removed: a hashed \
+                line whole, a pattern list without the host's own name. A line that would still match after that \
+                (a wildcard or negated pattern that also covers other hosts) is kept and named, and the command \
+                exits 1: edit that line by hand.
+                """)
 
         @Argument(help: ArgumentHelp("The entropy host: HOST, HOST:PORT or [IPv6]:PORT, as pinned.", valueName: "host"))
         package var host: String
@@ -121,22 +133,37 @@ extension KeysCommand {
         package var knownHosts: String = "/etc/entropy-tunnel/known_hosts"
 
         package func run() async throws {
+            var stillTrusted = false
             do {
                 let spec = try HostSpec(parsing: host)
                 guard let existing = try FileSystem.readIfExists(knownHosts) else {
                     print("\(knownHosts): does not exist, nothing pinned")
                     return
                 }
-                let (kept, removed) = KnownHostsFile.removing(existing, host: spec)
-                guard removed > 0 else {
-                    print("\(knownHosts): unchanged (\(spec.knownHostsName) is not pinned in it)")
+                // The daemon's own matcher decides which lines pin the host.
+                let result = KnownHostsFile.untrusting(existing, host: spec)
+                guard !result.matches.isEmpty else {
+                    print("\(knownHosts): unchanged (no line pins \(spec.knownHostsName), as entropy-tunnel run matches it)")
                     return
                 }
-                try FileSystem.writeIfChanged(knownHosts, kept, mode: FileSystem.mode(knownHosts) ?? 0o644)
+                if !result.removed.isEmpty {
+                    try FileSystem.writeIfChanged(knownHosts, result.text, mode: FileSystem.mode(knownHosts) ?? 0o644)
+                }
+                for match in result.matches {
+                    let what = "\(knownHosts):\(match.line): \(match.hosts) \(match.type.rawValue) \(match.fingerprint)"
+                    print(PrintableText.escape(match.kept == nil ? "removed \(what)" : "NOT removed \(what): \(match.kept!)", for: .terminal))
+                }
+                let removed = result.removed.count
                 print("\(knownHosts): removed \(removed) pin\(removed == 1 ? "" : "s") of \(spec.knownHostsName)")
+                if !result.kept.isEmpty {
+                    printError("entropy-tunnel: \(spec.knownHostsName) is still trusted through \(result.kept.count) line" +
+                               "\(result.kept.count == 1 ? "" : "s") of \(knownHosts) that also cover other hosts (see above)")
+                    stillTrusted = true
+                }
             } catch {
                 fail(error)
             }
+            if stillTrusted { throw ExitCode(1) }
         }
     }
 
