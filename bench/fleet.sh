@@ -96,7 +96,8 @@ run_mode() {  # MODE
     for _ in $(seq 50); do [ -p "$DIR/shared/device.fifo" ] && break; sleep 0.1; done
     local remote connection
     if [ "$mode" = on-demand ]; then
-        remote="$ET serve --device $DIR/shared/device.fifo"; connection=on-demand
+        # All clients here share one key: lift the per-key rate and session cap of serve.
+        remote="$ET serve --device $DIR/shared/device.fifo --rate 1M/s --max-sessions 1000"; connection=on-demand
     else
         remote="dd if=$DIR/shared/device.fifo bs=512 status=none"; connection=persistent
     fi

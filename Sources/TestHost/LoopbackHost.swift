@@ -113,6 +113,7 @@ public final class LoopbackHost: @unchecked Sendable {
             AllowUsers \(user)
             LogLevel VERBOSE
             PidFile none
+            ExposeAuthInfo yes
 
             """
         try config.writeReplacing(toFile: directory + "/sshd_config")

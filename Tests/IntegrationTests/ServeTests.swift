@@ -64,6 +64,8 @@ struct ServeTests {
             process.standardInput = input
             process.standardOutput = output
             process.standardError = errors
+            // Not under sshd: no client is known, so serve keeps a bucket of its own (no budget files).
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SSH_") }
             if let outputPipeSize { _ = fcntl(output.fileHandleForWriting.fileDescriptor, setPipeSize, outputPipeSize) }
             try process.run()
         }
@@ -193,7 +195,7 @@ struct ServeTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let device = try CountingDevice(directory: dir)
         for input in ["", "4096\n4096\n"] {
-            let serve = try DirectServe(["--device", device.path, "--rate", "1/s"])
+            let serve = try DirectServe(["--device", device.path, "--rate", "9/s"])
             serve.send(input)
             #expect(serve.read(23).count == 23)
             kill(serve.process.processIdentifier, SIGTERM)

@@ -3,7 +3,7 @@
 public struct ServeError: Error, CustomStringConvertible, Sendable {
     /// The kind of failure; each has its own exit status (documented in `serve --help`).
     public struct Code: Hashable, Sendable {
-        fileprivate enum Base: Hashable, Sendable { case malformedRequest, deviceUnusable, deviceFailed, output }
+        fileprivate enum Base: Hashable, Sendable { case malformedRequest, deviceUnusable, deviceFailed, output, tooManySessions, budget }
         fileprivate let base: Base
         private init(_ base: Base) { self.base = base }
 
@@ -15,6 +15,10 @@ public struct ServeError: Error, CustomStringConvertible, Sendable {
         public static let deviceFailed = Code(.deviceFailed)
         /// Writing to the client failed other than by the client going away (74, EX_IOERR).
         public static let output = Code(.output)
+        /// The client key already has `--max-sessions` sessions open (75, EX_TEMPFAIL: retry later).
+        public static let tooManySessions = Code(.tooManySessions)
+        /// The per-key budget files cannot be kept (73, EX_CANTCREAT).
+        public static let budget = Code(.budget)
 
         /// The exit status of `serve` for this kind.
         public var exitStatus: Int32 {
@@ -22,6 +26,8 @@ public struct ServeError: Error, CustomStringConvertible, Sendable {
             case .malformedRequest: 65
             case .deviceUnusable: 66
             case .deviceFailed, .output: 74
+            case .tooManySessions: 75
+            case .budget: 73
             }
         }
     }

@@ -5,7 +5,9 @@ import Glibc
 import SystemPackage
 
 /// One run of `entropy-tunnel serve`: the magic line, then request after request from `input`
-/// answered on `output` with bytes read from the device, under the token bucket.
+/// answered on `output` with bytes read from the device, under the client key's shared budget
+/// (`ClientBudgetFiles`; a bucket of its own when no client is known), until the client closes
+/// its side or asks for nothing for `idleTimeout`.
 ///
 /// Blocking by design (it is a forced command with one client): every wait is a `poll()`; the
 /// device is read only for bytes a request asked for, at most 512 bytes a read, and only once the
@@ -16,8 +18,10 @@ public final class ServeSession {
     public struct Options: Sendable {
         public var device = "/dev/hwrng"
         public var maxRequest = ServeProtocol.defaultMaxRequest
-        /// Bytes per second per connection.
+        /// Bytes per second per client key (per connection when the client is not known).
         public var rate = ServeSession.defaultRate
+        /// A session that asks for nothing this long ends (exit 0).
+        public var idleTimeout: Duration = ServeSession.defaultIdleTimeout
 
         public init() {}
     }
@@ -27,10 +31,12 @@ public final class ServeSession {
         public var bytes = 0
         public var requests = 0
         public var duration: Duration = .zero
-        /// `eof` (the client closed its side), `client-gone` (writing to it failed), or the
-        /// error's message.
+        /// `eof` (the client closed its side), `client-gone` (writing to it failed), `idle` (no
+        /// request for `idleTimeout`), or the error's message.
         public var result = "eof"
         public var error: ServeError?
+
+        public init() {}
 
         /// The syslog line: one event, key=value.
         public func line(device: String, client: String?) -> String {
@@ -48,15 +54,27 @@ public final class ServeSession {
     /// half of a slow RNG from the rest of the fleet.
     public static let defaultRate = 2048
 
+    /// The default idle timeout: 5 minutes. On-demand clients (the kernel sink's default) close
+    /// their session after each fill; a session that asks for nothing that long is parked and
+    /// costs the host an sshd and a serve process.
+    public static let defaultIdleTimeout: Duration = .seconds(300)
+
+    /// The lowest `--rate`: one 512-byte health window within 60 s, a client's default data
+    /// timeout (512 / 60 rounded up). Less, and every client would report a stuck RNG.
+    public static let lowestRate = (ServeProtocol.deviceReadSize + 59) / 60
+
     private let options: Options
     private let input: Int32
     private let output: Int32
     private var device: Int32 = -1
+    /// The client key's shared budget; nil: a bucket for this session only.
+    private let budget: ClientBudgetFiles?
 
-    public init(options: Options, input: Int32 = 0, output: Int32 = 1) {
+    public init(options: Options, input: Int32 = 0, output: Int32 = 1, budget: ClientBudgetFiles? = nil) {
         self.options = options
         self.input = input
         self.output = output
+        self.budget = budget
     }
 
     deinit { if device >= 0 { Glibc.close(device) } }
@@ -116,15 +134,20 @@ public final class ServeSession {
         var block = [UInt8](repeating: 0, count: ServeProtocol.deviceReadSize)
         defer { block.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
         var index = 0
+        var idleSince = Instant.now
         while true {
-            // The next request from what was read, reading more (blocking) when none is complete.
+            // The next request from what was read, reading more when none is complete; a client
+            // that asks for nothing for the idle timeout is let go.
             var request: Int?
             while request == nil {
                 if index == pending.count {
+                    var poller = Poller()
+                    poller.add(input, .readable)
+                    let ready = (try? poller.wait(until: idleSince + options.idleTimeout)) ?? true
+                    if !ready { return "idle" }
                     let n = chunk.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
                     if n < 0 {
-                        if errno == EINTR { continue }
-                        if errno == EAGAIN { waitFor(input, .readable); continue }
+                        if errno == EINTR || errno == EAGAIN { continue }
                         return "eof"  // stdin gone: the client is gone
                     }
                     if n == 0 { return "eof" }
@@ -141,7 +164,7 @@ public final class ServeSession {
                 }
             }
             guard let count = request else { continue }
-            let due = bucket.take(count, at: .now)
+            let due = try budget?.take(count, rate: options.rate, capacity: options.maxRequest) ?? bucket.take(count, at: .now)
             if due > .now {
                 // The rate cap: a timed wait, cut short by the client going away (its pipe's
                 // error or hang-up: no events asked for).
@@ -159,6 +182,7 @@ public final class ServeSession {
                 summary.bytes += n
             }
             summary.requests += 1
+            idleSince = .now
         }
     }
 
