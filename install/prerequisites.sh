@@ -3,7 +3,7 @@
 # tested: libssh2's headers, OpenSSH (the harness's sshd and the benchmark's client), rngd,
 # and the tools the tests and benchmarks drive. Installs only what is missing. Sourced or run.
 set -euo pipefail
-PACKAGES=(libssh2-1-dev pkg-config openssh-server openssh-client rng-tools5 systemd strace perl procps iproute2 util-linux bsdutils passwd time man-db groff-base python3-prometheus-client dpkg-dev binutils)
+PACKAGES=(libssh2-1-dev pkg-config openssh-server openssh-client rng-tools5 systemd strace perl procps iproute2 util-linux bsdutils passwd time man-db groff-base python3-prometheus-client python3-paramiko dpkg-dev binutils)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -173,10 +173,13 @@ extension KeysCommand {
         package static let configuration = CommandConfiguration(
             abstract: "On the entropy host, as root: undo `keys authorize` (key lines, udev rule, device access, sshd drop-in).",
             discussion: """
-                Removes the user's entropy-tunnel key lines from its authorized_keys (only the one given with --key, \
-                if given; lines that are not restrict,command="..." stay), the udev rule keys authorize wrote, the user's \
-                group access to the device (back to group root, mode 0600), and the sshd drop-in of --sshd-drop-in \
-                (then reloads sshd). The user itself stays: the output says how to remove it.
+                Removes the key lines keys authorize wrote from the user's authorized_keys (those ending with the \
+                comment word entropy-tunnel:keys-authorize, and lines forcing `entropy-tunnel serve`; with --key, every \
+                line of that key instead); the administrator's other keys, restrict,command= ones included, stay and \
+                are counted in the output. Then the udev rule keys authorize wrote, the user's group access to the \
+                device (back to group root, mode 0600), and the sshd drop-in of --sshd-drop-in (then reloads sshd). \
+                authorized_keys is read and written without following any link the user planted. The user itself \
+                stays: the output says how to remove it.
                 """)
 
         @Option(help: "The user the client logs in as.")

@@ -111,7 +111,11 @@ package struct KeysCommand: AsyncParsableCommand {
                 Creates the user if missing (shell /bin/sh, password field '*'), gives the user read access to the \
                 RNG device (udev rule plus group and mode now), runs the forced command as the user for 16 bytes to \
                 prove it works, then writes the restricted authorized_keys line (restrict,command="...": no shell, \
-                no forwarding; the same key is never added twice), and prints the sshd_config block to add. \
+                no forwarding; `entropy-tunnel serve` gets --client with the key's fingerprint, its budget on this \
+                host; the comment ends with entropy-tunnel:keys-authorize; the same key is never added twice), and \
+                prints the sshd_config block to add (with MaxSessions, ClientAliveInterval and ExposeAuthInfo). \
+                ~/.ssh and authorized_keys are written as root without following any link the user could plant: \
+                a symbolic link there, or a file or directory that is neither the user's nor root's, is refused. \
                 An existing user keeps its shell and password field unless --force. If the proof fails, what the \
                 command changed is undone.
                 """)

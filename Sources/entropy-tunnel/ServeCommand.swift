@@ -144,7 +144,7 @@ package struct ServeCommand: AsyncParsableCommand {
             return ServeSession(options: settings, budget: budget).run()
         }
         // The syslog line carries the client's id and error text: escaped for the log.
-        ServeLog.summary(PrintableText.escape(summary.line(device: device, client: identity?.description), for: .syslog))
+        ServeLog.summary(PrintableText.escape(summary.line(device: device, client: identity), for: .syslog))
         if let error = summary.error {
             printError(PrintableText.escape(error.message, for: .syslog))
             throw ExitCode(error.code.exitStatus)

@@ -39,16 +39,16 @@ public final class ServeSession {
         public init() {}
 
         /// The syslog line: one event, key=value.
-        public func line(device: String, client: String?) -> String {
+        public func line(device: String, client: ServeClient?) -> String {
             var text = "session ended bytes=\(bytes) requests=\(requests) duration_ms=\(duration.nanoseconds / 1_000_000) device=\(device)"
-            if let client { text += " client=\(client)" }
+            if let client { text += " client=\(client.id) client_from=\(client.source.rawValue)" }
             text += " result=\(error == nil ? result : "error")"
             if let error { text += " status=\(error.code.exitStatus) error=\"\(error.message)\"" }
             return text
         }
     }
 
-    /// The default per-connection rate: 2 KiB/s. See `serve --help`: a TPM-class RNG gives a few
+    /// The default per-key rate: 2 KiB/s. See `serve --help`: a TPM-class RNG gives a few
     /// KB/s, and a client's steady need is tens of bytes a minute, so 2K/s lets any one client
     /// boot quickly (one 4K burst, then 2K/s) while no single client can take more than about
     /// half of a slow RNG from the rest of the fleet.

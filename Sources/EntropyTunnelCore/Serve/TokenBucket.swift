@@ -1,4 +1,5 @@
-/// A token bucket as a value: the host's per-connection rate cap. It holds up to `capacity`
+/// A token bucket as a value: the rate cap of a `serve` whose client is not known (not under
+/// sshd; `ClientBudget` shares one per key otherwise). It holds up to `capacity`
 /// tokens (bytes), refills at `rate` bytes per second, starts full, and tells when a request may
 /// be answered. No I/O; the clock is passed in.
 public struct TokenBucket: Sendable, Equatable {
