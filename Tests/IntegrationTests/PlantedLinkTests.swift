@@ -27,6 +27,14 @@ struct PlantedLinkTests {
             chmod(path, 0o600)
         }
 
+        /// A target already known to have changed (a device node, checked by the case itself).
+        static let changed = Target(changedPath: "")
+
+        private init(changedPath: String) {
+            path = changedPath
+            content = []
+        }
+
         /// Content, owner root:root and mode 0600 as before.
         var unchanged: Bool {
             var st = stat()
@@ -195,6 +203,23 @@ struct PlantedLinkTests {
             #expect(result.status == 78 && result.stderr.contains("refusing"), "drop-in: \(result.stderr)")
             outcomes.append(Outcome(name: "sshd drop-in", result: result, targets: [target]))
         }
+        // --device through a link another user planted in /tmp: the real device keeps its group and mode.
+        do {
+            let (_, target) = try freshHome("device")
+            let sticky = try Self.directory(scratch, "device-sticky", owner: 0, mode: 0o1777)
+            let other = try hwrngStandIn(in: try Self.directory(scratch, "device-real", owner: 0))
+            try Self.plant(sticky + "/hwrng", pointingAt: other, owner: Self.nobody)
+            var command = authorize
+            command[command.firstIndex(of: device)! ] = sticky + "/hwrng"
+            command[command.firstIndex(of: "dd if=\(device) bs=512 status=none")!] = "dd if=\(sticky)/hwrng bs=512 status=none"
+            let result = try runTunnel(command)
+            var st = stat()
+            stat(other, &st)
+            #expect(st.st_gid == 0 && st.st_mode & 0o7777 == 0o600, "device: group \(st.st_gid) mode \(String(st.st_mode & 0o7777, radix: 8))")
+            #expect(result.status == 78 && result.stderr.contains("symbolic link"), "device: \(result.stderr)")
+            outcomes.append(Outcome(name: "--device (a link in /tmp to another device)", result: result,
+                                    targets: [target] + (st.st_gid == 0 && st.st_mode & 0o7777 == 0o600 ? [] : [Target.changed])))
+        }
         try? FileManager.default.removeItem(atPath: home)
         return outcomes
     }
@@ -219,6 +244,20 @@ struct PlantedLinkTests {
                 #expect(result.status == 78 && result.stderr.contains("refusing to write \(path)"), "\(file) in \(kind): \(result.stderr)")
                 outcomes.append(Outcome(name: "\(file) file in \(kind)", result: result, targets: [target]))
             }
+        }
+        // The FIFO: a link in /tmp to a root directory, as the FIFO's directory.
+        do {
+            let sticky = try Self.directory(scratch, "fifo-sticky", owner: 0, mode: 0o1777)
+            let rootDirectory = try Self.directory(scratch, "fifo-root", owner: 0)
+            let target = try Target(rootDirectory + "/existing")
+            try Self.plant(sticky + "/run", pointingAt: rootDirectory, owner: Self.nobody)
+            let result = try Shell.capture(tunnelBinary, ["run"] + connectionArguments(host) +
+                                           ["--sink", "fifo", "--fifo", sticky + "/run/entropy.fifo", "--state-file", scratch + "/fifo.state.json"])
+            #expect(result.status == 78 && result.stderr.contains("symbolic link"), "fifo: \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: rootDirectory + "/entropy.fifo"), "a FIFO was made in the root directory")
+            let clean = !FileManager.default.fileExists(atPath: rootDirectory + "/entropy.fifo")
+            outcomes.append(Outcome(name: "FIFO directory (a link in /tmp to a root directory)", result: result,
+                                    targets: [target] + (clean ? [] : [Target.changed])))
         }
         // In a root-owned directory only root could plant a link; one there is still not followed.
         let target = try Target(scratch + "/root-state-own")

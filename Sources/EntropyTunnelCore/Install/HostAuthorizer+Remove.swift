@@ -53,6 +53,7 @@ extension HostAuthorizer {
                 steps.append("\(device): left alone (\(refusal))")
             } else {
                 var st = stat()
+                try Self.checkDevicePath(device)
                 if stat(device, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR, st.st_gid == account.gid {
                     guard chown(device, uid_t.max, 0) == 0, chmod(device, 0o600) == 0 else {
                         let err = errno

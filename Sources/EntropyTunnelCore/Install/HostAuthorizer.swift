@@ -206,6 +206,7 @@ public struct HostAuthorizer: Sendable {
     }
 
     func grantDeviceAccess(_ account: Account, _ report: inout Report, _ changes: inout [Change]) async throws(TunnelError) {
+        try Self.checkDevicePath(device)
         var st = stat()
         guard stat(device, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else {
             throw TunnelError(.configuration,
@@ -257,6 +258,14 @@ public struct HostAuthorizer: Sendable {
                               "; check that \(user) can read the device (`ls -l \(ShellQuote.quote(device))`) and that the command is right")
         }
         return output
+    }
+
+    /// The device's group and mode are changed by path (`chown`, `chmod`): the path must not pass
+    /// through a link another user made, nor lie in a directory others can change (/tmp), where
+    /// a planted link could hand another device or file to the account.
+    static func checkDevicePath(_ device: String) throws(TunnelError) {
+        _ = try SafeFile.isTrustedLink(device, verb: "change the group of")
+        _ = try SafeFile.openParent(of: device, policy: SafeFile.Policy(createDirectories: nil), verb: "change the group of")
     }
 
     // MARK: - Account lookup

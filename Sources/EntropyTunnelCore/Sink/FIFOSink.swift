@@ -71,8 +71,9 @@ public final class FIFOSink: ByteSink {
     /// Creates the FIFO if missing and opens it read-write, non-blocking; checks on the open
     /// descriptor that it is a FIFO of ours (nothing swapped in between) and sets its mode and group.
     private static func createAndOpen(_ path: String, groupID: gid_t?) throws(TunnelError) -> (Int32, stat) {
-        try createIfMissing(path)
-        let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+        let directory = try createIfMissing(path)
+        let name = path.split(separator: "/").last.map(String.init) ?? ""
+        let fd = openat(directory.fd, name, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
             throw TunnelError(.sink, "cannot open FIFO \(path): \(String(cString: strerror(errno)))")
         }
@@ -102,19 +103,24 @@ public final class FIFOSink: ByteSink {
         return (fd, st)
     }
 
-    private static func createIfMissing(_ path: String) throws(TunnelError) {
-        let directory = FileSystem.parent(of: path)
+    /// Reaches the FIFO's directory without following a link another user made (`SafeFile`,
+    /// creating missing directories 0755), checks it, and creates the FIFO in it if missing
+    /// (`mkfifoat` relative to the directory's descriptor). Returns the directory.
+    private static func createIfMissing(_ path: String) throws(TunnelError) -> SafeFile.Directory {
+        let directory: SafeFile.Directory
         do throws(TunnelError) {
-            try FileSystem.makeDirectories(directory, mode: 0o755)
+            (directory, _) = try SafeFile.openParent(of: path, policy: SafeFile.Policy(createDirectories: 0o755), checkDirectory: false,
+                                                     verb: "create the FIFO")
         } catch {
             throw TunnelError(.sink, error.message, errno: error.errno)
         }
-        try checkDirectory(directory, forFIFO: path)
+        try checkDirectory(directory.path, forFIFO: path)
+        let name = path.split(separator: "/").last.map(String.init) ?? ""
         var st = stat()
-        if lstat(path, &st) == 0 {
+        if fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
             let kind: String
             switch st.st_mode & S_IFMT {
-            case S_IFIFO: return
+            case S_IFIFO: return directory
             case S_IFREG: kind = "a regular file"
             case S_IFDIR: kind = "a directory"
             case S_IFLNK: kind = "a symbolic link"
@@ -127,9 +133,10 @@ public final class FIFOSink: ByteSink {
         guard errno == ENOENT else {
             throw TunnelError(.sink, "cannot check --fifo \(path): \(String(cString: strerror(errno)))")
         }
-        if mkfifo(path, 0o600) != 0 && errno != EEXIST {
+        if mkfifoat(directory.fd, name, 0o600) != 0 && errno != EEXIST {
             throw TunnelError(.sink, "cannot create FIFO \(path): \(String(cString: strerror(errno)))")
         }
+        return directory
     }
 
     /// Refuses a FIFO directory that another user could write to: it must belong to root or to
