@@ -151,7 +151,7 @@ extension KeysCommand {
                 }
                 for match in result.matches {
                     let what = "\(knownHosts):\(match.line): \(match.hosts) \(match.type.rawValue) \(match.fingerprint)"
-                    print(PrintableText.escape(match.kept == nil ? "removed \(what)" : "NOT removed \(what): \(match.kept!)", for: .terminal))
+                    print(PrintableText.escape(match.kept.map { "NOT removed \(what): \($0)" } ?? "removed \(what)", for: .terminal))
                 }
                 let removed = result.removed.count
                 print("\(knownHosts): removed \(removed) pin\(removed == 1 ? "" : "s") of \(spec.knownHostsName)")

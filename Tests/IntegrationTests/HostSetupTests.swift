@@ -79,6 +79,10 @@ struct HostSetupTests {
         // sshd reads the drop-in: -T shows the Match block's settings for that user.
         let effective = try Shell.capture("/usr/sbin/sshd", ["-T", "-f", config, "-C", "user=\(user),host=h,addr=127.0.0.1"])
         #expect(effective.stdout.contains("permittty no") && effective.stdout.contains("forcecommand dd if=\(device)"), "\(effective.stdout)")
+        // The limits for a key's sessions, and the key's identity for serve's budget.
+        for setting in ["maxsessions 1", "clientaliveinterval 15", "clientalivecountmax 3", "exposeauthinfo yes"] {
+            #expect(effective.stdout.contains(setting), "\(setting): \(effective.stdout)")
+        }
 
         // A configuration sshd refuses: the drop-in is removed and sshd's own words are shown.
         let brokenDir = try makeScratchDirectory()
