@@ -54,7 +54,7 @@ extension ParsableArguments {
     /// option's property is named after its setting's key (`dataTimeout` for `data_timeout`), so
     /// no option needs a line of its own to reach the configuration. (Call it on parsed
     /// arguments only: an unparsed `Option` has no value.)
-    var givenSettings: [(setting: Setting, value: TOMLValue)] {
+    package var givenSettings: [(setting: Setting, value: TOMLValue)] {
         Mirror(reflecting: self).children.compactMap { child in
             guard let label = child.label, let flag = child.value as? any SettingFlag,
                   let setting = Settings.flagged(Self.settingKey(property: label)), let value = flag.givenValue else { return nil }
@@ -79,7 +79,7 @@ extension ParsableArguments {
     }
 
     /// `data_timeout` for the property `_dataTimeout` (the wrapper's storage).
-    static func settingKey(property label: String) -> String {
+    package static func settingKey(property label: String) -> String {
         var key = ""
         for c in label.drop(while: { $0 == "_" }) {
             if c.isUppercase { key += "_" + c.lowercased() } else { key.append(c) }
