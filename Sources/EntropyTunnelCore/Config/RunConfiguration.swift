@@ -127,7 +127,7 @@ public struct RunConfiguration: Sendable {
     }
 
     private func validateSettings() throws(TunnelError) {
-        for setting in Settings.commandLine {
+        for setting in Settings.commandLine where setting.checksFlag {
             if let value = setting.binding.get(self) { try setting.check(value) }
         }
     }

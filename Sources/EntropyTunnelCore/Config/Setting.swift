@@ -81,6 +81,11 @@ public struct Setting: Sendable {
     public let reload: Reload
     /// A flag only (hidden, for tests), not a config key.
     public let commandLineOnly: Bool
+    /// Whether a value given as a flag is checked by the table (as it is parsed, and when a
+    /// configuration is built); a value in the file always is. Off only where the value is
+    /// checked where it is used instead (`rngd`: `run` when it looks for rngd, `install` in the
+    /// config it writes and reads back before writing anything).
+    public let checksFlag: Bool
     /// How messages name what is expected (`a port number`); nil: from the kind.
     let expected: String?
     let example: Example
@@ -89,7 +94,7 @@ public struct Setting: Sendable {
 
     init(_ key: String, _ valueName: String, _ kind: Kind, default defaultValue: SettingValue?, note defaultNote: String? = nil,
          _ binding: Binding, reload: Reload, scope: Scope, expected: String? = nil, commandLineOnly: Bool = false,
-         summary: String, example: Example) {
+         checksFlag: Bool = true, summary: String, example: Example) {
         self.key = key
         self.valueName = valueName
         self.kind = kind
@@ -99,6 +104,7 @@ public struct Setting: Sendable {
         self.scope = scope
         self.reload = reload
         self.commandLineOnly = commandLineOnly
+        self.checksFlag = checksFlag
         self.expected = expected
         self.example = example
         self.binding = binding

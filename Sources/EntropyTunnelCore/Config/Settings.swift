@@ -245,7 +245,7 @@ public enum Settings {
 
     public static let rngd = Setting(
         "rngd", "path", .file, default: nil, .optionalString(\.rngdPath),
-        reload: .restart, scope: .daemon,
+        reload: .restart, scope: .daemon, checksFlag: false,
         summary: "The rngd binary (default: rngd on PATH, else /usr/sbin/rngd).",
         example: .init(comment: """
             The rngd program (Debian: package rng-tools5 or rng-tools-debian). Default: the first rngd
