@@ -90,6 +90,34 @@ struct TOMLDocumentTests {
         #expect(error?.message.contains("larger than 1 MiB") == true)
     }
 
+    @Test("a file of 1 MiB of keys or of one array parses in linear time: no quadratic search on hostile input")
+    func largeInputsAreLinear() throws {
+        var keys = ""
+        var n = 0
+        while keys.utf8.count < TOMLDocument.sizeLimit - 32 { keys += "k\(n) = \(n)\n"; n += 1 }
+        let array = "a = [" + String(repeating: "\"x\", ", count: (TOMLDocument.sizeLimit - 16) / 5) + "]\n"
+        for text in [keys, array] {
+            let start = ContinuousClock.now
+            let document = try parse(text)
+            let elapsed = ContinuousClock.now - start
+            print("parsed \(text.utf8.count) bytes (\(document.entries.count) keys) in \(elapsed)")
+            #expect(elapsed < .seconds(5), "\(elapsed)")
+        }
+    }
+
+    @Test("the example config with every key set: parse time per run (printed), and far below a millisecond")
+    func exampleParseTime() throws {
+        let text = ConfigExample.text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("#") && $0.dropFirst().contains(" = ") && !$0.hasPrefix("# ") ? String($0.dropFirst()) : String($0) }
+            .joined(separator: "\n")
+        let runs = 2000
+        let start = ContinuousClock.now
+        for _ in 0..<runs { _ = try ConfigFile.parse(text, path: "c.toml") }
+        let each = (ContinuousClock.now - start) / runs
+        print("ConfigFile.parse of the example with every key set (\(text.utf8.count) bytes): \(each) per parse")
+        #expect(each < .milliseconds(1), "\(each)")
+    }
+
     @Test("messages show a key's or value's control characters escaped, never raw")
     func printableMessages() {
         let error = #expect(throws: TunnelError.self) { try ConfigFile.parse("\"a\\u001b[2Jb\" = 1\n", path: "c.toml") }

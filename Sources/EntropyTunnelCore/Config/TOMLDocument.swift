@@ -103,6 +103,8 @@ extension TOMLDocument {
         /// Where the current line starts, for columns.
         var lineStart = 0
         var entries: [Entry] = []
+        /// Each key's line, to refuse one set twice without a quadratic search.
+        var lines: [String: Int] = [:]
 
         init(bytes: UnsafeBufferPointer<UInt8>, path: String) {
             self.bytes = bytes
@@ -217,11 +219,12 @@ extension TOMLDocument {
             let valueColumn = column(at: index)
             let value = try self.value(inArray: false)
             try endOfLine()
-            if let first = entries.first(where: { $0.key == name }) {
+            if let first = lines[name] {
                 throw TunnelError(.configuration,
                                   "\(path):\(keyLine): '\(TOMLValue.printable(name, limit: 64))' is set twice (also on line " +
-                                  "\(first.line)); keep one")
+                                  "\(first)); keep one")
             }
+            lines[name] = keyLine
             entries.append(Entry(key: name, value: value, line: keyLine, column: valueColumn))
         }
 
