@@ -175,7 +175,3 @@ struct SettingsSaidOnceTests {
 extension Setting {
     var isHosts: Bool { if case .hosts = kind { true } else { false } }
 }
-
-extension Setting.Kind {
-    var isWords: Bool { if case .words = self { true } else { false } }
-}
