@@ -26,8 +26,8 @@ case $PER_TARGET in ''|*[!0-9]*) echo "usage: install/fuzz.sh [SECONDS] [TARGET.
 SCRATCH=$ROOT/.build-fuzz
 BIN=$SCRATCH/release/entropy-tunnel-fuzz
 echo "== building the fuzzer (release, -sanitize=fuzzer,address)"
-# Swift code gets libFuzzer's coverage and ASan from -sanitize; the C/C++ of the dependencies
-# (TOMLKit's toml++, which parses config.toml) gets the same through -fsanitize=fuzzer-no-link.
+# Swift code gets libFuzzer's coverage and ASan from -sanitize; the C of the dependencies (swift-
+# system's and CSystemShims' few C files) gets the same through -fsanitize=fuzzer-no-link.
 # lld: the gold linker crashes on this link.
 (cd Fuzz && swift build -c release --scratch-path "$SCRATCH" \
     -Xswiftc -sanitize=fuzzer,address \

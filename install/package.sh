@@ -156,9 +156,9 @@ install -m 0644 install/config.toml.example "$DOC/examples/config.toml"
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: entropy-tunnel
 Comment: /usr/bin/entropy-tunnel is built with the Swift runtime (standard library, Concurrency,
- Synchronization, Foundation's FoundationEssentials and FoundationInternationalization with
- its ICU) and its Swift package dependencies linked in statically; their licenses follow the
- project's own. The Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.
+ Synchronization, Foundation's FoundationEssentials) and its Swift package dependencies linked
+ in statically; their licenses follow the project's own. The Apache License 2.0 is in
+ /usr/share/common-licenses/Apache-2.0.
 
 Files: *
 Copyright: 2026 The entropy-tunnel authors
@@ -179,18 +179,6 @@ Files: statically-linked/swift-argument-parser
 Copyright: 2019-2026 Apple Inc. and the Swift project authors
  2019-2026 the Swift Server Workgroup project authors
 License: Apache-2.0 with Runtime Library Exception
-
-Files: statically-linked/swift-foundation-icu
-Copyright: 1991-2026 Unicode, Inc. and others
-License: Unicode-DFS-2016
-
-Files: statically-linked/TOMLKit
-Copyright: 2021-2024 Jeff Lebrun
-License: MIT
-
-Files: statically-linked/tomlplusplus
-Copyright: Mark Gillard <mark.gillard@outlook.com.au>
-License: MIT
 
 License: MIT
 EOF

@@ -15,14 +15,11 @@
 #   so ASan cannot see it touch freed memory; without the fill, the stale contents in ASan's
 #   quarantine let a use-after-free inside libssh2 "work". Zeroed, it crashes at once.
 # - detect_leaks=0 by default. LeakSanitizer does work on Swift programs here (checked with
-#   Swift 6.3 on Debian 12), and what it finds in entropy-tunnel is real but not ours:
-#   TOMLKit 0.6.0 leaks a few hundred bytes on every config parse (TOMLTable(string:)'s error
-#   buffer, the strdup behind TOMLValueConvertible.string, tableGetKeys). A leak report turns
-#   the process's exit status into 1, so every integration test that checks the CLI's exit
-#   status (78 for a configuration error, ...) would fail on it. The test process itself is
-#   reported too, at exit: XCTest's suite objects and Foundation.Process's weak-reference side
-#   tables. SANITIZE_LEAKS=1 turns LeakSanitizer on with allocations made inside TOMLKit,
-#   libXCTest and libFoundation suppressed, to look for leaks of our own.
+#   Swift 6.3 on Debian 12), but the test process itself is reported at exit (XCTest's suite
+#   objects and Foundation.Process's weak-reference side tables), and a leak report turns a
+#   process's exit status into 1. SANITIZE_LEAKS=1 turns LeakSanitizer on with allocations made
+#   inside libXCTest and libFoundation suppressed, to look for leaks of our own. (TOMLKit, which
+#   leaked on every config parse, is gone: the config parser is the project's own.)
 #
 # Timing bounds that are figures of the release build (an rngd restart within 1 s, ...) are
 # checked at three times their value here (`figureBound` in Tests/IntegrationTests/Support.swift):
@@ -39,9 +36,8 @@ SCRATCH=.build-asan
 use_run_tmpdir entropy-tunnel-asan
 if [ "${SANITIZE_LEAKS:-0}" = 1 ]; then
     suppressions=$RUN_TMP/lsan-suppressions
-    # Allocations made inside TOMLKit (its Swift module and its C++ toml++ part), the XCTest
-    # runner and Foundation (Process).
-    printf '%s\n' 'leak:TOMLKit' 'leak:CTOML' 'leak:toml::v3' 'leak:libXCTest.so' 'leak:libFoundation.so' >"$suppressions"
+    # Allocations made inside the XCTest runner and Foundation (Process).
+    printf '%s\n' 'leak:libXCTest.so' 'leak:libFoundation.so' >"$suppressions"
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$suppressions:print_suppressions=0}
     leaks=1
 else

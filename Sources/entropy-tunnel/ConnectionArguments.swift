@@ -2,20 +2,9 @@ import ArgumentParser
 import EntropyTunnelCore
 import Logging
 
-extension ByteSize: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
-}
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-extension Setting {
-    /// The flag's help, from the table: summary, range, default.
-    var argumentHelp: ArgumentHelp { ArgumentHelp(helpText, valueName: valueName) }
-}
-
-
 /// The options every command that talks to an entropy host shares. Each may also be set in the
-/// config file; a flag given here wins over the file.
+/// config file; a flag given here wins over the file. The settings' help, checks and conversion
+/// come from the table (`Settings`): a property named after a setting's key is its flag.
 package struct ConnectionArguments: ParsableArguments {
     package init() {}
 
@@ -64,43 +53,10 @@ package struct ConnectionArguments: ParsableArguments {
     @Option(help: Settings.logLevel.argumentHelp)
     package var logLevel: Logger.Level?
 
-    /// The values the flags set; nil where a flag was not given.
-    package var values: ConfigFile.Values {
-        var v = ConfigFile.Values()
-        v.hosts = host.isEmpty ? nil : host
-        v.port = port
-        v.user = user
-        v.identity = identity
-        v.knownHosts = knownHosts
-        v.remoteCommand = remoteCommand
-        v.window = window
-        v.connectTimeout = connectTimeout.map(Self.duration)
-        v.keepaliveInterval = keepaliveInterval.map(Self.duration)
-        v.keepaliveCount = keepaliveCount
-        v.dataTimeout = dataTimeout.map(Self.duration)
-        v.healthMinEntropy = healthMinEntropy
-        v.healthAlpha = healthAlpha
-        v.logLevel = logLevel
-        return v
-    }
+    /// The values the flags set; absent where a flag was not given.
+    package var values: ConfigFile.Values { (try? settingValues()) ?? ConfigFile.Values() }
 
-    package func validate() throws {
-        // Ranges from the one table of settings (the config reader uses the same).
-        let numbers: [(Setting, Double?)] = [
-            (Settings.port, port.map(Double.init)), (Settings.connectTimeout, connectTimeout),
-            (Settings.keepaliveInterval, keepaliveInterval), (Settings.keepaliveCount, keepaliveCount.map(Double.init)),
-            (Settings.dataTimeout, dataTimeout), (Settings.healthMinEntropy, healthMinEntropy),
-            (Settings.window, window.map { Double($0.bytes) }),
-        ]
-        for (setting, value) in numbers {
-            if let value, !setting.accepts(value) {
-                throw ValidationError(setting.outOfRange(setting.key == "window" ? window!.description : value.shortDescription))
-            }
-        }
-        if let healthAlpha, !Settings.healthAlpha.accepts(healthAlpha) {
-            throw ValidationError("--health-alpha \(healthAlpha) is out of range: give a probability above 0 and at most 2^-8 (0.0039), like 2^-40")
-        }
-    }
+    package func validate() throws { try validateSettings() }
 
     /// The config file's values (when there is one) overlaid with the flags', and where they came from.
     func resolvedValues(overlaying flags: ConfigFile.Values) throws -> (ConfigFile.Values, source: String) {
@@ -110,6 +66,4 @@ package struct ConnectionArguments: ParsableArguments {
         let file = try ConfigFile.load(path: path)
         return (file.overlaid(with: flags), path)
     }
-
-    static func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64(seconds * 1e9)) }
 }

@@ -1,11 +1,9 @@
 import ArgumentParser
 import EntropyTunnelCore
 
-extension SinkKind: ExpressibleByArgument {}
-extension ConnectionMode: ExpressibleByArgument {}
-
 /// The options of the daemon beyond the connection: the FIFO, rngd, reconnection pacing.
-/// Shared by `run` and by `install`, which writes them into the config file.
+/// Shared by `run` and by `install`, which writes them into the config file. As in
+/// `ConnectionArguments`, a property named after a setting's key is its flag.
 package struct DaemonArguments: ParsableArguments {
     package init() {}
 
@@ -42,8 +40,7 @@ package struct DaemonArguments: ParsableArguments {
     @Option(help: Settings.metricsFile.argumentHelp)
     package var metricsFile: String?
 
-    // For tests: how often the metrics file is written.
-    @Option(help: ArgumentHelp("Seconds between writes of the metrics file.", valueName: "seconds", visibility: .hidden))
+    @Option(help: Settings.metricsInterval.argumentHelp)
     package var metricsInterval: Double?
 
     @Option(help: Settings.rngd.argumentHelp)
@@ -59,50 +56,10 @@ package struct DaemonArguments: ParsableArguments {
     @Option(help: Settings.failbackInterval.argumentHelp)
     package var failbackInterval: Double?
 
-    package func validate() throws {
-        // Ranges from the one table of settings (the config reader uses the same).
-        for (setting, value) in [(Settings.fifoSize, fifoSize), (Settings.kernelBytes, kernelBytes), (Settings.reserve, reserve)] {
-            if let value, !setting.accepts(Double(value.bytes)) { throw ValidationError(setting.outOfRange(value.description)) }
-        }
-        for (setting, value) in [(Settings.kernelInterval, kernelInterval), (Settings.backoffCap, backoffCap),
-                                 (Settings.failbackInterval, failbackInterval)] {
-            if let value, !setting.accepts(value) { throw ValidationError(setting.outOfRange(value.shortDescription)) }
-        }
-        if let fifoGroup, !ConfigFile.isGroupName(fifoGroup) {
-            throw ValidationError("--fifo-group '\(fifoGroup)' is not a group name")
-        }
-        if let stateDir, !stateDir.hasPrefix("/") || stateDir.contains("\0") {
-            throw ValidationError("--state-dir \(stateDir) must be an absolute path")
-        }
-        for (name, path) in [("--state-file", stateFile), ("--metrics-file", metricsFile)] {
-            if let path, !path.hasPrefix("/") || path.hasSuffix("/") || path.contains("\0") {
-                throw ValidationError("\(name) \(path) must be an absolute path of a file")
-            }
-        }
-        if let metricsInterval, !(metricsInterval.isFinite && metricsInterval >= 0.1 && metricsInterval <= 86_400) {
-            throw ValidationError("--metrics-interval \(metricsInterval) must be a number of seconds from 0.1 to 86400")
-        }
-    }
+    package func validate() throws { try validateSettings() }
 
     /// `values` with these options set where they were given.
     package func applied(to values: ConfigFile.Values) -> ConfigFile.Values {
-        var v = values
-        v.fifo = fifo ?? v.fifo
-        v.fifoSize = fifoSize ?? v.fifoSize
-        v.fifoGroup = fifoGroup ?? v.fifoGroup
-        v.sink = sink?.rawValue ?? v.sink
-        v.kernelInterval = kernelInterval.map(ConnectionArguments.duration) ?? v.kernelInterval
-        v.kernelBytes = kernelBytes ?? v.kernelBytes
-        v.connection = connection?.rawValue ?? v.connection
-        v.reserve = reserve ?? v.reserve
-        v.stateDir = stateDir ?? v.stateDir
-        v.stateFile = stateFile ?? v.stateFile
-        v.metricsFile = metricsFile ?? v.metricsFile
-        v.metricsInterval = metricsInterval.map(ConnectionArguments.duration) ?? v.metricsInterval
-        v.rngd = rngd ?? v.rngd
-        v.rngdArguments = rngdArgs.map { $0.split(separator: " ").map(String.init) } ?? v.rngdArguments
-        v.backoffCap = backoffCap.map(ConnectionArguments.duration) ?? v.backoffCap
-        v.failbackInterval = failbackInterval.map(ConnectionArguments.duration) ?? v.failbackInterval
-        return v
+        values.overlaid(with: (try? settingValues()) ?? ConfigFile.Values())
     }
 }

@@ -223,7 +223,7 @@ private let placeholderKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAA
 
 /// The private key the running service authenticated with, from its state file; nil when unknown.
 func serviceKey(stateFile: String) -> String? {
-    guard let text = try? FileSystem.readIfExists(stateFile), let state = JSONValue.parse(text),
-          state["running"]?.bool == true else { return nil }
-    return state["current"]?["client_key"]?.string
+    guard let text = try? FileSystem.readIfExists(stateFile), let state = try? DaemonState.decode(text),
+          state.running else { return nil }
+    return state.current?.clientKey
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EntropyTunnelCore
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,14 +37,14 @@ package struct StatusCommand: ParsableCommand {
             // A state file is a few KiB; whatever is planted there is read no further than 1 MiB.
             text = try FileSystem.readIfExists(stateFile, limit: Self.stateFileLimit + 1)
         } catch {
-            printError("entropy-tunnel status: cannot read \(stateFile): \(error.message); run status as root or as a member of group entropy-tunnel")
+            printError("entropy-tunnel status: cannot read \(PrintableText.escape(stateFile, for: .terminal)): \(PrintableText.escape(error.message, for: .terminal)); run status as root or as a member of group entropy-tunnel")
             throw ExitCode(4)  // LSB: status unknown
         }
         guard let text else {
             if json {
-                print(JSONValue.object([("health", DaemonHealth.missing.json), ("state_file", .string(stateFile))]).rendered())
+                print(Self.json(Missing(health: DaemonHealth.missing, stateFile: stateFile)))
             } else {
-                print("○ entropy-tunnel - not running: no state file \(stateFile)")
+                print("○ entropy-tunnel - not running: no state file \(PrintableText.escape(stateFile, for: .terminal))")
                 print("  Start it with `systemctl start entropy-tunnel` (or `entropy-tunnel run`; pass --state-file if it uses another path).")
             }
             throw ExitCode(3)
@@ -53,27 +54,58 @@ package struct StatusCommand: ParsableCommand {
                        "entropy-tunnel run (larger than 1 MiB); it is damaged: remove it")
             throw ExitCode(4)
         }
-        guard let state = JSONValue.parse(text), case .object(var members) = state else {
-            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) is not a state file written by " +
-                       "entropy-tunnel run (not a JSON object); it is damaged: remove it, a running daemon rewrites it within 10 s")
-            throw ExitCode(4)
-        }
-        // Checked before anything is computed from it: a planted 1e300 must not trap a conversion.
-        if let damage = DaemonState.damage(in: state) {
-            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) is damaged: " +
-                       "\(PrintableText.reduce(damage, limit: 200)); remove it, a running daemon rewrites it within 10 s")
-            throw ExitCode(4)
+        var state: DaemonState
+        do throws(DaemonState.ReadError) {
+            state = try DaemonState.decode(text)
+        } catch {
+            // Checked before anything is computed from it: a planted 1e300 must not trap a conversion.
+            printError("entropy-tunnel status: \(PrintableText.escape(stateFile, for: .terminal)) " +
+                       "\(PrintableText.escape(error.message, for: .terminal)); remove it, a running daemon rewrites it within 10 s")
+            throw ExitCode(4)  // LSB: status unknown
         }
         let now = WallClock.now()
-        let pid = Int32(clamping: state["pid"]?.int ?? 0)
-        let health = DaemonHealth(state: state, now: now, pidAlive: Self.isEntropyTunnel(pid: pid))
+        let health = DaemonHealth(state: state, now: now, pidAlive: Self.isEntropyTunnel(pid: state.pid))
         if json {
-            members.append(("health", health.json))
-            print(JSONValue.object(members).rendered())
+            state.health = health
+            print(Self.json(state))
         } else {
             print(StatusScreen(state: state, health: health, now: now).text, terminator: "")
         }
         if health.exitCode != 0 { throw ExitCode(health.exitCode) }
+    }
+
+    /// `status --json` without a state file.
+    struct Missing: Encodable {
+        var health: DaemonHealth
+        var stateFile: String
+        enum CodingKeys: String, CodingKey { case health, stateFile = "state_file" }
+    }
+
+    /// JSON as the state file is written: two spaces per level, members by name.
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let text = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return terminalSafeJSON(text)
+    }
+
+    /// `json` with every scalar that is not printable (C0 and C1 controls, bidi overrides and
+    /// other invisible ones, which the encoder leaves raw above U+001F) written as `\uXXXX`
+    /// (UTF-16 pairs above U+FFFF, as JSON wants): `status --json` goes to a terminal too. Such
+    /// scalars can only occur inside strings, so the result is the same JSON value.
+    static func terminalSafeJSON(_ json: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            if scalar == "\n" || PrintableText.isPrintable(scalar) {
+                out.append(scalar)
+                continue
+            }
+            for unit in String(scalar).utf16 {
+                let hex = String(unit, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            }
+        }
+        return String(out)
     }
 
     /// Whether `pid` is alive (`kill(pid, 0)`) and is entropy-tunnel (`/proc/PID/cmdline`): a
@@ -87,86 +119,73 @@ package struct StatusCommand: ParsableCommand {
 
 /// The text of `status`, modelled on `systemctl status`.
 struct StatusScreen {
-    let state: JSONValue
+    let state: DaemonState
     let health: DaemonHealth
     let now: Double
 
     var text: String {
         var lines: [String] = []
-        let started = state["started_at"]?.double
         let marker: String
         let headline: String
         switch health.status {
         case .healthy:
             marker = "●"
-            headline = "running (healthy) since \(Self.time(started)); \(Self.ago(started, now))"
+            headline = "running (healthy) since \(when(state.startedAt))"
         case .degraded:
             marker = "●"
-            headline = "running (DEGRADED) since \(Self.time(started)); \(Self.ago(started, now))"
+            headline = "running (DEGRADED) since \(when(state.startedAt))"
         case .stopped:
             marker = "○"
-            if state["running"]?.bool == true {
-                let updated = state["updated"]?.double
-                headline = "not running: crashed or killed (last update \(Self.time(updated)); \(Self.ago(updated, now)))"
-            } else {
-                let stopped = state["stopped_at"]?.double
-                headline = "stopped since \(Self.time(stopped)); \(Self.ago(stopped, now))"
-            }
+            headline = state.running
+                ? "not running: crashed or killed (last update \(when(state.updated)))"
+                : "stopped since \(when(state.stoppedAt))"
         }
         lines.append("\(marker) entropy-tunnel - \(headline)")
         func row(_ label: String, _ value: String) {
             lines.append(String(repeating: " ", count: max(0, 11 - label.count)) + label + ": " + value)
         }
-        row("PID", "\(state["pid"]?.int ?? 0) (version \(state["version"]?.string ?? "?"))")
+        row("PID", "\(state.pid) (version \(state.version))")
         // On demand (the state has a reserve), a session is held only while the reserve fills.
-        let reserve = state["reserve"].flatMap { $0["capacity"]?.int != nil ? $0 : nil }
-        if let current = state["current"], let host = current["host"]?.string {
-            let since = current["since"]?.double
-            row("Host", "\(host)\(current["preferred"]?.bool == true ? "" : " (FALLBACK)") since \(Self.time(since)); \(Self.ago(since, now))")
-            if let key = current["host_key"]?.string { row("Host key", key) }
-            if let key = current["client_key"]?.string { row("Client key", key) }
+        let reserve = state.reserve
+        if let current = state.current {
+            row("Host", "\(current.host)\(current.preferred ? "" : " (FALLBACK)") since \(when(current.since))")
+            if let key = current.hostKey { row("Host key", key) }
+            if let key = current.clientKey { row("Client key", key) }
         } else if let reserve {
-            let last = reserve["last_host"]?.string.map { "last fill from \($0)" } ?? "no fill yet"
-            row("Host", "none held between fills (on demand); \(last)")
+            row("Host", "none held between fills (on demand); " + (reserve.lastHost.map { "last fill from \($0)" } ?? "no fill yet"))
         } else {
             row("Host", "not connected")
         }
         if let reserve {
-            row("Reserve", "\(reserve["level"]?.int ?? 0) of \(reserve["capacity"]?.int ?? 0) bytes, \(reserve["fills"]?.int ?? 0) fills")
+            row("Reserve", "\(reserve.level) of \(reserve.capacity) bytes, \(reserve.fills) fills")
         }
-        for host in state["hosts"]?.array ?? [] {
-            guard let name = host["host"]?.string, host["state"]?.string != "connected" else { continue }
-            var text = "\(name): "
-            switch host["state"]?.string {
-            case "backing_off": text += "backing off until \(Self.time(host["retry_at"]?.double))"
-            case "failed": text += "failed, to be tried again at the next failover or failback probe"
-            default: text += "ok"
+        for host in state.hosts where host.state != .connected {
+            var text = "\(host.host): "
+            switch host.state {
+            case .backingOff: text += "backing off until \(Self.time(host.retryAt))"
+            case .failed: text += "failed, to be tried again at the next failover or failback probe"
+            case .ok, .connected: text += "ok"
             }
-            if let error = host["last_error"]?.string { text += " (last error \(Self.ago(host["last_error_at"]?.double, now)): \(error.prefix(100)))" }
+            if let error = host.lastError { text += " (last error \(ago(host.lastErrorAt)): \(error.prefix(100)))" }
             row("Other host", text)
         }
-        let total = UInt64(clamping: state["bytes_delivered"]?.int ?? 0)
-        let thisConnection = state["current"]?["bytes"]?.int.map { " (\(Self.human(UInt64(clamping: $0))) on this connection)" } ?? ""
-        let sessions = state["connections"]?.int ?? 0
-        row("Bytes", "\(Self.human(total)) delivered\(thisConnection), " +
-            (reserve != nil ? "\(sessions) sessions" : "\(max(0, sessions - 1)) reconnects"))
-        let sink = state["sink"]?.string ?? "?"
-        if let kernel = state["kernel"], sink == "kernel" {
-            let mode = kernel["mode"]?.string ?? "?"
-            row("Sink", "kernel, mode \(mode == "write" ? "write (no CAP_SYS_ADMIN: mixed, not credited, no reseed)" : mode)")
-            row("Feeds", "\(kernel["feeds"]?.int ?? 0) feeds, \(kernel["reseeds"]?.int ?? 0) reseeds, " +
-                "\(Self.human(UInt64(clamping: kernel["bytes_mixed"]?.int ?? 0))) mixed, \(kernel["bits_credited"]?.int ?? 0) bits credited")
-            let lastFeed = kernel["last_feed_at"]?.double
-            row("Last feed", lastFeed == nil ? "none yet" : "\(Self.time(lastFeed)); \(Self.ago(lastFeed, now))")
+        let thisConnection = state.current.map { " (\(ByteSize.human($0.bytes)) on this connection)" } ?? ""
+        row("Bytes", "\(ByteSize.human(state.bytesDelivered)) delivered\(thisConnection), " +
+            (reserve != nil ? "\(state.connections) sessions" : "\(max(0, state.connections - 1)) reconnects"))
+        if let kernel = state.kernel, state.sink == .kernel {
+            row("Sink", "kernel, mode \(kernel.mode == "write" ? "write (no CAP_SYS_ADMIN: mixed, not credited, no reseed)" : kernel.mode)")
+            row("Feeds", "\(kernel.feeds) feeds, \(kernel.reseeds) reseeds, \(ByteSize.human(kernel.bytesMixed)) mixed, " +
+                "\(kernel.bitsCredited) bits credited")
+            row("Last feed", kernel.lastFeedAt == nil ? "none yet" : when(kernel.lastFeedAt))
         } else {
-            row("Sink", sink)
+            row("Sink", state.sink.rawValue)
         }
-        if let rngd = state["rngd"], sink == "rngd" {
-            row("rngd", "\(rngd["pid"]?.int.map { "pid \($0)" } ?? "not running"), \(rngd["restarts"]?.int ?? 0) restarts")
+        if let rngd = state.rngd, state.sink == .rngd {
+            row("rngd", "\(rngd.pid.map { "pid \($0)" } ?? "not running"), \(rngd.restarts) restarts")
         }
-        row("Health", "\(state["health_windows"]?["passed"]?.int ?? 0) windows passed, \(state["health_windows"]?["dropped"]?.int ?? 0) dropped")
-        if let error = state["last_error"], let message = error["message"]?.string {
-            row("Last error", "\(Self.time(error["at"]?.double)) (\(Self.ago(error["at"]?.double, now))): \(message)")
+        row("Health", "\(state.healthWindows.passed) windows passed, \(state.healthWindows.dropped) dropped")
+        if let error = state.lastError {
+            row("Last error", "\(Self.time(error.at)) (\(ago(error.at))): \(error.message)")
         }
         if health.status != .healthy {
             for reason in health.reasons { row(health.status == .degraded ? "Degraded" : "Why", reason) }
@@ -176,32 +195,21 @@ struct StatusScreen {
         return lines.map { PrintableText.escape($0, for: .terminal) }.joined(separator: "\n") + "\n"
     }
 
-    /// `2026-11-24 15:40:34 UTC` in the local time zone.
+    /// `2026-11-24 15:40:34 UTC; 3 min ago`.
+    func when(_ seconds: Double?) -> String { "\(Self.time(seconds)); \(ago(seconds))" }
+
+    /// `3 min ago`.
+    func ago(_ seconds: Double?) -> String { seconds.map { "\(Age.text(now - $0)) ago" } ?? "?" }
+
+    /// `2026-11-24 15:40:34 UTC` in the local time zone (`seconds` as `DaemonState.decode`
+    /// checked it: a time between 1970 and the year 5000).
     static func time(_ seconds: Double?) -> String {
-        guard let seconds else { return "?" }
+        guard let seconds, seconds.isFinite, seconds >= 0, seconds <= 1e11 else { return "?" }
         var t = time_t(seconds)
         var parts = tm()
-        localtime_r(&t, &parts)
+        guard localtime_r(&t, &parts) != nil else { return "?" }
         var buffer = [CChar](repeating: 0, count: 64)
         let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %Z", &parts)
         return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// `3 min ago`.
-    static func ago(_ seconds: Double?, _ now: Double) -> String {
-        guard let seconds else { return "?" }
-        let d = Int(max(0, now - seconds))
-        if d < 60 { return "\(d) s ago" }
-        if d < 3600 { return "\(d / 60) min ago" }
-        if d < 86_400 { return "\(d / 3600) h \(d % 3600 / 60) min ago" }
-        return "\(d / 86_400) days ago"
-    }
-
-    static func human(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(bytes) B" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 }

@@ -36,25 +36,25 @@ struct ConfigFileTests {
         let v = try ConfigFile.parse(text, path: path)
         #expect(v.hosts == ["rng.example:2222", "backup.example"])
         #expect(v.hostSpecs == [HostSpec(host: "rng.example", port: 2222), HostSpec(host: "backup.example", port: 2200)])
-        #expect(v.port == 2200)
-        #expect(v.user == "entropy")
-        #expect(v.identity == "/etc/entropy-tunnel/id_ed25519")
-        #expect(v.knownHosts == "/etc/entropy-tunnel/known_hosts")
-        #expect(v.remoteCommand == "dd if=/dev/hwrng bs=512 status=none")
-        #expect(v.window == .kib(128))
-        #expect(v.connectTimeout == .milliseconds(2500))
-        #expect(v.keepaliveInterval == .seconds(15))
-        #expect(v.keepaliveCount == 4)
-        #expect(v.fifo == "/run/entropy-tunnel/entropy.fifo")
-        #expect(v.fifoSize == .kib(64))
-        #expect(v.sink == "rngd")
-        #expect(v.stateFile == "/run/et/state.json" && v.metricsFile == "/var/lib/node/et.prom")
-        #expect(v.rngd == "/usr/sbin/rngd")
-        #expect(v.rngdArguments == ["-d", "1"])
-        #expect(v.healthMinEntropy == 6.5)
-        #expect(v.healthAlpha == 1e-12)
-        #expect(v.backoffCap == .seconds(60))
-        #expect(v.failbackInterval == .seconds(300))
+        #expect(v[Settings.port] == .integer(2200))
+        #expect(v[Settings.user] == .string("entropy"))
+        #expect(v[Settings.identity] == .string("/etc/entropy-tunnel/id_ed25519"))
+        #expect(v[Settings.knownHosts] == .string("/etc/entropy-tunnel/known_hosts"))
+        #expect(v[Settings.remoteCommand] == .string("dd if=/dev/hwrng bs=512 status=none"))
+        #expect(v[Settings.window] == .size(.kib(128)))
+        #expect(v[Settings.connectTimeout] == .seconds(.milliseconds(2500)))
+        #expect(v[Settings.keepaliveInterval] == .seconds(.seconds(15)))
+        #expect(v[Settings.keepaliveCount] == .integer(4))
+        #expect(v[Settings.fifo] == .string("/run/entropy-tunnel/entropy.fifo"))
+        #expect(v[Settings.fifoSize] == .size(.kib(64)))
+        #expect(v[Settings.sink] == .string("rngd"))
+        #expect(v[Settings.stateFile] == .string("/run/et/state.json") && v[Settings.metricsFile] == .string("/var/lib/node/et.prom"))
+        #expect(v[Settings.rngd] == .string("/usr/sbin/rngd"))
+        #expect(v[Settings.rngdArgs] == .strings(["-d", "1"]))
+        #expect(v[Settings.healthMinEntropy] == .number(6.5))
+        #expect(v[Settings.healthAlpha] == .number(1e-12))
+        #expect(v[Settings.backoffCap] == .seconds(.seconds(60)))
+        #expect(v[Settings.failbackInterval] == .seconds(.seconds(300)))
         #expect(v.logLevel == .notice)
     }
 
@@ -63,7 +63,7 @@ struct ConfigFileTests {
         #expect(try ConfigFile.parse("", path: path) == ConfigFile.Values())
         let v = try ConfigFile.parse("host = \"[fe80::1]:22\"\n", path: path)
         #expect(v.hosts == ["[fe80::1]:22"])
-        #expect(v.window == nil && v.logLevel == nil && v.rngdArguments == nil)
+        #expect(v[Settings.window] == nil && v.logLevel == nil && v[Settings.rngdArgs] == nil)
     }
 
     @Test("the shipped example parses, and names every known key")
@@ -77,7 +77,7 @@ struct ConfigFileTests {
             .map { $0.hasPrefix("#") && $0.dropFirst().contains("=") && !$0.hasPrefix("# ") ? String($0.dropFirst()) : String($0) }
             .joined(separator: "\n")
         let values = try ConfigFile.parse(uncommented, path: examplePath)
-        #expect(values.hosts != nil && values.logLevel == .info && values.window == .kib(64))
+        #expect(values.hosts != nil && values.logLevel == .info && values[Settings.window] == .size(.kib(64)))
         for key in ConfigFile.knownKeys {
             #expect(uncommented.contains("\n\(key) = "), "example lacks \(key)")
         }
@@ -107,7 +107,7 @@ struct ConfigFileTests {
         ("rngd_args = [\"-d\", 1]", "config.toml:1: 'rngd_args' must hold only strings"),
         ("health_min_entropy = 9.0", "config.toml:1: 'health_min_entropy' must be a number of bits per byte from 0.1 to 8"),
         ("health_alpha = 1", "config.toml:1: 'health_alpha' must be a probability above 0 and at most 2^-8"),
-        ("log_level = \"verbose\"", "config.toml:1: 'log_level' must be one of trace, debug, info, notice, warning, error, critical, not \"verbose\""),
+        ("log_level = \"verbose\"", "config.toml:1: 'log_level' must be one of \"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\", not \"verbose\""),
         ("  fifo_size   =  \"2G\"", "config.toml:1: 'fifo_size' = 2G is out of range"),
         ("host = \"a\"\n[tunnel]\nwindow = 1\n", "config.toml:2: unknown section or key 'tunnel'"),
     ])
@@ -160,8 +160,8 @@ struct ConfigFileHostileTextTests {
         let text = "# c\r\nhost = [\r\n  \"a.example\", # first\r\n  'b.example:2222',\r\n]\r\n\"window\" = \"32K\"\r\n" +
             "health_alpha = 1e-12\r\nkeepalive_count = 1_0\r\nconnect_timeout = 2.5\r\n"
         let v = try ConfigFile.parse(text, path: "c.toml")
-        #expect(v.hosts == ["a.example", "b.example:2222"] && v.window == .kib(32) && v.healthAlpha == 1e-12)
-        #expect(v.keepaliveCount == 10 && v.connectTimeout == .milliseconds(2500))
+        #expect(v.hosts == ["a.example", "b.example:2222"] && v[Settings.window] == .size(.kib(32)) && v[Settings.healthAlpha] == .number(1e-12))
+        #expect(v[Settings.keepaliveCount] == .integer(10) && v[Settings.connectTimeout] == .seconds(.milliseconds(2500)))
     }
 
     @Test("a claimed min-entropy far below a bit per byte is refused, not a trap", arguments: [1e-20, 0.05, 0])

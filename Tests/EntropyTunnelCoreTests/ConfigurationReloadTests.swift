@@ -48,7 +48,8 @@ struct ConfigurationReloadTests {
             $0.logLevel = .debug
         }
         let reload = ConfigurationReload(running: running, reread: reread)
-        #expect(reload.needsRestart == ["sink", "fifo", "kernel_interval", "state_file", "rngd_args",
+        // In the table's order.
+        #expect(reload.needsRestart == ["fifo", "sink", "kernel_interval", "state_file", "rngd_args",
                                         "health_min_entropy", "health_alpha", "log_level"])
         #expect(reload.changed.isEmpty)
         #expect(reload.applied.sink == running.sink && reload.applied.fifoPath == running.fifoPath)

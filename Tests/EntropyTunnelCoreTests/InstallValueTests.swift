@@ -136,11 +136,11 @@ struct InstallValueTests {
                               ("keepalive_count", .int(5)), ("remote_command", .string("dd if=/dev/hwrng\tbs=512"))]
         let values = try ConfigFile.parse(installer.configText, path: "generated")
         #expect(values.hosts == ["rng.example:2222"])
-        #expect(values.user == "ent\"ropy")
-        #expect(values.window == .kib(32))
-        #expect(values.connectTimeout == .milliseconds(2500))
-        #expect(values.keepaliveCount == 5)
-        #expect(values.remoteCommand == "dd if=/dev/hwrng\tbs=512")
+        #expect(values[Settings.user] == .string("ent\"ropy"))
+        #expect(values[Settings.window] == .size(.kib(32)))
+        #expect(values[Settings.connectTimeout] == .seconds(.milliseconds(2500)))
+        #expect(values[Settings.keepaliveCount] == .integer(5))
+        #expect(values[Settings.remoteCommand] == .string("dd if=/dev/hwrng\tbs=512"))
     }
 }
 

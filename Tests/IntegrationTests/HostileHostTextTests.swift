@@ -175,10 +175,12 @@ struct HostileHostTextTests {
         #expect(status.signal == nil)
         #expect(status.stdout.contains("killed by signal TERM\\nWATCHDOG"), "\(status.stdout)")
         let statusControls = Self.controlCharacters(status.stdout + status.stderr, allowingNewlines: true)
-        var planted = try String(contentsOfFile: state, encoding: .utf8)
-        planted = planted.replacing("\"last_error\": null", with: "\"last_error\": {\"message\": \"x\\u001b]0;owned\\u0007\\u001b[2J\\u202e\\u009b\", \"at\": 1}")
-            .replacing("\"last_error\": {\n    \"message\": \"", with: "\"last_error\": {\n    \"message\": \"\\u001b[2J\\u0085\\u202e")
-        _ = createFile(atPath: dir + "/planted.json", contents: Array(planted.utf8))
+        // The daemon's own file with raw controls (ESC sequences, BEL, C1, a bidi override) in
+        // the last error's message: the same schema, so it reads and is shown.
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: state))) as? [String: Any])
+        object["last_error"] = ["message": "x\u{1B}]0;owned\u{07}\u{1B}[2J\u{202E}\u{9B}\u{85}", "at": 1]
+        let planted = try JSONSerialization.data(withJSONObject: object)
+        _ = createFile(atPath: dir + "/planted.json", contents: Array(planted))
         let plantedStatus = try Shell.capture(tunnelBinary, ["status", "--state-file", dir + "/planted.json"])
         #expect(plantedStatus.stdout.contains("\\x1b[2J"), "\(plantedStatus.stdout)")
         let json = try Shell.capture(tunnelBinary, ["status", "--json", "--state-file", dir + "/planted.json"])

@@ -45,7 +45,8 @@ struct RunFetchParsingTests {
         #expect(written["keepalive_interval"] == .double(2.5))
         // What install writes, run reads back to the same configuration.
         let reread = try ConfigFile.parse(install.settings.map { "\($0.key) = \(tomlText($0.value))" }.joined(separator: "\n") + "\nhost = \"rng\"\n", path: "x")
-        #expect(reread.window == .kib(32) && reread.rngdArguments == ["-x", "1"] && reread.healthAlpha == 1e-12)
+        #expect(reread[Settings.window] == .size(.kib(32)) && reread[Settings.rngdArgs] == .strings(["-x", "1"]))
+        #expect(reread[Settings.healthAlpha] == .number(1e-12))
     }
 
     @Test("nonsense values are rejected with a message naming the option",
@@ -68,10 +69,10 @@ struct RunFetchParsingTests {
         var values = ConfigFile.Values()
         #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }  // no host
         values.hosts = ["h"]
-        values.window = .kib(1)
+        values[Settings.window] = .size(.kib(1))
         #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }
-        values.window = nil
-        values.fifo = "relative/path"
+        values[Settings.window] = nil
+        values[Settings.fifo] = .string("relative/path")
         #expect(throws: TunnelError.self) { try RunConfiguration(values, source: "test") }
     }
 
@@ -83,7 +84,7 @@ struct RunFetchParsingTests {
             user = "fromfile"
             """, path: "/etc/entropy-tunnel/config.toml")
         var flags = ConfigFile.Values()
-        flags.window = .kib(16)
+        flags[Settings.window] = .size(.kib(16))
         let configuration = try RunConfiguration(file.overlaid(with: flags), source: "test")
         #expect(configuration.connection.window == .kib(16))
         #expect(configuration.connection.user == "fromfile")

@@ -12,11 +12,13 @@ struct SmallHardeningTests {
     /// A state file `run` writes, with one member replaced.
     static let base = """
         {
-          "version": "0.1.0", "running": false, "pid": 1, "started_at": 1764000000.5, "stopped_at": 1764000100,
+          "schema_version": 1, "version": "0.1.0", "running": false, "pid": 1, "started_at": 1764000000.5, "stopped_at": 1764000100,
           "updated": 1764000100, "sink": "kernel", "mode": "ioctl", "kernel_interval": 60, "current": null,
           "hosts": [{"host": "rng.example:22", "state": "ok", "retry_at": null, "last_error": null, "last_error_at": null}],
           "connections": 1, "bytes_delivered": 4096, "last_bytes_at": 1764000090,
-          "kernel": {"mode": "ioctl", "feeds": 3, "last_feed_at": 1764000090, "crng_ready_at": 1},
+          "kernel": {"mode": "ioctl", "feeds": 3, "reseeds": 3, "bytes_mixed": 192, "bits_credited": 0, "add_entropy_calls": 3,
+                     "add_entropy_failures": {}, "reseed_failures": {}, "last_feed_at": 1764000090, "crng_ready_at": 1,
+                     "started_before_ready": false, "seeds_saved": 1, "seeds_skipped": 0},
           "rngd": null, "health_windows": {"passed": 8, "dropped": 0}, "last_error": null
         }
         """

@@ -4,8 +4,10 @@ import EntropyTunnelCore
 /// copies, command-line values). A target fails (traps) when a parser traps, or when an
 /// invariant stated here does not hold.
 enum FuzzTarget: String, CaseIterable {
-    /// config.toml: `ConfigFile.parse`, then `RunConfiguration` (host specs, sizes, seconds,
-    /// health parameters, validation).
+    /// config.toml: the project's own TOML-subset parser (`TOMLDocument`) and `ConfigFile.parse`,
+    /// then `RunConfiguration` (host specs, sizes, seconds, health parameters, validation).
+    /// Invariants: an error names the file and a line; what parses writes back (as `install`
+    /// writes it) to text that parses to the same values.
     case config
     /// `--host` / `host = ...`: `HostSpec(parsing:)`.
     case hostspec
@@ -66,10 +68,40 @@ enum Inputs {
     static let key = try! PublicKey(parsing: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBqtjrxOnRUuw7TnYeEO2cd4DJ+aCh4V6In7fqR7zaJb fuzz")
 
     static func config(_ text: String) {
-        guard let values = try? ConfigFile.parse(text, path: path) else { return }
+        let values: ConfigFile.Values
+        do {
+            values = try ConfigFile.parse(text, path: path)
+        } catch {
+            // "PATH:LINE: what is wrong", the line within the text.
+            let rest = error.message.dropFirst(path.count + 1)
+            let line = Int(rest.prefix { $0.isNumber }) ?? 0
+            invariant(error.message.hasPrefix(path + ":") && line >= 1 && line <= text.utf8.count + 1 &&
+                      rest.dropFirst(String(line).count).hasPrefix(": "), "error without PATH:LINE: \(error.message)")
+            return
+        }
+        if let document = try? TOMLDocument(parsing: text, path: path) {
+            invariant(document.entries.allSatisfy { $0.line >= 1 && $0.column >= 1 }, "an entry without a line or column")
+        } else {
+            invariant(false, "ConfigFile read text that TOMLDocument refuses")
+        }
         _ = values.hostSpecs
         _ = values.overlaid(with: ConfigFile.Values())
         _ = try? RunConfiguration(values, source: path)
+        // What install would write reads back to the same values.
+        var written = values.settings.map { "\($0.key) = \(toml($0.value))" }
+        if let hosts = values.hosts, hosts.count == 1 { written.append("host = \(toml(.string(hosts[0])))") }
+        let reread = try? ConfigFile.parse(written.joined(separator: "\n") + "\n", path: path)
+        invariant(reread == values, "written back as \(written), reads as \(String(describing: reread))")
+    }
+
+    /// A value as `install` writes it.
+    static func toml(_ value: Installer.ConfigValue) -> String {
+        switch value {
+        case .string(let s): return SettingValue.quoted(s)
+        case .int(let n): return "\(n)"
+        case .double(let d): return "\(d)"
+        case .strings(let list): return "[" + list.map(SettingValue.quoted).joined(separator: ", ") + "]"
+        }
     }
 
     static func hostSpec(_ text: String) {

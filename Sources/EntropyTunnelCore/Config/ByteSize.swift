@@ -36,6 +36,17 @@ public struct ByteSize: Hashable, Sendable, CustomStringConvertible, Comparable 
 
     public static func kib(_ n: Int) -> ByteSize { ByteSize(bytes: n << 10) }
     public static func mib(_ n: Int) -> ByteSize { ByteSize(bytes: n << 20) }
+
+    /// `12.3 MiB`: an amount of bytes as people read it, to a tenth. The one byte-size
+    /// formatter (status lines, `status`, messages).
+    public static func human(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        if unit == 0 { return "\(bytes) B" }
+        return "\((value * 10).rounded() / 10) \(units[unit])"
+    }
 }
 
 extension StringProtocol {

@@ -19,10 +19,9 @@ public enum ConfigManual {
             "value stops the daemon with exit status 78 and a message naming the file, the line and the",
             "key. After editing, run",
             ".B systemctl reload entropy-tunnel",
-            "to apply the hosts and the connection settings (port, user, identity, known_hosts,",
-            "remote_command, window, the timeouts, keepalives, backoff_cap, failback_interval) without",
-            "dropping a healthy connection whose host is still listed; a file that no longer reads is",
-            "logged and the running settings stay. The other keys take",
+            "to apply the keys marked \"applied by a reload\" without dropping a healthy connection",
+            "whose host is still listed; a file that no longer reads is logged and the running settings",
+            "stay. The other keys take",
             ".BR systemctl\\ restart\\ entropy-tunnel ;",
             "a reload names them in the journal.",
             ".PP",
@@ -39,6 +38,7 @@ public enum ConfigManual {
             if case .choice = setting.kind {} else if let range = setting.rangeText { facts.append(range) }
             facts.append(setting.defaultText.map { "default: \($0)" } ?? "no default")
             facts.append("flag: \(setting.flag)")
+            facts.append(setting.reload == .live ? "applied by a reload" : "needs a restart")
             out.append("(" + escape(facts.joined(separator: "; ")) + ")")
             out.append(escape(setting.summary))
         }
@@ -60,13 +60,7 @@ public enum ConfigManual {
 
     /// A value to show after `key =`: the default, or an example.
     static func example(_ setting: Setting) -> String {
-        if let toml = setting.defaultTOML { return toml }
-        switch setting.kind {
-        case .hosts: return "[\"rng1.example\", \"rng2.example:2222\"]"
-        case .group: return "\"rngd\""
-        case .path: return "\"/usr/sbin/rngd\""
-        default: return "..."
-        }
+        setting.defaultTOML ?? setting.example.value ?? "..."
     }
 
     static func typeText(_ setting: Setting) -> String {
@@ -74,6 +68,7 @@ public enum ConfigManual {
         case .hosts: return "a string or an array of strings"
         case .text: return "a string"
         case .path: return "an absolute path"
+        case .file: return "an absolute path of a file"
         case .integer: return "an integer"
         case .seconds: return "seconds, an integer or a decimal number"
         case .size: return "a size: a string with a K, M or G suffix, or a number of bytes"

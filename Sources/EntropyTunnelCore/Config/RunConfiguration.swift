@@ -20,33 +20,38 @@ public enum ConnectionMode: String, CaseIterable, Sendable {
 
 /// The complete settings of `entropy-tunnel run` (and of `fetch`, which uses the connection
 /// part), resolved from the config file and the command line, defaults filled in, validated.
+///
+/// The fields that hold a setting's value start from the table's default (`Settings`, applied in
+/// `init(hosts:)`); their initial values below are only placeholders for Swift.
 public struct RunConfiguration: Sendable {
     /// Entropy hosts in order of preference.
     public var hosts: [HostSpec]
+    /// The SSH port of hosts that name none.
+    public var port = 0
     /// Everything about a connection but the host.
     public var connection: ConnectionOptions
-    public var fifoPath = "/run/entropy-tunnel/entropy.fifo"
+    public var fifoPath = ""
     /// A group allowed to read (never write) the FIFO; nil: the daemon's user only.
     public var fifoGroup: String?
     /// The FIFO's capacity: with the window, it bounds what is taken from the host ahead of use.
-    public var fifoSize: ByteSize = .kib(64)
+    public var fifoSize = ByteSize(bytes: 0)
     public var sink: SinkKind = .kernel
     /// Kernel sink: time between feeds once the CRNG is ready.
-    public var kernelInterval: Duration = .seconds(60)
+    public var kernelInterval: Duration = .zero
     /// Kernel sink: bytes per feed.
-    public var kernelBytes = 64
+    public var kernelBytes = 0
     /// persistent or on-demand; nil: chosen by the sink (`connectionMode`).
     public var connectionChoice: ConnectionMode?
     /// On-demand mode: bytes kept in memory.
-    public var reserve = 4096
+    public var reserve = 0
     /// The seed for the next boot (kernel sink: refreshed by `run`; `seed load` at boot).
-    public var stateDirectory = "/var/lib/entropy-tunnel"
+    public var stateDirectory = ""
     /// The state `entropy-tunnel status` reads (nil: none written).
-    public var stateFile: String? = DaemonState.defaultPath
+    public var stateFile: String?
     /// The Prometheus textfile (nil: off).
     public var metricsFile: String?
     /// At most how often the metrics file is written.
-    public var metricsInterval: Duration = .seconds(15)
+    public var metricsInterval: Duration = .zero
     /// At least how often the state file is written besides on events.
     public var stateInterval: Duration = .seconds(10)
     /// The rngd binary; nil means "find it on PATH or in /usr/sbin".
@@ -59,12 +64,18 @@ public struct RunConfiguration: Sendable {
     /// Reconnect pacing.
     public var backoff = Backoff.Configuration()
     /// While on a less preferred host, how often to go back and try the preferred ones.
-    public var failbackInterval: Duration = .seconds(300)
+    public var failbackInterval: Duration = .zero
     public var logLevel: Logger.Level = .info
 
+    /// The defaults of every setting, for `hosts`.
     public init(hosts: [HostSpec]) {
         self.hosts = hosts
-        connection = ConnectionOptions(host: hosts.first ?? HostSpec(host: "localhost", port: 22))
+        connection = ConnectionOptions(placeholderFor: hosts.first ?? HostSpec(host: "localhost", port: 22))
+        for setting in Settings.applyOrder {
+            guard let value = setting.defaultValue else { continue }
+            // The table's defaults are valid values (a test applies each one).
+            try? setting.binding.set(&self, value)
+        }
     }
 
     /// The connection mode in effect: as chosen, else on-demand with the kernel sink.
@@ -79,7 +90,8 @@ public struct RunConfiguration: Sendable {
         return options
     }
 
-    /// Builds the configuration from file values overlaid with command-line values.
+    /// Builds the configuration from file values overlaid with command-line values: the table's
+    /// defaults, then every value given.
     ///
     /// - Parameter source: names where the values came from, for messages ("--host or 'host' in
     ///   /etc/entropy-tunnel/config.toml").
@@ -89,129 +101,42 @@ public struct RunConfiguration: Sendable {
             throw TunnelError(.configuration,
                               "no entropy host given: pass --host HOST, or set host = \"HOST\" in \(file)")
         }
-        var hosts: [HostSpec] = []
-        for text in hostTexts { hosts.append(try HostSpec(parsing: text, defaultPort: values.port ?? 22)) }
-        self.init(hosts: hosts)
-        if let v = values.user { connection.user = v }
-        if let v = values.identity { connection.identity = v }
-        if let v = values.knownHosts { connection.knownHosts = v }
-        if let v = values.remoteCommand { connection.remoteCommand = v }
-        if let v = values.window { connection.window = v }
-        if let v = values.connectTimeout { connection.connectTimeout = v }
-        if let v = values.keepaliveInterval { connection.keepaliveInterval = v }
-        if let v = values.keepaliveCount { connection.keepaliveCount = v }
-        if let v = values.dataTimeout { connection.dataTimeout = v }
-        if let v = values.fifo { fifoPath = v }
-        if let v = values.fifoGroup { fifoGroup = v }
-        if let v = values.fifoSize { fifoSize = v }
-        if let v = values.sink {
-            guard let kind = SinkKind(rawValue: v) else {
-                throw TunnelError(.configuration, "sink '\(v)' is not one of: kernel, rngd, fifo")
+        self.init(hosts: [])
+        for setting in Settings.applyOrder {
+            guard let value = values[setting] else { continue }
+            do throws(TunnelError) {
+                try setting.binding.set(&self, value)
+            } catch {
+                throw values.located(error, at: setting, source: source)
             }
-            sink = kind
         }
-        if let v = values.kernelInterval { kernelInterval = v }
-        if let v = values.kernelBytes { kernelBytes = v.bytes }
-        if let v = values.connection {
-            guard let mode = ConnectionMode(rawValue: v) else {
-                throw TunnelError(.configuration, "connection '\(v)' is not one of: persistent, on-demand")
-            }
-            connectionChoice = mode
+        try validateSettings()
+        do throws(TunnelError) {
+            try validateCombination()
+        } catch {
+            // The one check across settings: name the line of `connection` when the file set it.
+            throw values.located(error, at: Settings.connection, source: source)
         }
-        if let v = values.reserve { reserve = v.bytes }
-        if let v = values.stateDir { stateDirectory = v }
-        if let v = values.stateFile { stateFile = v }
-        if let v = values.metricsFile { metricsFile = v }
-        if let v = values.metricsInterval { metricsInterval = v }
-        if let v = values.rngd { rngdPath = v }
-        if let v = values.rngdArguments { rngdArguments = v }
-        if values.healthMinEntropy != nil || values.healthAlpha != nil {
-            health = try HealthParameters(minEntropy: values.healthMinEntropy ?? HealthParameters.default.minEntropy,
-                                          alpha: values.healthAlpha ?? HealthParameters.default.alpha)
-        }
-        if let v = values.backoffCap { backoff.cap = v }
-        if let v = values.failbackInterval { failbackInterval = v }
-        if let v = values.logLevel { logLevel = v }
-        try validate()
     }
 
-    /// Checks values that are well-formed but cannot work.
+    /// Checks every setting's value against the table's kind and range (values set in code, not
+    /// read from a file or a flag, which are checked as they are read).
     public func validate() throws(TunnelError) {
-        try connection.validate()
-        guard fifoPath.hasPrefix("/") else {
-            throw TunnelError(.invalidArgument, "fifo \(fifoPath) must be an absolute path")
+        try validateSettings()
+        try validateCombination()
+    }
+
+    private func validateSettings() throws(TunnelError) {
+        for setting in Settings.commandLine where setting.checksFlag {
+            if let value = setting.binding.get(self) { try setting.check(value) }
         }
-        if fifoSize.bytes < 4096 || fifoSize.bytes > 1 << 30 {
-            throw TunnelError(.invalidArgument, "fifo size \(fifoSize) is out of range: use 4K up to the pipe-max-size (1M by default)")
-        }
-        guard KernelFeedPolicy.intervalRange.contains(kernelInterval) else {
-            throw TunnelError(.invalidArgument, "kernel interval must be from 1 to 86400 seconds")
-        }
-        guard KernelFeedPolicy.batchRange.contains(kernelBytes) else {
-            throw TunnelError(.invalidArgument, "kernel bytes \(kernelBytes) is out of range: use 16 to 4096")
-        }
+    }
+
+    /// What no single setting's range can say.
+    private func validateCombination() throws(TunnelError) {
         if connectionMode == .onDemand && sink != .kernel {
             throw TunnelError(.invalidArgument,
                               "connection on-demand works only with the kernel sink; use connection persistent with sink \(sink.rawValue)")
         }
-        guard (1 << 10 ... 1 << 20).contains(reserve) else {
-            throw TunnelError(.invalidArgument, "reserve \(ByteSize(bytes: reserve)) is out of range: use 1K to 1M")
-        }
-        for (name, path) in [("state file", stateFile), ("metrics file", metricsFile)] {
-            if let path, !path.hasPrefix("/") || path.hasSuffix("/") {
-                throw TunnelError(.invalidArgument, "\(name) \(path) must be an absolute path of a file")
-            }
-        }
-        if metricsInterval < .milliseconds(100) {
-            throw TunnelError(.invalidArgument, "metrics interval must be at least 0.1 seconds")
-        }
-        guard stateDirectory.hasPrefix("/") else {
-            throw TunnelError(.invalidArgument, "state directory \(stateDirectory) must be an absolute path")
-        }
-        if backoff.cap < .seconds(1) {
-            throw TunnelError(.invalidArgument, "backoff cap must be at least 1 second")
-        }
-        if failbackInterval < .seconds(1) {
-            throw TunnelError(.invalidArgument, "failback interval must be at least 1 second")
-        }
-    }
-}
-
-extension ConfigFile.Values {
-    /// These values with every value that `overrides` sets replacing this one's: the command line
-    /// over the config file.
-    public func overlaid(with overrides: ConfigFile.Values) -> ConfigFile.Values {
-        var merged = self
-        merged.hosts = overrides.hosts ?? hosts
-        merged.port = overrides.port ?? port
-        merged.user = overrides.user ?? user
-        merged.identity = overrides.identity ?? identity
-        merged.knownHosts = overrides.knownHosts ?? knownHosts
-        merged.remoteCommand = overrides.remoteCommand ?? remoteCommand
-        merged.window = overrides.window ?? window
-        merged.connectTimeout = overrides.connectTimeout ?? connectTimeout
-        merged.keepaliveInterval = overrides.keepaliveInterval ?? keepaliveInterval
-        merged.keepaliveCount = overrides.keepaliveCount ?? keepaliveCount
-        merged.dataTimeout = overrides.dataTimeout ?? dataTimeout
-        merged.fifo = overrides.fifo ?? fifo
-        merged.fifoGroup = overrides.fifoGroup ?? fifoGroup
-        merged.fifoSize = overrides.fifoSize ?? fifoSize
-        merged.sink = overrides.sink ?? sink
-        merged.kernelInterval = overrides.kernelInterval ?? kernelInterval
-        merged.kernelBytes = overrides.kernelBytes ?? kernelBytes
-        merged.connection = overrides.connection ?? connection
-        merged.reserve = overrides.reserve ?? reserve
-        merged.stateDir = overrides.stateDir ?? stateDir
-        merged.stateFile = overrides.stateFile ?? stateFile
-        merged.metricsFile = overrides.metricsFile ?? metricsFile
-        merged.metricsInterval = overrides.metricsInterval ?? metricsInterval
-        merged.rngd = overrides.rngd ?? rngd
-        merged.rngdArguments = overrides.rngdArguments ?? rngdArguments
-        merged.healthMinEntropy = overrides.healthMinEntropy ?? healthMinEntropy
-        merged.healthAlpha = overrides.healthAlpha ?? healthAlpha
-        merged.backoffCap = overrides.backoffCap ?? backoffCap
-        merged.failbackInterval = overrides.failbackInterval ?? failbackInterval
-        merged.logLevel = overrides.logLevel ?? logLevel
-        return merged
     }
 }

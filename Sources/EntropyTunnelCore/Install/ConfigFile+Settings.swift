@@ -1,45 +1,29 @@
 extension ConfigFile.Values {
     /// The values that are set, as config-file keys and TOML values, in the order of the table of
     /// settings (the example file's): what `install` writes for the options it was given
-    /// (defaults stay implicit).
+    /// (defaults stay implicit). A single host is not among them: `Installer` writes the host.
     public var settings: [(key: String, value: Installer.ConfigValue)] {
-        func seconds(_ d: Duration) -> Installer.ConfigValue {
-            let s = d.seconds
-            return s == s.rounded() && s < 1e9 ? .int(Int(s)) : .double(s)
+        Settings.all.compactMap { setting in
+            guard let value = self[setting] else { return nil }
+            if setting.isHosts, case .strings(let names) = value, names.count < 2 { return nil }
+            return (setting.key, Installer.ConfigValue(value))
         }
-        var out: [(key: String, value: Installer.ConfigValue)] = []
-        if let hosts, hosts.count > 1 { out.append(("host", .strings(hosts))) }
-        if let port { out.append(("port", .int(port))) }
-        if let user { out.append(("user", .string(user))) }
-        if let identity { out.append(("identity", .string(identity))) }
-        if let knownHosts { out.append(("known_hosts", .string(knownHosts))) }
-        if let remoteCommand { out.append(("remote_command", .string(remoteCommand))) }
-        if let window { out.append(("window", .string(window.description))) }
-        if let connectTimeout { out.append(("connect_timeout", seconds(connectTimeout))) }
-        if let keepaliveInterval { out.append(("keepalive_interval", seconds(keepaliveInterval))) }
-        if let keepaliveCount { out.append(("keepalive_count", .int(keepaliveCount))) }
-        if let backoffCap { out.append(("backoff_cap", seconds(backoffCap))) }
-        if let failbackInterval { out.append(("failback_interval", seconds(failbackInterval))) }
-        if let fifo { out.append(("fifo", .string(fifo))) }
-        if let fifoSize { out.append(("fifo_size", .string(fifoSize.description))) }
-        if let dataTimeout { out.append(("data_timeout", seconds(dataTimeout))) }
-        if let fifoGroup { out.append(("fifo_group", .string(fifoGroup))) }
-        if let sink { out.append(("sink", .string(sink))) }
-        if let kernelInterval { out.append(("kernel_interval", seconds(kernelInterval))) }
-        if let kernelBytes { out.append(("kernel_bytes", .int(kernelBytes.bytes))) }
-        if let connection { out.append(("connection", .string(connection))) }
-        if let reserve { out.append(("reserve", .string(reserve.description))) }
-        if let stateDir { out.append(("state_dir", .string(stateDir))) }
-        if let stateFile { out.append(("state_file", .string(stateFile))) }
-        if let metricsFile { out.append(("metrics_file", .string(metricsFile))) }
-        if let rngd { out.append(("rngd", .string(rngd))) }
-        if let rngdArguments { out.append(("rngd_args", .strings(rngdArguments))) }
-        if let healthMinEntropy { out.append(("health_min_entropy", .double(healthMinEntropy))) }
-        if let healthAlpha { out.append(("health_alpha", .double(healthAlpha))) }
-        if let logLevel { out.append(("log_level", .string(logLevel.rawValue))) }
-        // In the one table's order (the example file's).
-        let order = Dictionary(uniqueKeysWithValues: Settings.all.enumerated().map { ($1.key, $0) })
-        return out.enumerated().sorted { (order[$0.element.key] ?? .max, $0.offset) < (order[$1.element.key] ?? .max, $1.offset) }
-            .map(\.element)
+    }
+}
+
+extension Installer.ConfigValue {
+    /// A setting's value as `install` writes it: whole seconds and plain byte counts as integers,
+    /// sizes with a suffix as strings (`"64K"`).
+    init(_ value: SettingValue) {
+        switch value {
+        case .string(let s): self = .string(s)
+        case .strings(let list): self = .strings(list)
+        case .integer(let n): self = .int(n)
+        case .seconds(let d):
+            let s = d.seconds
+            self = s == s.rounded() && s < 1e9 ? .int(Int(s)) : .double(s)
+        case .size(let size): self = size.description.last?.isNumber == false ? .string(size.description) : .int(size.bytes)
+        case .number(let d): self = .double(d)
+        }
     }
 }

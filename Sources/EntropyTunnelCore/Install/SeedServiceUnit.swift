@@ -45,45 +45,7 @@ StateDirectory=entropy-tunnel
 StateDirectoryMode=0700
 UMask=0077
 
-# --- Hardening ---
-User=entropy-tunnel
-Group=entropy-tunnel
-# ioctl(RNDADDENTROPY), which credits a seed, needs CAP_SYS_ADMIN: the one capability kept.
-AmbientCapabilities=CAP_SYS_ADMIN
-CapabilityBoundingSet=CAP_SYS_ADMIN
-RemoveIPC=yes
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-DevicePolicy=closed
-DeviceAllow=/dev/urandom rw
-PrivateIPC=yes
-PrivateMounts=yes
-# No network at all: the seed needs none.
-PrivateNetwork=yes
-RestrictAddressFamilies=AF_UNIX
-IPAddressDeny=any
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallFilter=setpriority
-SystemCallErrorNumber=EPERM
-
+\#(UnitHardening.block(for: .seed))
 [Install]
 WantedBy=sysinit.target
 

@@ -73,58 +73,7 @@ StateDirectory=entropy-tunnel
 StateDirectoryMode=0700
 UMask=0077
 
-# --- Hardening ---
-# An unprivileged system user (made by `entropy-tunnel install`; it owns the private key).
-User=entropy-tunnel
-Group=entropy-tunnel
-# The kernel sink (or rngd, started as a child, with sink = "rngd") feeds the kernel with
-# ioctl(RNDADDENTROPY) and RNDRESEEDCRNG, which need CAP_SYS_ADMIN: the one capability kept,
-# ambient so that it survives User= and reaches rngd.
-AmbientCapabilities=CAP_SYS_ADMIN
-CapabilityBoundingSet=CAP_SYS_ADMIN
-RemoveIPC=yes
-NoNewPrivileges=yes
-# The Swift runtime's libdispatch asks for nice -4 for one thread of its own (setpriority); an
-# unprivileged service may lower its nice value only as far as this limit, or the kernel refuses
-# and libdispatch logs "Failed to set thread priority for worker thread ... errno=13" at every
-# start. Nice -4 and not below; no capability is needed for it.
-LimitNICE=-4
-# The whole file system is read-only (the config and keys in /etc/entropy-tunnel are read),
-# except /run/entropy-tunnel and /var/lib/entropy-tunnel.
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-# A private /dev; of the devices only /dev/random and /dev/urandom may be opened.
-PrivateDevices=yes
-DevicePolicy=closed
-DeviceAllow=/dev/random rw
-DeviceAllow=/dev/urandom rw
-PrivateIPC=yes
-PrivateMounts=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-# Only /proc/PID: rngd's attempt at /proc/sys/kernel/random/write_wakeup_threshold (a no-op
-# since Linux 5.19) fails with a warning, which is harmless.
-ProcSubset=pid
-# Outgoing SSH over IPv4/IPv6; AF_UNIX for the journal, sd_notify and name resolution.
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-# ...except setpriority: the Swift runtime's worker threads set their nice value with it.
-SystemCallFilter=setpriority
-SystemCallErrorNumber=EPERM
-
+\#(UnitHardening.block(for: .tunnel))
 [Install]
 WantedBy=multi-user.target
 

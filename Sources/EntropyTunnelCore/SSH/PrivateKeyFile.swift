@@ -10,18 +10,7 @@ public enum PrivateKeyFile {
         if text.contains("-----BEGIN RSA PRIVATE KEY-----") { return "ssh-rsa" }
         if text.contains("-----BEGIN DSA PRIVATE KEY-----") { return "ssh-dss" }
         if text.contains("-----BEGIN EC PRIVATE KEY-----") { return "ecdsa" }
-        guard let begin = text.firstRange(of: "-----BEGIN OPENSSH PRIVATE KEY-----"),
-              let end = text.firstRange(of: "-----END OPENSSH PRIVATE KEY-----"),
-              let blob = Base64.decode(text[begin.upperBound..<end.lowerBound]) else { return nil }
-        // "openssh-key-v1\0", then string ciphername, string kdfname, string kdfoptions,
-        // uint32 number of keys, string public key blob (whose first field is the key type).
-        var reader = SSHWireReader(blob)
-        guard reader.skip(literal: Array("openssh-key-v1\0".utf8)),
-              reader.string() != nil, reader.string() != nil, reader.string() != nil,
-              let count = reader.uint32(), count >= 1,
-              let publicBlob = reader.string() else { return nil }
-        var inner = SSHWireReader(publicBlob)
-        return inner.string().map { String(decoding: $0, as: UTF8.self) }
+        return PrivateKeyContainer(text)?.keyType
     }
 
     /// Throws a `.privateKey` error when `path` is missing, unreadable, too open or of a key
@@ -73,32 +62,5 @@ public enum PrivateKeyFile {
         default:
             return
         }
-    }
-}
-
-/// Reads SSH wire-format fields (RFC 4251 §5) from a byte buffer.
-struct SSHWireReader {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func skip(literal: [UInt8]) -> Bool {
-        guard bytes.count - offset >= literal.count,
-              Array(bytes[offset..<offset + literal.count]) == literal else { return false }
-        offset += literal.count
-        return true
-    }
-
-    mutating func uint32() -> UInt32? {
-        guard bytes.count - offset >= 4 else { return nil }
-        defer { offset += 4 }
-        return (0..<4).reduce(0) { $0 << 8 | UInt32(bytes[offset + $1]) }
-    }
-
-    mutating func string() -> [UInt8]? {
-        guard let length = uint32(), bytes.count - offset >= Int(length) else { return nil }
-        defer { offset += Int(length) }
-        return Array(bytes[offset..<offset + Int(length)])
     }
 }

@@ -1,122 +1,164 @@
-/// The daemon's state as `run` writes it to `--state-file` and `status` reads it: a JSON object
-/// whose field names are stable (documented in docs/architecture.md, "State file").
-public struct DaemonState: Sendable {
+import FoundationEssentials
+
+/// The state file: what `run` writes to `--state-file` and `status` and `keys` read, one
+/// Codable type for both sides (FoundationEssentials' JSON), with the format's version in
+/// `schema_version`. Member names are stable (docs/architecture.md, "State file"); an optional
+/// member is written as `null`, so every documented member is always there.
+public struct DaemonState: Codable, Sendable, Equatable {
     /// Where `run` writes it by default (systemd's `RuntimeDirectory=entropy-tunnel`).
     public static let defaultPath = "/run/entropy-tunnel/state.json"
+    /// The version of this format. A reader refuses another: it would misread the file.
+    public static let schema = 1
 
-    /// The process and configuration facts that do not change while it runs.
-    public struct Process: Sendable {
-        public var pid: Int32
-        public var startedAt: Double
-        public var sink: SinkKind
-        public var kernelInterval: Duration
-        public var hosts: [HostSpec]
+    /// Absent in files written before the member existed (the same format as schema 1).
+    public var schemaVersion: Int?
+    /// The version of the entropy-tunnel that wrote it.
+    public var version: String
+    public var running: Bool
+    public var pid: Int32
+    /// Times are seconds since the epoch.
+    public var startedAt: Double
+    @Nullable public var stoppedAt: Double? = nil
+    public var updated: Double
+    public var sink: SinkKind
+    /// `ioctl` or `write` (kernel sink only).
+    @Nullable public var mode: String? = nil
+    public var kernelInterval: Double
+    /// The connection held now.
+    @Nullable public var current: Current? = nil
+    /// Every configured host, in order of preference.
+    public var hosts: [Host]
+    public var connections: Int
+    public var bytesDelivered: UInt64
+    /// When the writer last saw `bytes_delivered` grow.
+    @Nullable public var lastBytesAt: Double? = nil
+    @Nullable public var kernel: Kernel? = nil
+    /// On-demand connections only (absent otherwise).
+    public var reserve: Reserve?
+    @Nullable public var rngd: Rngd? = nil
+    public var healthWindows: HealthWindows
+    @Nullable public var lastError: LastError? = nil
+    /// Added by `status --json` (never by `run`): the verdict on this state.
+    public var health: DaemonHealth?
 
-        public init(pid: Int32, startedAt: Double, configuration: RunConfiguration) {
-            self.pid = pid
-            self.startedAt = startedAt
-            sink = configuration.sink
-            kernelInterval = configuration.kernelInterval
-            hosts = configuration.hosts
+    public struct Current: Codable, Sendable, Equatable {
+        public var host: String
+        /// Whether it is the first (most preferred) host.
+        public var preferred: Bool
+        @Nullable public var since: Double? = nil
+        /// `TYPE SHA256:...` as `ssh-keygen -l` prints it.
+        @Nullable public var hostKey: String? = nil
+        /// The private key the host accepted: the identity, or `IDENTITY.old` during a rotation.
+        @Nullable public var clientKey: String? = nil
+        /// Bytes delivered on this connection.
+        public var bytes: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case host, preferred, since, hostKey = "host_key", clientKey = "client_key", bytes
         }
     }
 
-    /// The state file's JSON for `snapshot`; `stoppedAt` nil while running.
-    ///
-    /// `lastBytesAt`: when the writer last saw `bytes_delivered` grow (it samples; the pump
-    /// does not read the clock for this).
-    public static func json(_ s: TunnelStats.Snapshot, process p: Process, now: Double,
-                            lastBytesAt: Double?, stoppedAt: Double? = nil) -> JSONValue {
-        let current: JSONValue
-        if s.connected, let host = s.host {
-            current = .object([
-                ("host", .string(host.description)),
-                ("preferred", .bool(host == p.hosts.first)),
-                ("since", .optional(s.connectedSince, JSONValue.double)),
-                ("host_key", .optional(s.hostKey, JSONValue.string)),
-                ("client_key", .optional(s.clientKey, JSONValue.string)),
-                ("bytes", .int(Int64(clamping: s.bytesDelivered &- s.bytesAtConnect))),
-            ])
-        } else {
-            current = .null
+    public struct Host: Codable, Sendable, Equatable {
+        public enum State: String, Codable, Sendable {
+            case connected, ok, failed
+            case backingOff = "backing_off"
         }
-        let hosts: [JSONValue] = s.hosts.map { h in
-            let state: String
-            if s.connected, s.host == h.host {
-                state = "connected"
-            } else if h.failing, let retry = h.retryAt, retry > now {
-                state = "backing_off"
-            } else if h.failing {
-                // May be tried again: at the next failure, or the next failback probe.
-                state = "failed"
-            } else {
-                state = "ok"
-            }
-            return .object([
-                ("host", .string(h.host.description)),
-                ("state", .string(state)),
-                ("retry_at", h.failing ? .optional(h.retryAt, JSONValue.double) : .null),
-                ("last_error", .optional(h.lastError, JSONValue.string)),
-                ("last_error_at", .optional(h.lastErrorAt, JSONValue.double)),
-            ])
+
+        public var host: String
+        public var state: State
+        @Nullable public var retryAt: Double? = nil
+        @Nullable public var lastError: String? = nil
+        @Nullable public var lastErrorAt: Double? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case host, state, retryAt = "retry_at", lastError = "last_error", lastErrorAt = "last_error_at"
         }
-        var members: [(String, JSONValue)] = [
-            ("version", .string(EntropyTunnelVersion.string)),
-            ("running", .bool(stoppedAt == nil)),
-            ("pid", .int(Int64(p.pid))),
-            ("started_at", .double(p.startedAt)),
-            ("stopped_at", .optional(stoppedAt, JSONValue.double)),
-            ("updated", .double(now)),
-            ("sink", .string(p.sink.rawValue)),
-            ("mode", p.sink == .kernel ? .optional(s.kernel?.mode.rawValue, JSONValue.string) : .null),
-            ("kernel_interval", .double(p.kernelInterval.seconds)),
-            ("current", current),
-            ("hosts", .array(hosts)),
-            ("connections", .int(Int64(s.connections))),
-            ("bytes_delivered", .int(Int64(clamping: s.bytesDelivered))),
-            ("last_bytes_at", .optional(lastBytesAt, JSONValue.double)),
-        ]
-        if let k = s.kernel {
-            members.append(("kernel", .object([
-                ("mode", .string(k.mode.rawValue)),
-                ("feeds", .int(Int64(clamping: k.feeds))),
-                ("reseeds", .int(Int64(clamping: k.reseeds))),
-                ("bytes_mixed", .int(Int64(clamping: k.bytesMixed))),
-                ("bits_credited", .int(Int64(clamping: k.bitsCredited))),
-                ("add_entropy_calls", .int(Int64(clamping: k.addEntropyCalls))),
-                ("add_entropy_failures", failures(k.addEntropyFailures)),
-                ("reseed_failures", failures(k.reseedFailures)),
-                ("last_feed_at", .optional(k.lastFeedAt, JSONValue.double)),
-                ("crng_ready_at", .optional(k.crngReadyAt, JSONValue.double)),
-                ("started_before_ready", .bool(k.startedBeforeReady)),
-                ("seeds_saved", .int(Int64(clamping: k.seedsSaved))),
-                ("seeds_skipped", .int(Int64(clamping: k.seedsSkipped))),
-            ])))
-        } else {
-            members.append(("kernel", .null))
-        }
-        if let r = s.reserve {
-            members.append(("reserve", .object([
-                ("capacity", .int(Int64(r.capacity))), ("level", .int(Int64(r.level))),
-                ("fills", .int(Int64(clamping: r.fills))), ("sessions", .int(Int64(s.connections))),
-                ("last_host", .optional(r.lastHost, JSONValue.string)),
-            ])))
-        }
-        members.append(("rngd", p.sink == .rngd
-            ? .object([("pid", .optional(s.rngdPID) { .int(Int64($0)) }), ("restarts", .int(Int64(s.rngdRestarts)))])
-            : .null))
-        members.append(("health_windows", .object([
-            ("passed", .int(Int64(clamping: s.windowsPassed))),
-            ("dropped", .int(Int64(clamping: s.windowsDropped))),
-        ])))
-        members.append(("last_error", s.lastFailure.map {
-            .object([("message", .string($0)), ("at", .optional(s.lastFailureAt, JSONValue.double))])
-        } ?? .null))
-        return .object(members)
     }
 
-    /// Failures by errno as `{"EPERM": 3}`.
-    private static func failures(_ byErrno: [Int32: UInt64]) -> JSONValue {
-        .object(byErrno.sorted { $0.key < $1.key }.map { (ErrnoSymbol.name($0.key), .int(Int64(clamping: $0.value))) })
+    public struct Kernel: Codable, Sendable, Equatable {
+        public var mode: String
+        public var feeds: UInt64
+        public var reseeds: UInt64
+        public var bytesMixed: UInt64
+        public var bitsCredited: UInt64
+        public var addEntropyCalls: UInt64
+        /// Failed calls by errno name: `{"EPERM": 3}`.
+        public var addEntropyFailures: [String: UInt64]
+        public var reseedFailures: [String: UInt64]
+        @Nullable public var lastFeedAt: Double? = nil
+        @Nullable public var crngReadyAt: Double? = nil
+        public var startedBeforeReady: Bool
+        public var seedsSaved: UInt64
+        public var seedsSkipped: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case mode, feeds, reseeds, bytesMixed = "bytes_mixed", bitsCredited = "bits_credited",
+                 addEntropyCalls = "add_entropy_calls", addEntropyFailures = "add_entropy_failures",
+                 reseedFailures = "reseed_failures", lastFeedAt = "last_feed_at", crngReadyAt = "crng_ready_at",
+                 startedBeforeReady = "started_before_ready", seedsSaved = "seeds_saved", seedsSkipped = "seeds_skipped"
+        }
+    }
+
+    public struct Reserve: Codable, Sendable, Equatable {
+        public var capacity: Int
+        public var level: Int
+        public var fills: UInt64
+        public var sessions: Int
+        /// The host of the last complete fill.
+        @Nullable public var lastHost: String? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case capacity, level, fills, sessions, lastHost = "last_host"
+        }
+    }
+
+    public struct Rngd: Codable, Sendable, Equatable {
+        @Nullable public var pid: Int32? = nil
+        public var restarts: Int
+    }
+
+    public struct HealthWindows: Codable, Sendable, Equatable {
+        public var passed: UInt64
+        public var dropped: UInt64
+    }
+
+    public struct LastError: Codable, Sendable, Equatable {
+        public var message: String
+        @Nullable public var at: Double? = nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", version, running, pid, startedAt = "started_at", stoppedAt = "stopped_at",
+             updated, sink, mode, kernelInterval = "kernel_interval", current, hosts, connections,
+             bytesDelivered = "bytes_delivered", lastBytesAt = "last_bytes_at", kernel, reserve, rngd,
+             healthWindows = "health_windows", lastError = "last_error", health
+    }
+}
+
+extension SinkKind: Codable {}
+
+/// An optional member written as `null` when absent (so a reader sees every member), and read
+/// as absent when `null` or missing.
+@propertyWrapper
+public struct Nullable<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A missing `Nullable` member is absent, not an error.
+    public func decode<T>(_ type: Nullable<T>.Type, forKey key: Key) throws -> Nullable<T> {
+        try decodeIfPresent(type, forKey: key) ?? Nullable(wrappedValue: nil)
     }
 }

@@ -77,10 +77,10 @@ final class StateFileService: Service, Sendable {
             progress.lastBytesAt = now
         }
         if let path = configuration.stateFile {
-            let json = DaemonState.json(snapshot, process: process, now: now, lastBytesAt: progress.lastBytesAt,
-                                        stoppedAt: final ? now : nil)
+            let state = DaemonState(snapshot, process: process, now: now, lastBytesAt: progress.lastBytesAt,
+                                    stoppedAt: final ? now : nil)
             do {
-                try FileSystem.replace(path, json.rendered() + "\n", mode: 0o640)
+                try FileSystem.replace(path, try state.rendered(), mode: 0o640)
                 progress.stateFailed = false
             } catch {
                 if error.code == .configuration && refusal == nil { refusal = error }

@@ -151,46 +151,15 @@ final class ChildProcess {
     }
 }
 
-/// A pipe whose two ends are close-on-exec.
-private struct Pipe {
-    let readEnd: Int32
-    let writeEnd: Int32
-
-    init() throws(TunnelError) {
-        var ends: [Int32] = [0, 0]
-        // Close-on-exec atomically: another thread may spawn a child at any moment.
-        _ = try syscallValue("pipe2") { csystem_pipe2(&ends, O_CLOEXEC) }
-        readEnd = ends[0]
-        writeEnd = ends[1]
-    }
-}
-
 /// The thread that waits for one child's exit without reaping it.
 private enum Reaper {
-    private final class Job: @unchecked Sendable {
-        // Safe: written once before the thread starts, read only by that thread.
-        let pid: pid_t
-        let notify: Int32
-        init(pid: pid_t, notify: Int32) { self.pid = pid; self.notify = notify }
-    }
-
     static func start(pid: pid_t, notify: Int32) {
-        let job = Job(pid: pid, notify: notify)
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
         // A thread that only waits needs little stack.
-        pthread_attr_setstacksize(&attr, 64 << 10)
-        defer { pthread_attr_destroy(&attr) }
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attr, { raw in
-            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+        BlockingThread.start(name: "et-reaper", stackSize: 64 << 10) {
             var info = siginfo_t()
-            while waitid(P_PID, id_t(job.pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
             // Exited, or ECHILD (reaped elsewhere): either way the owner must look now.
-            close(job.notify)
-            return nil
-        }, Unmanaged.passRetained(job).toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
+            close(notify)
+        }
     }
 }

@@ -78,15 +78,11 @@ public final class RngdSupervisor: Service, Sendable {
     /// Supervises rngd until cancellation or graceful shutdown; stops it before returning.
     public func run() async throws {
         let waker = try Waker()
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await BlockingThread.run(name: "et-rngd") { () throws(TunnelError) in
-                    try self.supervise(until: waker)
-                }
-            } onGracefulShutdown: {
-                waker.wake()
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await BlockingThread.run(name: "et-rngd") { () throws(TunnelError) in
+                try self.supervise(until: waker)
             }
-        } onCancel: {
+        } onCancelOrGracefulShutdown: {
             waker.wake()
         }
     }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemShims
 
 /// A non-blocking, close-on-exec pipe whose read end a poll loop waits on: `signal()` makes it
 /// readable, `drain()` makes it quiet again. The mechanism under `Waker` and
@@ -12,11 +11,9 @@ final class SignalPipe: Sendable {
     private let writeEnd: Int32
 
     init() throws(TunnelError) {
-        var ends: [Int32] = [0, 0]
-        // Close-on-exec from the start: another thread may spawn a child at any moment.
-        _ = try syscallValue("pipe2") { csystem_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) }
-        fd = ends[0]
-        writeEnd = ends[1]
+        let pipe = try Pipe(nonBlocking: true)
+        fd = pipe.readEnd
+        writeEnd = pipe.writeEnd
     }
 
     deinit {

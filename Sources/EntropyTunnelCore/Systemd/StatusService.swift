@@ -95,7 +95,7 @@ final class StatusService: Service, Sendable {
             var kernel = k.mode == .ioctl
                 ? "kernel: \(k.feeds) feeds, \(k.reseeds) reseeds, \(ByteSize.human(k.bytesMixed)) mixed"
                 : "kernel: WRITE MODE (no CAP_SYS_ADMIN: mixed, not credited, no reseed), \(ByteSize.human(k.bytesMixed)) written"
-            if let last = k.lastFeedAt { kernel += ", last feed \(Self.age(now - last)) ago" }
+            if let last = k.lastFeedAt { kernel += ", last feed \(Age.text(now - last)) ago" }
             if k.bitsCredited > 0 { kernel += ", \(k.bitsCredited) bits credited before the CRNG was ready" }
             let failures = k.addEntropyFailures.values.reduce(0, +) + k.reseedFailures.values.reduce(0, +)
             if failures > 0 { kernel += ", \(failures) failed calls" }
@@ -104,19 +104,8 @@ final class StatusService: Service, Sendable {
         if s.windowsDropped > 0 { parts.append("\(s.windowsDropped) windows failed health tests") }
         // While connected, the last failure stays visible (with its age) until the next one.
         if s.connected, let failure = s.lastFailure, let at = s.lastFailureAt {
-            parts.append("last error \(Self.age(now - at)) ago: \(failure.prefix(120))")
+            parts.append("last error \(Age.text(now - at)) ago: \(failure.prefix(120))")
         }
         return parts.joined(separator: ", ")
-    }
-
-    /// `42 s`, `12 min`, `3 h`, `2 d`.
-    static func age(_ seconds: Double) -> String {
-        let s = max(0, Int(seconds))
-        switch s {
-        case ..<120: return "\(s) s"
-        case ..<7200: return "\(s / 60) min"
-        case ..<172_800: return "\(s / 3600) h"
-        default: return "\(s / 86400) d"
-        }
     }
 }

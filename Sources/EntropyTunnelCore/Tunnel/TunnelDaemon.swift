@@ -79,18 +79,6 @@ public final class TunnelDaemon: Sendable {
     }
 }
 
-extension ByteSize {
-    /// `12.3 MiB`, for status lines.
-    static func human(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        if unit == 0 { return "\(bytes) B" }
-        return "\((value * 10).rounded() / 10) \(units[unit])"
-    }
-}
-
 /// Moves a non-Sendable object to the one thread that will use it from then on.
 struct UncheckedSendableBox<Value>: @unchecked Sendable {
     // Safe: the creator hands the value over and does not touch it while the other thread runs.
