@@ -32,7 +32,7 @@ extension Doctor {
             defer { device.close() }
             switch device.mode {
             case .ioctl:
-                return CheckResult(name, .pass, "RNDADDENTROPY accepted: bytes are credited and the CRNG reseeded")
+                return CheckResult(name, .pass, "RNDADDENTROPY accepted: bytes are credited while the CRNG is not ready (mixed after), and the CRNG reseeded")
             case .write:
                 return CheckResult(name, .fail,
                                    "missing as \(Self.userName(getuid())): bytes would only be mixed in by write(), never credited, no reseed",
@@ -103,22 +103,62 @@ extension Doctor {
         guard FileSystem.isDirectory(systemdDirectory) else {
             return CheckResult(name, .skipped, "installed, but systemd does not run here (no \(systemdDirectory)): cannot ask systemctl")
         }
-        let enabled: ExternalCommand.Result
-        let active: ExternalCommand.Result
-        do throws(TunnelError) {
-            enabled = try await ExternalCommand.run("systemctl", ["is-enabled", unit])
-            active = try await ExternalCommand.run("systemctl", ["is-active", unit])
-        } catch {
-            return CheckResult(name, .skipped, "installed, but systemctl cannot be used: \(error.message)")
+        let deadline = Instant.now + Self.startingWait
+        while true {
+            let enabled: ExternalCommand.Result
+            let active: ExternalCommand.Result
+            do throws(TunnelError) {
+                enabled = try await ExternalCommand.run("systemctl", ["is-enabled", unit])
+                active = try await ExternalCommand.run("systemctl", ["is-active", unit])
+            } catch {
+                return CheckResult(name, .skipped, "installed, but systemctl cannot be used: \(error.message)")
+            }
+            let verdict = Self.unitVerdict(enabled: enabled.stdout.trimmingSpaces, enabledOK: enabled.succeeded,
+                                           active: active.stdout.trimmingSpaces, activeOK: active.succeeded,
+                                           mayWait: Instant.now < deadline)
+            switch verdict {
+            case .wait:
+                // A unit that is starting (install's `enable --now --no-block`, a restart) is
+                // asked again shortly: it is not a failure.
+                try? await Task.sleep(for: .milliseconds(250))
+            case .result(let status, let detail):
+                return CheckResult(name, status, detail, fix: Self.unitFix(status, unit: unit))
+            }
         }
-        let enabledState = enabled.stdout.trimmingSpaces
-        let activeState = active.stdout.trimmingSpaces
-        let detail = "\(enabledState.isEmpty ? "?" : enabledState), \(activeState.isEmpty ? "?" : activeState)"
-        guard enabled.succeeded, active.succeeded else {
-            return CheckResult(name, .fail, detail,
-                               fix: "see why: `systemctl status \(unit)` and `journalctl -u \(unit) -n 50`; then " +
-                                   "`systemctl enable --now \(unit)`")
+    }
+
+    /// How long `checkUnitState` waits for a unit that is starting (`activating`).
+    static let startingWait: Duration = .seconds(10)
+
+    /// What `systemctl is-enabled` and `is-active` say of the unit, as a check.
+    package enum UnitVerdict: Equatable {
+        /// Starting: ask again.
+        case wait
+        case result(CheckResult.Status, String)
+    }
+
+    /// The unit's check from systemctl's answers: enabled and active passes; starting
+    /// (`activating`, `reloading`) is asked again while `mayWait`, then is a warning, never a
+    /// failure; anything else (failed, inactive, disabled, not found) fails.
+    package static func unitVerdict(enabled: String, enabledOK: Bool, active: String, activeOK: Bool, mayWait: Bool) -> UnitVerdict {
+        let detail = "\(enabled.isEmpty ? "?" : enabled), \(active.isEmpty ? "?" : active)"
+        let starting = active == "activating" || active == "reloading"
+        if enabledOK && starting {
+            return mayWait ? .wait : .result(.warning, detail + " (still starting after \(Int(startingWait.seconds)) s)")
         }
-        return CheckResult(name, .pass, detail)
+        guard enabledOK, activeOK else { return .result(.fail, detail) }
+        return .result(.pass, detail)
+    }
+
+    /// The fix line for a unit check with `status`.
+    static func unitFix(_ status: CheckResult.Status, unit: String) -> String? {
+        switch status {
+        case .fail:
+            return "see why: `systemctl status \(unit)` and `journalctl -u \(unit) -n 50`; then `systemctl enable --now \(unit)`"
+        case .warning:
+            return "see whether it gets ready: `systemctl status \(unit)` and `journalctl -u \(unit) -f`"
+        case .pass, .skipped:
+            return nil
+        }
     }
 }
