@@ -21,17 +21,22 @@ public struct SeedServiceUnit: Sendable {
     /// The template, byte for byte as in `install/entropy-tunnel-seed.service.in`.
     public static let template = #"""
 # entropy-tunnel-seed.service: written by `entropy-tunnel install` from install/entropy-tunnel-seed.service.in.
-# At boot, before sysinit.target (like systemd-random-seed.service), mixes the seed saved in
-# /var/lib/entropy-tunnel into the kernel, crediting it only when it was durably deleted first,
-# made while the kernel's CRNG was ready, and this is not a first boot; then saves a new one.
-# At shutdown (ExecStop) it saves a fresh seed for the next boot.
+# Early at boot mixes the seed saved in /var/lib/entropy-tunnel into the kernel, asking for credit
+# only when it was durably deleted first, made while the kernel's CRNG was ready, and this is not a
+# first boot; then saves a new one. At shutdown (ExecStop) it saves a fresh seed for the next boot.
 # Measured: `systemd-analyze security --offline=true` exposure 0.8 (SAFE); `systemd-analyze verify` clean.
 [Unit]
 Description=entropy-tunnel: load the seed for this boot, save one for the next
 DefaultDependencies=no
+# The kernel counts credit only until its CRNG is ready. systemd-random-seed.service's blocking
+# read starts the kernel's own jitter collection, which makes it ready 1.4-4.7 s later (measured
+# under QEMU, install/vm-test.sh): so this runs before it, as soon as the root is writable and
+# the state directory mounted, not after local-fs.target (about 10 s later there, when a seed is
+# only mixed). Nothing here may pull in a later unit: no PrivateTmp= (it orders after
+# systemd-tmpfiles-setup.service, which is after local-fs.target).
 RequiresMountsFor=/var/lib/entropy-tunnel
-After=local-fs.target systemd-remount-fs.service
-Before=sysinit.target shutdown.target entropy-tunnel.service
+After=systemd-remount-fs.service systemd-sysusers.service
+Before=systemd-random-seed.service sysinit.target shutdown.target entropy-tunnel.service
 Conflicts=shutdown.target
 
 [Service]
@@ -55,7 +60,6 @@ RemoveIPC=yes
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
-PrivateTmp=yes
 PrivateDevices=yes
 DevicePolicy=closed
 DeviceAllow=/dev/urandom rw

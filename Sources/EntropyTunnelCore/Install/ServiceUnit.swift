@@ -64,9 +64,10 @@ TimeoutStopSec=15s
 KillMode=mixed
 # /run/entropy-tunnel: the state file, and the FIFO between the tunnel and rngd (sinks "rngd" and "fifo").
 RuntimeDirectory=entropy-tunnel
-# 0750: the group entropy-tunnel may read the state file (`entropy-tunnel status`); the FIFO
-# itself stays 0600. Kept after a stop, so `status` can say since when it is stopped.
-RuntimeDirectoryMode=0750
+# 0751: the group entropy-tunnel may read the state file (`entropy-tunnel status`, the file is
+# 0640); others may only pass through to the FIFO, which is 0600, or 0640 for --fifo-group's
+# readers. Kept after a stop, so `status` can say since when it is stopped.
+RuntimeDirectoryMode=0751
 RuntimeDirectoryPreserve=yes
 # /var/lib/entropy-tunnel: the seed for the next boot, which `run` refreshes (see entropy-tunnel-seed.service).
 StateDirectory=entropy-tunnel
@@ -90,8 +91,10 @@ NoNewPrivileges=yes
 # start. Nice -4 and not below; no capability is needed for it.
 LimitNICE=-4
 # The whole file system is read-only (the config and keys in /etc/entropy-tunnel are read),
-# except /run/entropy-tunnel and /var/lib/entropy-tunnel.
+# except /run/entropy-tunnel, /var/lib/entropy-tunnel and node_exporter's textfile directory
+# (where the README's --metrics-file goes; skipped when it does not exist).
 ProtectSystem=strict
+ReadWritePaths=-/var/lib/prometheus/node-exporter
 ProtectHome=yes
 PrivateTmp=yes
 # A private /dev; of the devices only /dev/random and /dev/urandom may be opened.
