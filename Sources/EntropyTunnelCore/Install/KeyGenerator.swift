@@ -32,6 +32,19 @@ public enum KeyGenerator {
         return (try PublicKey(parsing: try FileSystem.read(identity + ".pub")), true)
     }
 
+    /// Gives a pair just made (`identity` and `.pub`) to `user` and its primary group, without
+    /// following links: the service user must read its key (`keys generate --owner`, which the
+    /// first-boot key unit runs as root).
+    public static func giveNewPair(identity: String, to user: String) throws(TunnelError) {
+        guard let pw = getpwnam(user) else {
+            throw TunnelError(.configuration, "--owner \(user): no such user; create it (systemd-sysusers) or leave --owner out")
+        }
+        for path in [identity, identity + ".pub"] where lchown(path, pw.pointee.pw_uid, pw.pointee.pw_gid) != 0 {
+            let err = errno
+            throw TunnelError(.system, "cannot give \(path) to user \(user): \(String(cString: strerror(err)))")
+        }
+    }
+
     /// The public key of the pair at `identity`, nil when there is no private key there; throws
     /// when the pair is not one entropy-tunnel can use: not an OpenSSH private key, RSA or DSA,
     /// protected by a passphrase, readable by others, unreadable by `ssh-keygen`, or with a
