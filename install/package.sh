@@ -272,6 +272,10 @@ mkdir -p "$PKG/usr/share/lintian/overrides"
 cat > "$PKG/usr/share/lintian/overrides/entropy-tunnel" <<'EOF'
 # Built from the upstream sources by install/package.sh, not uploaded to Debian: no ITP bug.
 entropy-tunnel: initial-upload-closes-no-bugs
+# The units the maintainer scripts act on are the ones `entropy-tunnel install` wrote to
+# /etc/systemd/system (not shipped by the package, so not deb-systemd-helper's): prerm disables
+# them on removal, postrm removes them on purge; postinst try-restarts a running tunnel on upgrade.
+entropy-tunnel: maintainer-script-calls-systemctl *
 EOF
 
 # Maintainer scripts: the package never enables or starts a unit (`entropy-tunnel install`

@@ -153,7 +153,8 @@ extension InstallImageTests {
         let grouped = try runTunnel(base + ["--fifo-group", "nogroup"])
         #expect(grouped.status == 0, "\(grouped.stderr)")
         let dropIn = root + ServiceDropIn.defaultPath
-        #expect(try String(contentsOfFile: dropIn, encoding: .utf8).contains("\n[Service]\nSupplementaryGroups=nogroup\n"))
+        let text = try String(contentsOfFile: dropIn, encoding: .utf8)
+        #expect(text.contains("\n[Service]\n") && text.contains("\nSupplementaryGroups=nogroup\nSystemCallFilter=fchown\n"), "\(text)")
         #expect(ServiceDropIn(fifoGroup: nil).text == nil)
 
         // The config written with the group; a merged config without it (--force: a new one).

@@ -20,7 +20,38 @@ extension Doctor {
         case .fifo:
             results.append(CheckResult("sink fifo", .skipped, "nothing to check here: another program must read \(configuration.fifoPath)"))
         }
+        // What else the daemon writes besides the sink: the metrics file, when configured.
+        if let metrics = await checkMetricsDirectory(configuration) { results.append(metrics) }
         return results
+    }
+
+    /// `--metrics-file`: its directory exists and the service user may create files in it (the
+    /// daemon writes a temporary file there and renames it). node_exporter's textfile directory
+    /// belongs to root (Debian's prometheus-node-exporter): the service user needs a grant.
+    /// Asked as that user with `runuser ... test -w`, so ACLs count; skipped when not root.
+    func checkMetricsDirectory(_ configuration: RunConfiguration) async -> CheckResult? {
+        guard let path = configuration.metricsFile else { return nil }
+        let directory = FileSystem.parent(of: path)
+        let name = "metrics file \(path)"
+        let grant = "chgrp \(ServiceUnit.user) \(ShellQuote.quote(directory)) && chmod g+w \(ShellQuote.quote(directory))"
+        guard FileSystem.isDirectory(directory) else {
+            return CheckResult(name, .fail, "its directory \(directory) does not exist",
+                               fix: "mkdir -p \(ShellQuote.quote(directory)) && \(grant) (or install prometheus-node-exporter, then the grant)")
+        }
+        guard getuid() == 0, getpwnam(ServiceUnit.user) != nil else {
+            return CheckResult(name, .skipped, "not checked whether user \(ServiceUnit.user) may write \(directory): run check as root")
+        }
+        let probe: ExternalCommand.Result
+        do throws(TunnelError) {
+            probe = try await ExternalCommand.run("runuser", ["-u", ServiceUnit.user, "--", "test", "-w", directory, "-a", "-x", directory])
+        } catch {
+            return CheckResult(name, .skipped, "not checked: \(error.message)")
+        }
+        guard probe.succeeded else {
+            return CheckResult(name, .fail, "user \(ServiceUnit.user) may not create files in \(directory): no metrics are written",
+                               fix: grant)
+        }
+        return CheckResult(name, .pass, "\(directory) is writable by user \(ServiceUnit.user)")
     }
 
     /// The kernel sink credits bytes only with CAP_SYS_ADMIN: the same probe the sink makes

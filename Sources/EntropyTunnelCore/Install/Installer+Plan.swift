@@ -103,7 +103,10 @@ extension Installer {
         if perInstanceKey {
             plan.backups[keyUnitPath] = try checkReplaceable(keyUnitPath, "systemd unit", with: plan.keyUnitText, plan.manifest)
         }
-        plan.dropInText = ServiceDropIn(fifoGroup: (try? ConfigFile.parse(plan.configText, path: configPath))?.fifoGroup).text
+        let written = try? ConfigFile.parse(plan.configText, path: configPath)
+        let dropIn = ServiceDropIn(fifoGroup: written?.fifoGroup, metricsFile: written?.metricsFile)
+        try dropIn.check()
+        plan.dropInText = dropIn.text
         if let text = plan.dropInText {
             plan.backups[dropInPath] = try checkReplaceable(dropInPath, "systemd drop-in", with: text, plan.manifest)
         }
