@@ -308,6 +308,10 @@ crng_after_seed() { # SHARE STEP: "yes" when the seed unit started before "crng 
     awk -v s="$(v "$1" "$2" seed_starting_s)" -v c="$(v "$1" "$2" crng_init_done_s)" \
         'BEGIN { if (s == "" || s == "none" || c == "" || c == "none") print "unknown"; else print (s + 0 < c + 0) ? "yes" : "no" }'
 }
+minus() { # SHARE STEP: crng init done minus root writable
+    awk -v c="$(v "$1" "$2" crng_init_done_s)" -v r="$(v "$1" "$2" root_writable_s)" \
+        'BEGIN { if (c == "" || r == "") print "?"; else printf "%.2f", c - r }'
+}
 KEY_A=$(v "$WORK/share-a" clone key_fingerprint)
 KEY_B=$(v "$WORK/share-b" clone key_fingerprint)
 echo
@@ -320,21 +324,22 @@ README steps in the VM (boot 1)
   entropy-tunnel install exit:             $(v "$S" install install_exit)   its check's unit line: $(v "$S" install install_check_unit)
   healthy after the host authorized:       $(v "$S" install healthy_after_authorization_s) s   (limit 30 s)
   check: exit $(v "$S" install check_exit), failed $(v "$S" install check_failed), warnings $(v "$S" install check_warnings)
-  warning lines from the units:            $(v "$S" install warnings_after_authorization) after authorization, $(v "$S" install warnings_this_boot) in the whole boot
+  warning lines from the units:            $(v "$S" install warnings_after_authorization) after authorization, $(v "$S" install warnings_this_boot) in the whole boot (before it: the host refusing the key)
   options under the unit:                  sink rngd $(v "$S" install option_sink_rngd), fifo group $(v "$S" install option_fifo_group) ($(v "$S" install fifo_group_reader_bytes) B read), metrics file $(v "$S" install option_metrics_file), reload $(v "$S" install option_reload), SIGUSR1 $(v "$S" install option_sigusr1)
   upgrade (apt install --reinstall):       restarted on the new binary: $(v "$S" install upgrade_restarted)
   seed unit ordering:                      After=$(v "$S" install seed_unit_after)
-Seed and the kernel's CRNG (seconds since boot, from the journal)
-  boot 1 (first boot of the image):        crng init done $(v "$S" install crng_init_done_s)
-  boot 2 (the seed):                       seed unit started $(v "$S" seed seed_starting_s), crng init done $(v "$S" seed crng_init_done_s), seed logged $(v "$S" seed seed_logged_s); seed started before crng init done: $(crng_after_seed "$S" seed)
-                                           systemd-random-seed started $(v "$S" seed random_seed_started_s)
+Seed and the kernel's CRNG (seconds since boot, from each boot's journal; under TCG)
+  boot 1 (first boot, no seed yet):        root writable $(v "$S" install root_writable_s), systemd-random-seed started $(v "$S" install random_seed_started_s), crng init done $(v "$S" install crng_init_done_s), sysinit.target $(v "$S" install sysinit_reached_s)
+  boot 2 (the seed):                       root writable $(v "$S" seed root_writable_s), seed unit started $(v "$S" seed seed_starting_s), crng init done $(v "$S" seed crng_init_done_s), seed logged $(v "$S" seed seed_logged_s), systemd-random-seed started $(v "$S" seed random_seed_started_s), sysinit.target $(v "$S" seed sysinit_reached_s)
+                                           seed unit started before crng init done: $(crng_after_seed "$S" seed)
                                            $(head -n 1 "$S/out/seed/seed.txt" 2>/dev/null)
-  boot 3 (units masked):                   crng init done $(v "$S" compare crng_init_done_s) (systemd-random-seed started $(v "$S" compare random_seed_started_s))
+  boot 3 (units masked):                   root writable $(v "$S" compare root_writable_s), systemd-random-seed started $(v "$S" compare random_seed_started_s), crng init done $(v "$S" compare crng_init_done_s), sysinit.target $(v "$S" compare sysinit_reached_s)
+  crng init done after the root got writable: boot 1 $(minus "$S" install) s, boot 2 $(minus "$S" seed) s, boot 3 $(minus "$S" compare) s
   boot 2: healthy at $(v "$S" seed healthy_at_boot_s) s, check exit $(v "$S" seed check_exit), warnings $(v "$S" seed warnings_this_boot), metrics file $(v "$S" seed metrics_file)
 Staged image (install --root --per-instance-key; key in the image: $STAGED_KEY), two clones
-  clone a: key $KEY_A ($(v "$WORK/share-a" clone key_owner)), healthy $(v "$WORK/share-a" clone healthy_after_authorization_s) s after authorization, check exit $(v "$WORK/share-a" clone check_exit)
+  clone a: key $KEY_A ($(v "$WORK/share-a" clone key_owner)), healthy $(v "$WORK/share-a" clone healthy_after_authorization_s) s after authorization, check exit $(v "$WORK/share-a" clone check_exit), warnings after authorization $(v "$WORK/share-a" clone warnings_after_authorization)
            before authorization the line to run on the host was in: the key unit's log $(v "$WORK/share-a" clone key_unit_logs_authorize_line), status $(v "$WORK/share-a" clone status_shows_authorize_line), check $(v "$WORK/share-a" clone check_shows_authorize_line)
-  clone b: key $KEY_B ($(v "$WORK/share-b" clone key_owner)), healthy $(v "$WORK/share-b" clone healthy_after_authorization_s) s after authorization, check exit $(v "$WORK/share-b" clone check_exit)
+  clone b: key $KEY_B ($(v "$WORK/share-b" clone key_owner)), healthy $(v "$WORK/share-b" clone healthy_after_authorization_s) s after authorization, check exit $(v "$WORK/share-b" clone check_exit), warnings after authorization $(v "$WORK/share-b" clone warnings_after_authorization)
            before authorization the line to run on the host was in: the key unit's log $(v "$WORK/share-b" clone key_unit_logs_authorize_line), status $(v "$WORK/share-b" clone status_shows_authorize_line), check $(v "$WORK/share-b" clone check_shows_authorize_line)
   machine ids:                             $(v "$WORK/share-a" clone machine_id) / $(v "$WORK/share-b" clone machine_id)
   two different keys:                      $([ -n "$KEY_A" ] && [ -n "$KEY_B" ] && [ "$KEY_A" != "$KEY_B" ] && echo yes || echo NO)

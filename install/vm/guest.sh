@@ -18,6 +18,7 @@
 #            own key made at first boot, the line to authorize it, healthy once the host did.
 set -u
 SHARE=/mnt/share
+authorized_at=0
 # shellcheck source=/dev/null
 . "$SHARE/vm.env"
 OUT=$SHARE/out/$STEP
@@ -66,6 +67,8 @@ boot_times() {
     result seed_starting_s "$(printf '%s\n' "$journal" | first_time 'systemd\[1\]: Starting entropy-tunnel-seed.service')"
     result seed_logged_s "$(printf '%s\n' "$journal" | first_time 'entropy-tunnel\[[0-9]+\]: .*(loaded [0-9]+ bytes|no seed to load)')"
     result random_seed_started_s "$(printf '%s\n' "$journal" | first_time 'systemd\[1\]: Starting systemd-random-seed.service')"
+    result root_writable_s "$(printf '%s\n' "$journal" | first_time 'systemd\[1\]: Finished systemd-remount-fs.service')"
+    result sysinit_reached_s "$(printf '%s\n' "$journal" | first_time 'systemd\[1\]: Reached target sysinit.target')"
     journalctl -b -o cat --no-pager -u entropy-tunnel-seed.service | grep -v '^Starting\|^Finished\|^Stopping\|^Stopped' | head -n 3 > "$OUT/seed.txt" || true
 }
 
@@ -82,7 +85,7 @@ hand_over_key_line() {
 # healthy; records the seconds between the two.
 await_authorization_then_healthy() {
     if ! wait_for 180 test -e "$OUT/authorized"; then fail "the host did not authorize the key within 180 s"; return 1; fi
-    local authorized_at healthy_at
+    local healthy_at
     authorized_at=$(now)
     if wait_for 120 healthy; then
         healthy_at=$(now)
@@ -94,11 +97,12 @@ await_authorization_then_healthy() {
     fi
 }
 
-# Warning-or-worse lines from the units since `since` (a journalctl --since time, or "" for the boot).
+# Warning-or-worse lines from the units logged after uptime SINCE (seconds; 0 for the whole boot).
 count_warnings() {
     local since=$1 file=$2
-    journalctl -b -p warning -o short-monotonic --no-pager -q ${since:+--since "$since"} \
-        -u entropy-tunnel.service -u entropy-tunnel-seed.service -u entropy-tunnel-key.service > "$file" 2>&1 || true
+    journalctl -b -p warning -o short-monotonic --no-pager -q \
+        -u entropy-tunnel.service -u entropy-tunnel-seed.service -u entropy-tunnel-key.service 2>&1 \
+        | awk -v since="$since" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); if (t + 0 > since + 0) print }' > "$file" || true
     grep -c . "$file" || true
 }
 
@@ -130,8 +134,6 @@ step_install() {
     grep -q '^✓ service entropy-tunnel.service: enabled, active' "$OUT/install.txt" && result install_check_unit active || result install_check_unit "$(grep 'service entropy-tunnel.service' "$OUT/install.txt" | head -n 1)"
     result install_check_failures "$(grep -c '^✗' "$OUT/install.txt")"
     hand_over_key_line "$OUT/install.txt" || return
-    local since
-    since=$(date '+%Y-%m-%d %H:%M:%S')
     await_authorization_then_healthy || return
 
     note "README: entropy-tunnel check; systemctl status entropy-tunnel"
@@ -142,8 +144,8 @@ step_install() {
     systemctl status entropy-tunnel --no-pager > "$OUT/systemctl-status.txt" 2>&1
     entropy-tunnel status > "$OUT/status.txt" 2>&1
     result status_exit $?
-    result warnings_after_authorization "$(count_warnings "$since" "$OUT/warnings-after-authorization.txt")"
-    result warnings_this_boot "$(count_warnings "" "$OUT/warnings-boot.txt")"
+    result warnings_after_authorization "$(count_warnings "$authorized_at" "$OUT/warnings-after-authorization.txt")"
+    result warnings_this_boot "$(count_warnings 0 "$OUT/warnings-boot.txt")"
     result seed_unit_after "$(systemctl show -p After --value entropy-tunnel-seed.service)"
     result seed_unit_before "$(systemctl show -p Before --value entropy-tunnel-seed.service)"
 
@@ -240,7 +242,7 @@ step_seed() {
     result check_exit $?
     entropy-tunnel status > "$OUT/status.txt" 2>&1
     result status_exit $?
-    result warnings_this_boot "$(count_warnings "" "$OUT/warnings-boot.txt")"
+    result warnings_this_boot "$(count_warnings 0 "$OUT/warnings-boot.txt")"
     result metrics_file "$(test -s /var/lib/prometheus/node-exporter/entropy-tunnel.prom && echo present || echo missing)"
     systemd-analyze > "$OUT/systemd-analyze.txt" 2>&1 || true
     systemd-analyze critical-chain entropy-tunnel-seed.service > "$OUT/critical-chain.txt" 2>&1 || true
@@ -279,7 +281,8 @@ step_clone() {
     await_authorization_then_healthy || return
     entropy-tunnel check > "$OUT/check.txt" 2>&1
     result check_exit $?
-    result warnings_this_boot "$(count_warnings "" "$OUT/warnings-boot.txt")"
+    result warnings_after_authorization "$(count_warnings "$authorized_at" "$OUT/warnings-after-authorization.txt")"
+    result warnings_this_boot "$(count_warnings 0 "$OUT/warnings-boot.txt")"
 }
 
 note "step $STEP"
