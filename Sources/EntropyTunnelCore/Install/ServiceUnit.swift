@@ -48,6 +48,10 @@ After=network-online.target
 Type=notify
 NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@
+# The Swift runtime seeds its hash tables with a blocking getrandom() when a process starts: the
+# daemon would wait for the CRNG before it could feed (and credit) anything. Fixed hash seeds are
+# harmless here: the daemon keys no table by what a host sends (config, errno, method names).
+Environment=SWIFT_DETERMINISTIC_HASHING=1
 # `systemctl reload` (SIGHUP): the daemon re-reads the config and applies the host list and
 # connection settings without dropping a healthy connection; it names settings that need a restart.
 # (Type=notify with ExecReload, not notify-reload: that needs systemd 253, Debian 12 has 252.)
