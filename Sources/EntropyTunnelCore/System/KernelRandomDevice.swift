@@ -132,10 +132,11 @@ public final class KernelRandomDevice: KernelInput {
 
     /// Mixes `bytes` into the input pool, in RNDADDENTROPY calls (`csystem_add_entropy`) of at
     /// most 512 bytes, and returns what the kernel credited. The credit asked for (never more
-    /// than 8 bits per byte) is spread over the calls in proportion; each call carries its share
-    /// only when `getrandom(GRND_NONBLOCK)` says the CRNG is not ready just before it
-    /// (`KernelCredit.decide`), else credit 0: the bytes are only mixed. In write mode the bytes
-    /// are written and nothing is credited.
+    /// than 8 bits per byte) is spread over the calls in proportion and passed to the kernel,
+    /// which counts it only while its CRNG is not ready; so each call's share is reported as
+    /// credited only when `getrandom(GRND_NONBLOCK)` says the CRNG is not ready just before it
+    /// (`KernelCredit.decide`), else as mixed with 0 bits. In write mode the bytes are written
+    /// and nothing is credited.
     @discardableResult
     public func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) -> KernelCredit {
         guard creditBits >= 0 else {
@@ -164,7 +165,7 @@ public final class KernelRandomDevice: KernelInput {
                 let asked = min(remaining, 8 * length)
                 let decision = KernelCredit.decide(requested: asked, count: length, mode: .ioctl,
                                                    crngReadyBefore: asked > 0 && Self.crngReady())
-                let result = csystem_add_entropy(fd, bytes.baseAddress! + offset, Int32(length), Int32(decision.bits))
+                let result = csystem_add_entropy(fd, bytes.baseAddress! + offset, Int32(length), Int32(asked))
                 if result != 0 {
                     let err = Errno(rawValue: -result)
                     throw TunnelError(.system, "ioctl(RNDADDENTROPY) on \(Self.path) failed: \(err)", errno: err)
