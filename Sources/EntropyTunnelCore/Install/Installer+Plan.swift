@@ -113,8 +113,13 @@ extension Installer {
         if let text = plan.sysusersText {
             plan.backups[sysusersPath] = try checkReplaceable(sysusersPath, "sysusers.d file", with: text, plan.manifest)
         }
-        // An unusable key pair stops install now, not after the config is written.
+        // An unusable key pair stops install now, not after the config is written; so does a key
+        // that must be made without ssh-keygen to make it.
         _ = try await KeyGenerator.checkExistingPair(identity: rooted(identity), repairPublic: false)
+        if !perInstanceKey && !FileSystem.exists(rooted(identity)) && ExternalCommand.locate("ssh-keygen") == nil {
+            throw TunnelError(.configuration, "ssh-keygen is not installed, and install makes the client key with it: " +
+                              "`apt-get install openssh-client` (the .deb depends on it), then run install again; nothing was written")
+        }
         // Last, as it connects: every host's key, confirmed before the first file is written.
         plan.pins = try await planPins([hostSpec] + fallbackSpecs, existingKnownHosts: try FileSystem.readIfExists(rooted(knownHosts)),
                                        logger: logger, show: show, confirm: confirm)

@@ -6,8 +6,9 @@ import Glibc
 /// `entropy-tunnel install` and `uninstall` on the client: config, key, host-key pin and the
 /// systemd unit, each written only when its content changes, so a second run changes nothing.
 ///
-/// With `root`, every file goes below that directory (for packaging and tests) and systemd is
-/// left alone; the files' contents still name the real paths.
+/// With `root`, every file goes below that directory: an image being staged (`Installer+Image`:
+/// the service user in its passwd, the units enabled with `systemctl --root`, nothing started);
+/// the files' contents still name the real paths.
 ///
 /// What it writes is recorded in an `InstallManifest`: a config or unit that still holds what
 /// install wrote is updated freely; one edited by hand, or never written by install, is replaced
