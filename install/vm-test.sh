@@ -7,6 +7,8 @@
 #
 #   install/vm-test.sh          (ENTROPY_TUNNEL_DEB=PATH: test that .deb instead of building one;
 #                                KEEP=1: keep the work directory, disks and logs, for a look)
+#   install/vm-test.sh --prepare   only install the tools and make the cached Debian root (.ci/run
+#                                starts this in the background while test.sh builds)
 #
 # The test is the entropy host: its own sshd on loopback (entropy-tunnel-testhost) whose forced
 # command is the same package's `entropy-tunnel serve`, on a /dev/urandom stand-in for /dev/hwrng.
@@ -43,6 +45,13 @@ MEMORY=${VM_MEMORY:-1024}
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }'; }
 say() { echo "== [$(since "$STARTED") s] $*"; }
 
+PREPARE=0
+case ${1:-} in
+    --prepare) PREPARE=1 ;;
+    "") ;;
+    *) echo "usage: install/vm-test.sh [--prepare]" >&2; exit 2 ;;
+esac
+
 # --- tools ---------------------------------------------------------------------------------
 missing=()
 for p in qemu-system-x86 debootstrap socat e2fsprogs dpkg-dev openssh-client; do
@@ -53,6 +62,12 @@ apt-get update -qq
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing: ${missing[*]}"
     apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" > /dev/null
+fi
+
+if [ "$PREPARE" = 1 ]; then
+    say "the Debian 12 root (cached)"
+    say "   $(vm_base_root)"
+    exit 0
 fi
 
 WORK=$(mktemp -d /var/tmp/entropy-tunnel-vmtest.XXXXXX)
