@@ -11,8 +11,17 @@
 # `entropy-tunnel install` does that; the man pages (entropy-tunnel(1) and one per subcommand
 # from swift-argument-parser's generate-manual, and entropy-tunnel.toml(5), which the binary writes
 # from its table of settings);
-# bash, zsh and fish completions from the binary; the example config, the copyright file and
-# the changelog. Depends is computed by dpkg-shlibdeps from the libraries the binary needs.
+# bash, zsh and fish completions from the binary; the service user's sysusers.d file
+# (install/entropy-tunnel.sysusers, as /usr/lib/sysusers.d/entropy-tunnel.conf); the example
+# config, the copyright file and the changelog. Depends is computed by dpkg-shlibdeps from the
+# libraries the binary needs, plus openssh-client (`install` and `keys generate` make the
+# client key with its ssh-keygen).
+#
+# Maintainer scripts: postinst creates the service user (systemd-sysusers), reloads systemd and,
+# on an upgrade, restarts a running tunnel so that it runs the new binary; prerm stops the units
+# and, on a removal, disables the ones `entropy-tunnel install` enabled (they would run a binary
+# that is gone); postrm purge removes those units too while they still hold what install wrote.
+# The config, keys and seed stay: `entropy-tunnel uninstall --purge` removes them.
 #
 # Every man page must render with 0 warnings (`man --warnings`); lintian must report 0 errors.
 #
@@ -91,7 +100,7 @@ WORK=$(mktemp -d /tmp/entropy-tunnel-package.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 PKG=$WORK/root
 DOC=$PKG/usr/share/doc/entropy-tunnel
-mkdir -p "$PKG/DEBIAN" "$PKG/usr/bin" "$PKG/lib/systemd/system" "$PKG/usr/share/man/man1" "$PKG/usr/share/man/man5" \
+mkdir -p "$PKG/DEBIAN" "$PKG/usr/bin" "$PKG/lib/systemd/system" "$PKG/usr/lib/sysusers.d" "$PKG/usr/share/man/man1" "$PKG/usr/share/man/man5" \
     "$PKG/usr/share/bash-completion/completions" "$PKG/usr/share/zsh/vendor-completions" \
     "$PKG/usr/share/fish/vendor_completions.d" "$DOC/examples"
 
@@ -109,6 +118,9 @@ for unit in entropy-tunnel.service entropy-tunnel-seed.service; do
         echo "error: install/$unit.in has a placeholder that package.sh does not fill" >&2; exit 1
     fi
 done
+
+# The service user, created by postinst (and at boot, should it be missing) from this file.
+install -m 0644 install/entropy-tunnel.sysusers "$PKG/usr/lib/sysusers.d/entropy-tunnel.conf"
 
 # Man pages: entropy-tunnel(1), one page per subcommand, and the config file's page.
 mkdir -p "$WORK/man1"
@@ -248,32 +260,101 @@ mkdir -p "$PKG/usr/share/lintian/overrides"
 cat > "$PKG/usr/share/lintian/overrides/entropy-tunnel" <<'EOF'
 # Built from the upstream sources by install/package.sh, not uploaded to Debian: no ITP bug.
 entropy-tunnel: initial-upload-closes-no-bugs
+# The units the maintainer scripts act on are the ones `entropy-tunnel install` wrote to
+# /etc/systemd/system (not shipped by the package, so not deb-systemd-helper's): prerm disables
+# them on removal, postrm removes them on purge; postinst try-restarts a running tunnel on upgrade.
+entropy-tunnel: maintainer-script-calls-systemctl *
 EOF
 
 # Maintainer scripts: the package never enables or starts a unit (`entropy-tunnel install`
-# does); removing it stops the service first, and systemd forgets the removed unit files.
-cat > "$PKG/DEBIAN/prerm" <<'EOF'
+# does). The units install writes, by name: the tunnel, the seed, the first-boot key.
+UNITS="entropy-tunnel.service entropy-tunnel-seed.service entropy-tunnel-key.service"
+cat > "$PKG/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-    # deb-systemd-invoke (init-system-helpers), as debhelper's scripts stop units.
-    if command -v deb-systemd-invoke >/dev/null 2>&1; then
-        deb-systemd-invoke stop entropy-tunnel.service entropy-tunnel-seed.service >/dev/null || true
+if [ "$1" = configure ]; then
+    # The service user, from /usr/lib/sysusers.d/entropy-tunnel.conf (as dh_installsysusers does).
+    if command -v systemd-sysusers >/dev/null 2>&1; then
+        systemd-sysusers ${DPKG_ROOT:+--root="$DPKG_ROOT"} entropy-tunnel.conf
+    elif ! getent passwd entropy-tunnel >/dev/null; then
+        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+            --comment "entropy-tunnel service" entropy-tunnel
+    fi
+    if [ -d /run/systemd/system ]; then
+        systemctl --system daemon-reload >/dev/null || true
+        # An upgrade (or a reinstall): a running tunnel restarts on the new binary; a stopped
+        # one stays stopped (try-restart). The seed unit runs the binary only at boot and shutdown.
+        if [ -n "$2" ]; then
+            if command -v deb-systemd-invoke >/dev/null 2>&1; then
+                deb-systemd-invoke try-restart entropy-tunnel.service >/dev/null || true
+            else
+                systemctl try-restart entropy-tunnel.service >/dev/null || true
+            fi
+        fi
     fi
 fi
 exit 0
 EOF
-cat > "$PKG/DEBIAN/postrm" <<'EOF'
+cat > "$PKG/DEBIAN/prerm" <<EOF
 #!/bin/sh
 set -e
-# The config, keys and seed that `entropy-tunnel install` and the service made are the
-# administrator's: `entropy-tunnel uninstall --purge` removes them, not dpkg.
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-    systemctl --system daemon-reload >/dev/null 2>&1 || true
+UNITS="$UNITS"
+EOF
+cat >> "$PKG/DEBIAN/prerm" <<'EOF'
+if [ "$1" = remove ]; then
+    if [ -d /run/systemd/system ]; then
+        # deb-systemd-invoke (init-system-helpers), as debhelper's scripts stop units; the seed
+        # unit's stop saves a last seed while the binary is still there.
+        if command -v deb-systemd-invoke >/dev/null 2>&1; then
+            deb-systemd-invoke stop $UNITS >/dev/null || true
+        else
+            systemctl stop $UNITS >/dev/null 2>&1 || true
+        fi
+    fi
+    # Nothing enabled may run the binary once it is gone: the units `entropy-tunnel install`
+    # enabled for it are disabled (their files stay until purge; install enables them again).
+    for unit in $UNITS; do
+        if [ -f "/etc/systemd/system/$unit" ] && grep -q '^ExecStart=/usr/bin/entropy-tunnel ' "/etc/systemd/system/$unit"; then
+            systemctl disable --quiet "$unit" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 exit 0
 EOF
-chmod 0755 "$PKG/DEBIAN/prerm" "$PKG/DEBIAN/postrm"
+cat > "$PKG/DEBIAN/postrm" <<EOF
+#!/bin/sh
+set -e
+UNITS="$UNITS"
+EOF
+cat >> "$PKG/DEBIAN/postrm" <<'EOF'
+# The config, keys and seed that `entropy-tunnel install` and the service made are the
+# administrator's: `entropy-tunnel uninstall --purge` removes them, not dpkg. The units install
+# wrote for /usr/bin/entropy-tunnel run nothing without it: a purge disables them and removes
+# each that still holds what install wrote (its SHA-256 in /etc/entropy-tunnel/install-manifest).
+if [ "$1" = purge ]; then
+    for unit in $UNITS; do
+        file=/etc/systemd/system/$unit
+        if ! [ -f "$file" ] || ! grep -q '^ExecStart=/usr/bin/entropy-tunnel ' "$file"; then continue; fi
+        systemctl disable --quiet "$unit" >/dev/null 2>&1 || true
+        sum=$(sha256sum < "$file" | cut -d ' ' -f 1)
+        if grep -qx "file [a-z]* $sum $file" /etc/entropy-tunnel/install-manifest 2>/dev/null; then
+            rm -f "$file"
+        else
+            echo "entropy-tunnel: kept $file (edited after entropy-tunnel install wrote it; disabled, as it runs /usr/bin/entropy-tunnel, which is gone)" >&2
+        fi
+    done
+fi
+if [ "$1" = remove ] || [ "$1" = purge ]; then
+    if [ -d /run/systemd/system ]; then
+        systemctl --system daemon-reload >/dev/null 2>&1 || true
+    fi
+fi
+exit 0
+EOF
+chmod 0755 "$PKG/DEBIAN/postinst" "$PKG/DEBIAN/prerm" "$PKG/DEBIAN/postrm"
+for script in postinst prerm postrm; do
+    sh -n "$PKG/DEBIAN/$script" || { echo "error: DEBIAN/$script is not valid sh" >&2; exit 1; }
+done
 
 # Depends: from the libraries the binary needs (ELF NEEDED), through dpkg's shlibs/symbols
 # files, as dh_shlibdeps computes it. dpkg-shlibdeps wants a debian/control beside it.
@@ -303,6 +384,8 @@ done
 DEPENDS=$(cd "$WORK/src" && dpkg-shlibdeps -O "${SHLIBDEPS_FLAGS[@]}" -l"$(dirname "$BINARY")" "$PKG/usr/bin/entropy-tunnel" 2>/dev/null \
     | sed -n 's/^shlibs:Depends=//p')
 case $DEPENDS in *libssh2-1*) ;; *) echo "error: Depends '$DEPENDS' lacks libssh2-1" >&2; exit 1;; esac
+# Not a library: `install` and `keys generate` run ssh-keygen to make the client key.
+DEPENDS="$DEPENDS, openssh-client"
 
 INSTALLED_SIZE=$(du -sk --apparent-size --exclude=DEBIAN "$PKG" | cut -f1)
 cat > "$PKG/DEBIAN/control" <<EOF
@@ -326,11 +409,11 @@ Description: feeds the kernel random bytes from a remote hardware RNG over SSH
  takes from the host only what the kernel consumes, reconnects with
  backoff, fails over between hosts, and keeps a seed for the next boot.
  .
- The package installs the program, its man pages, shell completions and
- two systemd units, neither of them enabled. "entropy-tunnel install"
- writes the configuration, the key pair and the host-key pin, and enables
- and starts the service; "entropy-tunnel keys authorize" sets up the
- entropy host.
+ The package installs the program, its man pages, shell completions, the
+ service user (sysusers.d) and two systemd units, neither of them enabled.
+ "entropy-tunnel install" writes the configuration, the key pair and the
+ host-key pin, and enables and starts the service; "entropy-tunnel keys
+ authorize" sets up the entropy host.
 EOF
 (cd "$PKG" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) > "$PKG/DEBIAN/md5sums"
 find "$PKG" -type d -exec chmod 0755 {} +

@@ -13,12 +13,12 @@ package struct InstallCommand: AsyncParsableCommand {
         commandName: "install",
         abstract: "Set up this machine as a client: config, key, host-key pin, systemd service.",
         discussion: """
-            Writes /etc/entropy-tunnel/config.toml (or --config PATH), creates the key \
-            /etc/entropy-tunnel/id_ed25519 if missing, pins the host's key in /etc/entropy-tunnel/known_hosts (repeat --host for fallbacks, in order of \
-            preference: each is pinned; --host-key and --fingerprint are for the first, a fallback not yet pinned is \
-            scanned and confirmed) and \
+            Writes /etc/entropy-tunnel/config.toml (or --config PATH), creates the service user entropy-tunnel \
+            from /etc/sysusers.d/entropy-tunnel.conf (the package's /usr/lib/sysusers.d copy when there), creates the key \
+            /etc/entropy-tunnel/id_ed25519 if missing (owned by that user), pins the hosts' keys in \
+            /etc/entropy-tunnel/known_hosts (repeat --host for fallbacks, in order of preference: each is pinned) and \
             writes /etc/systemd/system/entropy-tunnel.service and entropy-tunnel-seed.service (which runs \
-            `seed load` at boot and `seed save` at shutdown); then, when systemd runs, enables and starts both. Files whose content is already right are not rewritten: running it twice changes nothing. \
+            `seed load` early at boot and `seed save` at shutdown); then, when systemd runs, enables and starts both. Files whose content is already right are not rewritten: running it twice changes nothing. \
             A new config is the commented example (`entropy-tunnel config example`) with the options given \
             filled in. An existing config is merged into key by key: each option given replaces its key's line \
             (or is added under the key's commented example), every other key and comment stays, and the \
@@ -32,13 +32,29 @@ package struct InstallCommand: AsyncParsableCommand {
             still listed) when all that changed is host-key pins (read at every connection) and config keys a \
             running daemon applies: the hosts and the connection settings. It ends by printing what to run on the entropy host.
 
+            Host keys without a terminal: give one --fingerprint (or --host-key) per --host, in the same order: the \
+            first for the first --host, the second for the second, and so on. Every host is confirmed (its key fetched \
+            and compared, or shown and confirmed) before anything is written: a host that cannot be confirmed (a \
+            wrong fingerprint, no terminal and no --yes) leaves no file behind, and install exits 78. A host with \
+            neither that is already pinned keeps its pin.
+
+            Images: --root DIR stages everything below DIR (a mounted or unpacked image): the service user goes into \
+            DIR/etc/passwd (systemd-sysusers --root), the key is given to it, and the units are enabled in DIR \
+            (systemctl --root; not with --no-start), so machines booted from the image start the tunnel. By default the \
+            key is made now, in the image: one `keys authorize` on the host then serves every machine made from it, \
+            which also means they all share one key. --per-instance-key makes no key now: each machine makes its own \
+            at its first boot (entropy-tunnel-key.service) and logs the line to authorize it on the host (`journalctl \
+            -u entropy-tunnel-key`; `entropy-tunnel check` shows it too until a host accepts the key). Choose it when \
+            machines must be told apart or revoked one by one; the default stays the shared key because it needs \
+            no step per machine. Empty DIR/etc/machine-id too, so each machine gets its own id.
+
             What install does with each option: --host (repeatable), --port, --user and the other run options \
             are merged into the config file as keys (only those given; the rest keep their values); --identity and \
             --known-hosts say where the key is created and the host keys pinned (and are written to the \
-            config); --fingerprint or --host-key decide which key of the first host is pinned (--yes pins the ones \
-            the hosts show); --binary is the ExecStart= of both units; --no-start writes everything but neither \
+            config); --fingerprint or --host-key, one per --host in order, decide which key of each host is pinned \
+            (--yes pins the ones the hosts show); --binary is the ExecStart= of both units; --no-start writes everything but neither \
             enables nor starts the units; --force replaces the config and units instead of merging (keeping FILE.bak); \
-            --root writes below another directory and leaves systemd alone; with --sink rngd, --disable-distro-rngd \
+            --root stages an image below another directory (see above); with --sink rngd, --disable-distro-rngd \
             disables the distribution's own rngd service, which would run as a second rngd beside the \
             supervised one.
             """
@@ -48,19 +64,22 @@ package struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup package var daemon: DaemonArguments
 
-    @Option(help: ArgumentHelp("Pin the host key only if it has this fingerprint (from `ssh-keygen -lf` on the host).", valueName: "SHA256:..."))
-    package var fingerprint: String?
+    @Option(help: ArgumentHelp("Pin a host's key only if it has this fingerprint (from `ssh-keygen -lf` on the host). Repeat it, one per --host in the same order.", valueName: "SHA256:..."))
+    package var fingerprint: [String] = []
 
     // .unconditional: a mistaken private key ("-----BEGIN ...") must reach PublicKey's check, which
     // refuses it without echoing it, instead of the parser's "invalid option" message.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting.", valueName: "key"))
-    package var hostKey: String?
+    @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp("Pin this host key (`TYPE BASE64`, from the host's /etc/ssh/ssh_host_ed25519_key.pub) without connecting. Repeat it, one per --host in the same order.", valueName: "key"))
+    package var hostKey: [String] = []
 
-    @Flag(help: "Pin the host key without asking when neither --fingerprint nor --host-key is given.")
+    @Flag(help: "Pin the key a host shows without asking, for each host that has neither --fingerprint nor --host-key (trust on first use).")
     package var yes = false
 
-    @Option(help: ArgumentHelp("Write every file below this directory instead of / (packaging, tests); systemd is left alone.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Stage an image below this directory instead of installing into /: the user goes into DIR/etc/passwd, the units are enabled there (not started), no check runs.", valueName: "dir"))
     package var root: String?
+
+    @Flag(help: "Make no client key now: each machine makes its own at its first boot (entropy-tunnel-key.service) and logs the line to authorize it. Default: a key made now, which every machine made from a --root image shares (one authorization serves them all).")
+    package var perInstanceKey = false
 
     @Option(help: ArgumentHelp("The entropy-tunnel binary the service runs: /usr/bin/entropy-tunnel when install runs from there (the .deb), else /usr/local/bin/entropy-tunnel.", valueName: "path"))
     package var binary: String = ServiceUnit.defaultBinary(running: runningExecutable())
@@ -77,6 +96,10 @@ package struct InstallCommand: AsyncParsableCommand {
     package func validate() throws {
         guard !connection.host.isEmpty else {
             throw ValidationError("install needs --host: the entropy host (repeat --host for fallbacks, in order of preference)")
+        }
+        for (count, option) in [(fingerprint.count, "--fingerprint"), (hostKey.count, "--host-key")] where count > connection.host.count {
+            throw ValidationError("\(count) \(option) for \(connection.host.count) --host: give at most one \(option) per --host, " +
+                                  "in the same order (the first for the first --host, and so on)")
         }
         do throws(TunnelError) {
             _ = try Installer.normalizedRoot(root)
@@ -100,8 +123,9 @@ package struct InstallCommand: AsyncParsableCommand {
             installer.root = try Installer.normalizedRoot(root)
             installer.configPath = connection.config ?? ConfigFile.defaultPath
             installer.binary = binary
-            installer.fingerprint = fingerprint
-            installer.hostKey = hostKey
+            installer.fingerprints = fingerprint
+            installer.hostKeys = hostKey
+            installer.perInstanceKey = perInstanceKey
             installer.force = force
             installer.noStart = noStart
             installer.disableDistroRngd = disableDistroRngd
@@ -109,7 +133,7 @@ package struct InstallCommand: AsyncParsableCommand {
             let report = try await installer.install(
                 logger: logger,
                 show: { key, spec in print("host key: \(key.keygenListing(name: spec.knownHostsName))") },
-                confirm: { key, spec in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(spec)?", yes: yes) })
+                confirm: { key, spec in confirmOnTerminal("Pin this \(key.keygenTypeLabel) key of \(spec)?", yes: yes, forHost: spec.description) })
             report.steps.forEach { print($0) }
             if !report.configChanges.isEmpty {
                 print("config changes:")

@@ -41,9 +41,19 @@ package struct KeysCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("sshd from= pattern list: the addresses this key may connect from, e.g. 192.0.2.7", valueName: "pattern"))
         package var from: String?
 
+        @Option(help: ArgumentHelp("Take the key's path, the host user and the remote command from this config file (what entropy-tunnel-key.service passes at a first boot).", valueName: "file"))
+        package var config: String?
+
+        @Option(help: ArgumentHelp("Give a new pair to this user and its group (the service user, which must read the key).", valueName: "user"))
+        package var owner: String?
+
         package func run() async throws {
             do {
+                let values = try config.map { (path) throws(TunnelError) -> ConfigFile.Values in try ConfigFile.load(path: path) }
+                let identity = values?[Settings.identity]?.text ?? self.identity
+                let remoteCommand = self.remoteCommand ?? values?[Settings.remoteCommand]?.text
                 let (key, created) = try await KeyGenerator.ensureKey(identity: identity)
+                if created, let owner { try KeyGenerator.giveNewPair(identity: identity, to: owner) }
                 let line = AuthorizedKeyLine(key: key, command: remoteCommand ?? HostAuthorizer.serveCommand(), from: from)
                 try line.validate()
                 print("\(identity): \(created ? "created" : "exists, kept") (\(key.keygenListing(name: key.comment)))")
@@ -52,7 +62,7 @@ package struct KeysCommand: AsyncParsableCommand {
                 print(line.text)
                 print("")
                 print("On the entropy host, as root, run:")
-                print("  " + HostAuthorizer.commandLine(key: key, remoteCommand: remoteCommand, from: from))
+                print("  " + HostAuthorizer.commandLine(key: key, user: values?[Settings.user]?.text ?? "entropy", remoteCommand: remoteCommand, from: from))
             } catch {
                 fail(error)
             }
@@ -191,11 +201,11 @@ package struct KeysCommand: AsyncParsableCommand {
 }
 
 /// Asks `question` on the terminal; without one, answers `yes` and says why when that is no.
-func confirmOnTerminal(_ question: String, yes: Bool) -> Bool {
+func confirmOnTerminal(_ question: String, yes: Bool, forHost host: String? = nil) -> Bool {
     if yes { return true }
     guard isatty(0) == 1 else {
-        printError("No terminal to ask whether to trust the key: pass --fingerprint SHA256:... (compare with " +
-                   "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host) or --yes.")
+        printError("No terminal to ask whether to trust the key\(host.map { " of \($0)" } ?? ""): pass --fingerprint SHA256:... " +
+                   "(compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host\(host == nil ? "" : "; one --fingerprint per --host, in order")) or --yes.")
         return false
     }
     print("\(question) [y/N] ", terminator: "")

@@ -89,14 +89,19 @@ struct InstallValueTests {
         #expect(!unit.contains("@BINARY@"))
         for line in ["ExecStart=/opt/et/bin/entropy-tunnel seed load", "ExecStop=/opt/et/bin/entropy-tunnel seed save",
                      "Type=oneshot", "RemainAfterExit=yes", "DefaultDependencies=no", "RequiresMountsFor=/var/lib/entropy-tunnel",
-                     "After=local-fs.target systemd-remount-fs.service",
-                     "Before=sysinit.target shutdown.target entropy-tunnel.service", "Conflicts=shutdown.target",
+                     "After=systemd-remount-fs.service systemd-sysusers.service",
+                     "Before=systemd-random-seed.service sysinit.target shutdown.target entropy-tunnel.service", "Conflicts=shutdown.target",
                      "StateDirectory=entropy-tunnel", "StateDirectoryMode=0700", "User=entropy-tunnel",
                      "AmbientCapabilities=CAP_SYS_ADMIN", "CapabilityBoundingSet=CAP_SYS_ADMIN",
                      "PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "WantedBy=sysinit.target"] {
             #expect(unit.contains("\n\(line)\n"), "seed unit lacks \(line)")
         }
         #expect(ServiceUnit.template.contains("\nStateDirectory=entropy-tunnel\nStateDirectoryMode=0700\n"))
+        // Early enough that its credit counts: nothing that orders it after local-fs.target
+        // (PrivateTmp= orders after systemd-tmpfiles-setup.service, which is after local-fs.target).
+        let directives = unit.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(!directives.contains { $0.contains("local-fs.target") || $0.hasPrefix("PrivateTmp=") },
+                "the seed unit would run after local-fs.target")
     }
 
     @Test("the embedded unit template is install/entropy-tunnel.service.in, byte for byte")
@@ -115,7 +120,7 @@ struct InstallValueTests {
 
     /// systemd has no include: the two units each carry their hardening block. They must not
     /// drift apart; these are the only differences, each on purpose.
-    @Test("the two units' hardening blocks differ only where they must (network, /dev/random, the nice limit)")
+    @Test("the two units' hardening blocks differ only where they must (network, /dev/random, the nice limit, /tmp, the metrics directory)")
     func hardeningBlocksAgree() {
         func hardening(_ template: String) -> Set<Substring> {
             guard let start = template.range(of: "# --- Hardening ---"), let end = template.range(of: "[Install]") else { return [] }
@@ -124,7 +129,10 @@ struct InstallValueTests {
         let tunnel = hardening(ServiceUnit.template), seed = hardening(SeedServiceUnit.template)
         #expect(tunnel.count > 30 && seed.count > 30)
         // The tunnel connects out over IP, feeds /dev/random, and runs libdispatch's nice -4 thread.
-        #expect(tunnel.subtracting(seed) == ["RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "DeviceAllow=/dev/random rw", "LimitNICE=-4"])
+        // PrivateTmp= only in the tunnel: in the seed unit it would order it after local-fs.target,
+        // too late for its credit. The tunnel may write node_exporter's textfile directory.
+        #expect(tunnel.subtracting(seed) == ["RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "DeviceAllow=/dev/random rw", "LimitNICE=-4",
+                                             "PrivateTmp=yes", "ReadWritePaths=-/var/lib/prometheus/node-exporter"])
         // The seed needs no network at all.
         #expect(seed.subtracting(tunnel) == ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"])
     }

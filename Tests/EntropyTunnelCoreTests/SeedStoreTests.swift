@@ -6,18 +6,22 @@ import TestHost
 import Glibc
 #endif
 
-/// Records what would reach the kernel. A fake stands in here because crediting the real pool
-/// cannot be observed from user space (the counter is capped at 256 bits after boot); the real
-/// ioctl calls are checked through strace in SeedKillTests.
+/// Records what would reach the kernel, and answers as the kernel would (`KernelCredit.decide`)
+/// for a CRNG that is `crngReady` or not. A fake stands in here because crediting the real pool
+/// cannot be observed from user space (the counter is capped at 256 bits after boot, and this
+/// machine's CRNG is ready); the real ioctl calls are checked through strace in SeedKillTests, and
+/// the real credit at boot in install/vm-test.sh.
 final class RecordingKernel: KernelInput {
     struct Call: Equatable {
         var bytes: [UInt8]
         var creditBits: Int
     }
     var calls: [Call] = []
+    var crngReady = false
 
-    func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) {
+    func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) -> KernelCredit {
         calls.append(Call(bytes: Array(bytes), creditBits: creditBits))
+        return KernelCredit.decide(requested: creditBits, count: bytes.count, mode: .ioctl, crngReadyBefore: crngReady)
     }
 
     var credited: [Call] { calls.filter { $0.creditBits > 0 } }
@@ -117,7 +121,23 @@ struct SeedStoreTests {
         refusing.noCreditReason = "--no-credit was given"
         let refused = try refusing.load(into: kernel, firstBoot: false)
         #expect(kernel.calls.count == 2 && kernel.credited.isEmpty)
-        #expect(refused.summary.contains("mixed without credit because --no-credit was given"))
+        #expect(refused.summary.contains("mixed, 0 bits credited: --no-credit was given"))
+    }
+
+    @Test("a creditable seed loaded after the CRNG got ready is reported as mixed, 0 bits credited, and counted so")
+    func crngAlreadyReady() throws {
+        let store = SeedStore(directory: try stateDirectory())
+        _ = try store.save(extra: [])
+        let kernel = RecordingKernel()
+        kernel.crngReady = true
+        let result = try store.load(into: kernel, firstBoot: false)
+        #expect(kernel.calls.count == 1 && kernel.calls[0].creditBits == 512, "the credit is asked for: the kernel decides")
+        #expect(result.creditedBits == 0 && result.loaded.first?.creditedBits == 0)
+        #expect(result.summary.contains("mixed, 0 bits credited: the kernel's CRNG was already ready"), "\(result.summary)")
+        #expect(!result.summary.contains("credited 512"))
+        var counters = SeedCounters()
+        counters.record(result)
+        #expect(counters.loaded == 1 && counters.credited == 0)
     }
 
     @Test("first boot is systemd's rule: /etc/machine-id missing, empty or 'uninitialized'")

@@ -83,7 +83,9 @@ struct TunnelRefusalTests {
         let (result, output) = try fetch(host, identity: other)
         #expect(result.status != 0)
         #expect(result.stderr.contains("refused key \(other) for user '\(host.user)'"))
-        #expect(result.stderr.contains("keys authorize"))
+        // The line to run on the host names the key itself (status shows it as the last error).
+        let publicKey = try String(contentsOfFile: other + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(result.stderr.contains("keys authorize --user \(host.user) --key '\(publicKey)'"), "\(result.stderr)")
         #expect(bytesWritten(output) == 0)
     }
 

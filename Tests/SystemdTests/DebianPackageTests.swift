@@ -7,7 +7,10 @@ import Glibc
 
 /// The .deb from install/package.sh, installed with dpkg in a throw-away box booted with a real
 /// systemd, set up with `entropy-tunnel install` against the loopback sshd harness in the box,
-/// then uninstalled, removed and purged: nothing the package or install made may stay.
+/// upgraded (installed again: the running tunnel must restart on the new binary), then
+/// uninstalled, removed and purged: nothing the package or install made may stay but the
+/// service user, which Debian leaves. Then once more without `uninstall`: a purge leaves no
+/// enabled unit that runs the removed binary.
 ///
 /// The box's `/` is an overlay whose writes go to a tmpfs, so dpkg in the box never changes the
 /// machine's own dpkg database: the test checks both before and after.
@@ -89,6 +92,10 @@ struct DebianPackageTests {
         let hostKey = try box.check(["cat", "/var/lib/et-testhost/ssh_host_key.pub"]).stdout
             .split(separator: " ").prefix(2).joined(separator: " ")
         let port = env["PORT"]!
+        // A machine (a container image) may carry a policy-rc.d that forbids maintainer scripts
+        // to act on services (exit 101); deb-systemd-invoke obeys it. The box models a machine
+        // without one: removed in the box's overlay only.
+        try box.check(["rm", "-f", "/usr/sbin/policy-rc.d"])
         let before = try listing(box)
 
         // dpkg -i: the binary and the units arrive; nothing is enabled or started.
@@ -96,6 +103,12 @@ struct DebianPackageTests {
         let dpkgInstall = try box.exec(["dpkg", "-i", "/tmp/entropy-tunnel.deb"])
         try #require(dpkgInstall.status == 0, "dpkg -i: \(dpkgInstall.stdout)\n\(dpkgInstall.stderr)")
         let version = try box.check(["/usr/bin/entropy-tunnel", "--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // postinst made the service user from the package's sysusers.d file.
+        let user = try box.exec(["getent", "passwd", "entropy-tunnel"]).stdout
+        #expect(user.hasSuffix(":/nonexistent:/usr/sbin/nologin\n"), "postinst made no service user: \(user)")
+        #expect(try box.exec(["test", "-s", "/usr/lib/sysusers.d/entropy-tunnel.conf"]).status == 0)
+        let depends = try box.check(["dpkg-query", "-W", "-f", "${Depends}", "entropy-tunnel"]).stdout
+        #expect(depends.contains("openssh-client") && depends.contains("libssh2-1"), "Depends: \(depends)")
         let packaged = try box.check(["dpkg-query", "-W", "-f", "${Version}", "entropy-tunnel"]).stdout
         #expect(packaged == version + "-1", "package version \(packaged), binary \(version)")
         for unit in [Self.unit, Self.seedUnit] {
@@ -156,6 +169,20 @@ struct DebianPackageTests {
         #expect(healthy && status.stdout.contains("running (healthy)") && status.stdout.contains("127.0.0.1"),
                 "status: \(status.status) \(status.stdout)\(status.stderr)")
 
+        // An upgrade (the package installed again) restarts the running tunnel on the new binary.
+        let pidBefore = try box.show(Self.unit, ["MainPID"])["MainPID"] ?? ""
+        let upgrade = try box.exec(["dpkg", "-i", "/tmp/entropy-tunnel.deb"])
+        #expect(upgrade.status == 0, "dpkg -i again: \(upgrade.stdout)\n\(upgrade.stderr)")
+        var pidAfter = ""
+        let restarted = try waitUntil(20) {
+            pidAfter = try box.show(Self.unit, ["MainPID"])["MainPID"] ?? ""
+            return pidAfter != pidBefore && pidAfter != "0" && !pidAfter.isEmpty
+        }
+        #expect(restarted, "the tunnel was not restarted by the upgrade: pid \(pidBefore) -> \(pidAfter)")
+        let exe = try box.exec(["readlink", "/proc/\(pidAfter)/exe"]).stdout
+        // (readlink sees the path through the box's root directory on the machine.)
+        #expect(exe.hasSuffix("/usr/bin/entropy-tunnel\n") && !exe.contains("(deleted)"), "after the upgrade the tunnel runs \(exe)")
+
         // Take everything away again: install's files, then the package.
         let uninstall = try box.exec(["/usr/bin/entropy-tunnel", "uninstall", "--purge"])
         if sanitizerDropIns {
@@ -171,13 +198,27 @@ struct DebianPackageTests {
         #expect(purge.status == 0, "dpkg -P: \(purge.stdout)\n\(purge.stderr)")
         #expect(try box.exec(["dpkg-query", "-W", "entropy-tunnel"]).status != 0, "dpkg still knows the package after -P")
 
-        #expect(try box.exec(["getent", "passwd", "entropy-tunnel"]).status != 0, "uninstall --purge left the service user")
+        // Debian leaves system users a package made (their uid may own files).
+        #expect(try box.exec(["getent", "passwd", "entropy-tunnel"]).status == 0, "the package's purge removed the service user")
 
         let after = try listing(box)
         let left = after.subtracting(before).sorted()
         let lost = before.subtracting(after).sorted()
         #expect(left.isEmpty, "left behind after uninstall --purge, dpkg -r, dpkg -P: \(left.joined(separator: ", "))")
         #expect(lost.isEmpty, "gone after the round trip, though there before: \(lost.joined(separator: ", "))")
+
+        // Again, but purged without `uninstall`: no enabled unit may run the binary that is gone.
+        try #require(try box.exec(["dpkg", "-i", "/tmp/entropy-tunnel.deb"]).status == 0)
+        let again = try box.exec(installArguments)
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        let purgedAlone = try box.exec(["dpkg", "-P", "entropy-tunnel"])
+        #expect(purgedAlone.status == 0, "dpkg -P: \(purgedAlone.stdout)\n\(purgedAlone.stderr)")
+        let links = try box.exec(["sh", "-c", "ls /etc/systemd/system/*.wants/ | grep entropy-tunnel || true"]).stdout
+        #expect(links.isEmpty, "enabled after the purge: \(links)")
+        for unit in [Self.unit, Self.seedUnit] {
+            #expect(try box.exec(["test", "-e", "/etc/systemd/system/\(unit)"]).status != 0, "the purge left /etc/systemd/system/\(unit)")
+            #expect(try box.exec(["systemctl", "is-enabled", unit]).stdout != "enabled\n")
+        }
 
         box.shutdown()
         #expect(try machineDpkgStatus() == machineStatus, "the machine's /var/lib/dpkg/status changed: dpkg in the box reached it")

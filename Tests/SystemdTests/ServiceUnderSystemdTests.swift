@@ -126,11 +126,14 @@ struct ServiceUnderSystemdTests {
                 "no seed after seed load: \(seedJournal())")
         #expect(try box.exec(["stat", "-c", "%U %a", "/var/lib/entropy-tunnel"]).stdout == "entropy-tunnel 700\n")
         // A restart is a stop (seed save) and a boot's start (seed load): the unprivileged service
-        // user credits the seed through its ambient CAP_SYS_ADMIN.
+        // user may credit the seed through its ambient CAP_SYS_ADMIN (ioctl, not write), but this
+        // machine's CRNG is long ready, so the kernel takes no credit and the log says so (the
+        // credit at a real boot is measured by install/vm-test.sh).
         try box.check(["systemctl", "restart", Self.seedUnit])
         let seedLog = seedJournal()
         #expect(seedLog.contains("saved a new seed of 64 bytes as /var/lib/entropy-tunnel/seed.credit (creditable"), "\(seedLog)")
-        #expect(seedLog.contains("loaded 64 bytes from /var/lib/entropy-tunnel/seed.credit, credited 512 bits"), "\(seedLog)")
+        #expect(seedLog.contains("loaded 64 bytes from /var/lib/entropy-tunnel/seed.credit, mixed, 0 bits credited: the kernel's CRNG was already ready"), "\(seedLog)")
+        #expect(!seedLog.contains("credited 512 bits") && !seedLog.contains("lacks CAP_SYS_ADMIN"), "\(seedLog)")
         try box.check(["systemctl", "stop", Self.unit])
 
         // `systemctl start` of a Type=notify unit returns when READY=1 arrives.

@@ -20,7 +20,38 @@ extension Doctor {
         case .fifo:
             results.append(CheckResult("sink fifo", .skipped, "nothing to check here: another program must read \(configuration.fifoPath)"))
         }
+        // What else the daemon writes besides the sink: the metrics file, when configured.
+        if let metrics = await checkMetricsDirectory(configuration) { results.append(metrics) }
         return results
+    }
+
+    /// `--metrics-file`: its directory exists and the service user may create files in it (the
+    /// daemon writes a temporary file there and renames it). node_exporter's textfile directory
+    /// belongs to root (Debian's prometheus-node-exporter): the service user needs a grant.
+    /// Asked as that user with `runuser ... test -w`, so ACLs count; skipped when not root.
+    func checkMetricsDirectory(_ configuration: RunConfiguration) async -> CheckResult? {
+        guard let path = configuration.metricsFile else { return nil }
+        let directory = FileSystem.parent(of: path)
+        let name = "metrics file \(path)"
+        let grant = "chgrp \(ServiceUnit.user) \(ShellQuote.quote(directory)) && chmod g+w \(ShellQuote.quote(directory))"
+        guard FileSystem.isDirectory(directory) else {
+            return CheckResult(name, .fail, "its directory \(directory) does not exist",
+                               fix: "mkdir -p \(ShellQuote.quote(directory)) && \(grant) (or install prometheus-node-exporter, then the grant)")
+        }
+        guard getuid() == 0, getpwnam(ServiceUnit.user) != nil else {
+            return CheckResult(name, .skipped, "not checked whether user \(ServiceUnit.user) may write \(directory): run check as root")
+        }
+        let probe: ExternalCommand.Result
+        do throws(TunnelError) {
+            probe = try await ExternalCommand.run("runuser", ["-u", ServiceUnit.user, "--", "test", "-w", directory, "-a", "-x", directory])
+        } catch {
+            return CheckResult(name, .skipped, "not checked: \(error.message)")
+        }
+        guard probe.succeeded else {
+            return CheckResult(name, .fail, "user \(ServiceUnit.user) may not create files in \(directory): no metrics are written",
+                               fix: grant)
+        }
+        return CheckResult(name, .pass, "\(directory) is writable by user \(ServiceUnit.user)")
     }
 
     /// The kernel sink credits bytes only with CAP_SYS_ADMIN: the same probe the sink makes
@@ -32,7 +63,7 @@ extension Doctor {
             defer { device.close() }
             switch device.mode {
             case .ioctl:
-                return CheckResult(name, .pass, "RNDADDENTROPY accepted: bytes are credited and the CRNG reseeded")
+                return CheckResult(name, .pass, "RNDADDENTROPY accepted: bytes are credited while the CRNG is not ready (mixed after), and the CRNG reseeded")
             case .write:
                 return CheckResult(name, .fail,
                                    "missing as \(Self.userName(getuid())): bytes would only be mixed in by write(), never credited, no reseed",
@@ -103,22 +134,62 @@ extension Doctor {
         guard FileSystem.isDirectory(systemdDirectory) else {
             return CheckResult(name, .skipped, "installed, but systemd does not run here (no \(systemdDirectory)): cannot ask systemctl")
         }
-        let enabled: ExternalCommand.Result
-        let active: ExternalCommand.Result
-        do throws(TunnelError) {
-            enabled = try await ExternalCommand.run("systemctl", ["is-enabled", unit])
-            active = try await ExternalCommand.run("systemctl", ["is-active", unit])
-        } catch {
-            return CheckResult(name, .skipped, "installed, but systemctl cannot be used: \(error.message)")
+        let deadline = Instant.now + Self.startingWait
+        while true {
+            let enabled: ExternalCommand.Result
+            let active: ExternalCommand.Result
+            do throws(TunnelError) {
+                enabled = try await ExternalCommand.run("systemctl", ["is-enabled", unit])
+                active = try await ExternalCommand.run("systemctl", ["is-active", unit])
+            } catch {
+                return CheckResult(name, .skipped, "installed, but systemctl cannot be used: \(error.message)")
+            }
+            let verdict = Self.unitVerdict(enabled: enabled.stdout.trimmingSpaces, enabledOK: enabled.succeeded,
+                                           active: active.stdout.trimmingSpaces, activeOK: active.succeeded,
+                                           mayWait: Instant.now < deadline)
+            switch verdict {
+            case .wait:
+                // A unit that is starting (install's `enable --now --no-block`, a restart) is
+                // asked again shortly: it is not a failure.
+                try? await Task.sleep(for: .milliseconds(250))
+            case .result(let status, let detail):
+                return CheckResult(name, status, detail, fix: Self.unitFix(status, unit: unit))
+            }
         }
-        let enabledState = enabled.stdout.trimmingSpaces
-        let activeState = active.stdout.trimmingSpaces
-        let detail = "\(enabledState.isEmpty ? "?" : enabledState), \(activeState.isEmpty ? "?" : activeState)"
-        guard enabled.succeeded, active.succeeded else {
-            return CheckResult(name, .fail, detail,
-                               fix: "see why: `systemctl status \(unit)` and `journalctl -u \(unit) -n 50`; then " +
-                                   "`systemctl enable --now \(unit)`")
+    }
+
+    /// How long `checkUnitState` waits for a unit that is starting (`activating`).
+    static let startingWait: Duration = .seconds(10)
+
+    /// What `systemctl is-enabled` and `is-active` say of the unit, as a check.
+    package enum UnitVerdict: Equatable {
+        /// Starting: ask again.
+        case wait
+        case result(CheckResult.Status, String)
+    }
+
+    /// The unit's check from systemctl's answers: enabled and active passes; starting
+    /// (`activating`, `reloading`) is asked again while `mayWait`, then is a warning, never a
+    /// failure; anything else (failed, inactive, disabled, not found) fails.
+    package static func unitVerdict(enabled: String, enabledOK: Bool, active: String, activeOK: Bool, mayWait: Bool) -> UnitVerdict {
+        let detail = "\(enabled.isEmpty ? "?" : enabled), \(active.isEmpty ? "?" : active)"
+        let starting = active == "activating" || active == "reloading"
+        if enabledOK && starting {
+            return mayWait ? .wait : .result(.warning, detail + " (still starting after \(Int(startingWait.seconds)) s)")
         }
-        return CheckResult(name, .pass, detail)
+        guard enabledOK, activeOK else { return .result(.fail, detail) }
+        return .result(.pass, detail)
+    }
+
+    /// The fix line for a unit check with `status`.
+    static func unitFix(_ status: CheckResult.Status, unit: String) -> String? {
+        switch status {
+        case .fail:
+            return "see why: `systemctl status \(unit)` and `journalctl -u \(unit) -n 50`; then `systemctl enable --now \(unit)`"
+        case .warning:
+            return "see whether it gets ready: `systemctl status \(unit)` and `journalctl -u \(unit) -f`"
+        case .pass, .skipped:
+            return nil
+        }
     }
 }

@@ -25,16 +25,24 @@ public enum HostKeyTrust {
         return try FileSystem.writeIfChanged(path, KnownHostsFile.merged(existing, host: host, key: key), mode: 0o644)
     }
 
-    /// Connects to `host` and pins its key in `knownHosts`.
-    ///
-    /// With `fingerprint`, every key type the host offers is fetched and the one with that
-    /// fingerprint is pinned; none matching is an error. Without it, the preferred key (Ed25519
-    /// when there is one) is shown to `confirm`, and pinned only if it returns true.
+    /// Connects to `host` and pins its key in `knownHosts` (`resolve`, then `pin`).
     public static func trust(
         host: HostSpec, knownHosts: String, fingerprint: String?, timeout: Duration = .seconds(10),
         logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
     ) async throws(TunnelError) -> Outcome {
-        let key: PublicKey
+        let key = try await resolve(host: host, fingerprint: fingerprint, timeout: timeout, logger: logger, show: show, confirm: confirm)
+        return Outcome(key: key, change: try pin(key, for: host, knownHosts: knownHosts))
+    }
+
+    /// Connects to `host` and decides which of its keys to pin; writes nothing.
+    ///
+    /// With `fingerprint`, every key type the host offers is fetched and the one with that
+    /// fingerprint is returned; none matching is an error. Without it, the preferred key (Ed25519
+    /// when there is one) is shown to `confirm`, and returned only if it says yes.
+    public static func resolve(
+        host: HostSpec, fingerprint: String?, timeout: Duration = .seconds(10),
+        logger: Logger, show: (PublicKey) -> Void, confirm: (PublicKey) async -> Bool
+    ) async throws(TunnelError) -> PublicKey {
         if let fingerprint {
             let wanted = normalizeFingerprint(fingerprint)
             let keys = try await HostKeyScanner.scanAll(host, timeout: timeout, logger: logger)
@@ -46,17 +54,16 @@ public enum HostKeyTrust {
                                   "nothing was pinned. Check the fingerprint on the host with " +
                                   "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; if they differ, someone may be intercepting the connection")
             }
-            key = match
-        } else {
-            key = try await HostKeyScanner.scanPreferred(host, timeout: timeout, logger: logger)
-            show(key)
-            guard await confirm(key) else {
-                throw TunnelError(.hostKeyUnknown,
-                                  "host key of \(host) (\(key.type.rawValue) \(key.fingerprint)) was not trusted; nothing was pinned. " +
-                                  "Compare it with `ssh-keygen -lf \(ShellQuote.quote("/etc/ssh/ssh_host_\(key.type.fileStem)_key.pub"))` on the host and run " +
-                                  "`entropy-tunnel keys trust \(ShellQuote.quote(host.description)) --fingerprint SHA256:...`")
-            }
+            return match
         }
-        return Outcome(key: key, change: try pin(key, for: host, knownHosts: knownHosts))
+        let key = try await HostKeyScanner.scanPreferred(host, timeout: timeout, logger: logger)
+        show(key)
+        guard await confirm(key) else {
+            throw TunnelError(.hostKeyUnknown,
+                              "host key of \(host) (\(key.type.rawValue) \(key.fingerprint)) was not trusted; nothing was pinned. " +
+                              "Compare it with `ssh-keygen -lf \(ShellQuote.quote("/etc/ssh/ssh_host_\(key.type.fileStem)_key.pub"))` on the host and run " +
+                              "`entropy-tunnel keys trust \(ShellQuote.quote(host.description)) --fingerprint SHA256:...`")
+        }
+        return key
     }
 }

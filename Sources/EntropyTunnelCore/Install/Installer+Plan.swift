@@ -1,3 +1,5 @@
+import Logging
+
 /// The checks `install` makes before it writes anything: paths, options, the config it would
 /// write, the files it would replace, an existing key.
 extension Installer {
@@ -6,14 +8,19 @@ extension Installer {
         var hostSpec: HostSpec
         /// The fallback hosts, in order.
         var fallbackSpecs: [HostSpec] = []
-        /// `--host-key`, parsed (and matched against `--fingerprint`).
-        var givenHostKey: PublicKey?
+        /// Every host's pin, decided (fetched, compared, confirmed) before anything is written.
+        var pins: [PlannedPin] = []
         /// The key and known_hosts paths on the system (not below `root`).
         var identity: String
         var knownHosts: String
         var configText: String
         var unitText: String
         var seedUnitText: String
+        var keyUnitText: String
+        /// The sysusers.d file to write; nil when the package's copy is there.
+        var sysusersText: String?
+        /// The tunnel unit's drop-in (`ServiceDropIn`); nil when the config asks nothing of it.
+        var dropInText: String?
         var manifest: InstallManifest
         /// Where the manifest was read from (the legacy path is moved); nil for none.
         var manifestFoundAt: String?
@@ -30,8 +37,12 @@ extension Installer {
     }
 
     /// Checks everything `install` can check without writing, in the order an administrator
-    /// would fix it; throws the first problem. Nothing is written.
-    func plan() async throws(TunnelError) -> Plan {
+    /// would fix it, and last decides every host's pin (connecting to the hosts, asking
+    /// `confirm` where neither a fingerprint nor a key decides); throws the first problem.
+    /// Nothing is written.
+    func plan(
+        logger: Logger, show: (PublicKey, HostSpec) -> Void, confirm: (PublicKey, HostSpec) async -> Bool
+    ) async throws(TunnelError) -> Plan {
         if !root.isEmpty { try Self.checkPath(root, "--root", file: false) }
         let port: Int? = settings.first { $0.key == "port" }.flatMap { if case .int(let n) = $0.value { return n } else { return nil } }
         let hostSpec = try HostSpec(parsing: host, defaultPort: port ?? 22)
@@ -44,18 +55,22 @@ extension Installer {
         try Self.checkUnitPath(configPath, "--config")
         try Self.checkPath(unitPath, "the unit path")
         try Self.checkPath(seedUnitPath, "the seed unit path")
+        try Self.checkPath(keyUnitPath, "the key unit path")
+        try Self.checkPath(sysusersPath, "the sysusers.d path")
+        try Self.checkPath(dropInPath, "the drop-in path")
         try Self.checkPath(manifestPath, "the manifest path")
         let identity = setting("identity") ?? ConnectionOptions(host: hostSpec).identity
         let knownHosts = setting("known_hosts") ?? ConnectionOptions(host: hostSpec).knownHosts
         try Self.checkPath(identity, "--identity")
         try Self.checkPath(knownHosts, "--known-hosts")
-
-        // A --host-key that contradicts --fingerprint stops everything before any file is written.
-        let givenHostKey = try hostKey.map { (text) throws(TunnelError) -> PublicKey in try PublicKey(parsing: text) }
-        if let givenHostKey, let fingerprint, HostKeyTrust.normalizeFingerprint(fingerprint) != givenHostKey.fingerprint {
-            throw TunnelError(.hostKeyMismatch,
-                              "--host-key has fingerprint \(givenHostKey.fingerprint), not \(HostKeyTrust.normalizeFingerprint(fingerprint)) " +
-                              "as --fingerprint says; nothing was written. Check both on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`")
+        if perInstanceKey { try Self.checkUnitPath(identity, "--identity (the key unit's ConditionPathExists=)") }
+        // More --fingerprint or --host-key than hosts stops everything before any connection.
+        _ = try Self.trustPerHost(hosts: 1 + fallbackSpecs.count, fingerprints: fingerprints, hostKeys: hostKeys)
+        if perInstanceKey && !root.isEmpty && FileSystem.exists(rooted(identity)) {
+            throw TunnelError(.configuration,
+                              "--per-instance-key: the image already holds a client key \(rooted(identity)), which every machine made " +
+                              "from it would share; remove it (`rm \(ShellQuote.quote(rooted(identity))) \(ShellQuote.quote(rooted(identity) + ".pub"))`) " +
+                              "so that each machine makes its own at its first boot; nothing was written")
         }
 
         let loaded = try InstallManifest.load(rooted(manifestPath), legacy: rooted(legacyManifestPath))
@@ -68,9 +83,11 @@ extension Installer {
             try merge(into: &text)
             configText = text.text
         }
-        var plan = Plan(hostSpec: hostSpec, givenHostKey: givenHostKey, identity: identity, knownHosts: knownHosts,
+        var plan = Plan(hostSpec: hostSpec, identity: identity, knownHosts: knownHosts,
                         configText: configText, unitText: ServiceUnit(binary: binary, configPath: configPath).text,
                         seedUnitText: SeedServiceUnit(binary: binary).text,
+                        keyUnitText: KeyServiceUnit(binary: binary, configPath: configPath, identity: identity).text,
+                        sysusersText: FileSystem.exists(rooted(ServiceUser.packagedPath)) ? nil : ServiceUser.sysusersText,
                         manifest: loaded.manifest, manifestFoundAt: loaded.foundAt)
         plan.fallbackSpecs = fallbackSpecs
         if let replaced = try checkSameHost([hostSpec] + fallbackSpecs, plan.configText) {
@@ -83,8 +100,32 @@ extension Installer {
         plan.configUnchanged = existing == plan.configText
         plan.backups[unitPath] = try checkReplaceable(unitPath, "systemd unit", with: plan.unitText, plan.manifest)
         plan.backups[seedUnitPath] = try checkReplaceable(seedUnitPath, "systemd unit", with: plan.seedUnitText, plan.manifest)
-        // An unusable key pair stops install now, not after the config is written.
+        if perInstanceKey {
+            plan.backups[keyUnitPath] = try checkReplaceable(keyUnitPath, "systemd unit", with: plan.keyUnitText, plan.manifest)
+        }
+        let written = try? ConfigFile.parse(plan.configText, path: configPath)
+        func text(_ setting: Setting) -> String? {
+            if case .string(let value) = written?[setting] { value } else { nil }
+        }
+        let dropIn = ServiceDropIn(fifoGroup: text(Settings.fifoGroup), metricsFile: text(Settings.metricsFile))
+        try dropIn.check()
+        plan.dropInText = dropIn.text
+        if let text = plan.dropInText {
+            plan.backups[dropInPath] = try checkReplaceable(dropInPath, "systemd drop-in", with: text, plan.manifest)
+        }
+        if let text = plan.sysusersText {
+            plan.backups[sysusersPath] = try checkReplaceable(sysusersPath, "sysusers.d file", with: text, plan.manifest)
+        }
+        // An unusable key pair stops install now, not after the config is written; so does a key
+        // that must be made without ssh-keygen to make it.
         _ = try await KeyGenerator.checkExistingPair(identity: rooted(identity), repairPublic: false)
+        if !perInstanceKey && !FileSystem.exists(rooted(identity)) && ExternalCommand.locate("ssh-keygen") == nil {
+            throw TunnelError(.configuration, "ssh-keygen is not installed, and install makes the client key with it: " +
+                              "`apt-get install openssh-client` (the .deb depends on it), then run install again; nothing was written")
+        }
+        // Last, as it connects: every host's key, confirmed before the first file is written.
+        plan.pins = try await planPins([hostSpec] + fallbackSpecs, existingKnownHosts: try FileSystem.readIfExists(rooted(knownHosts)),
+                                       logger: logger, show: show, confirm: confirm)
         return plan
     }
 

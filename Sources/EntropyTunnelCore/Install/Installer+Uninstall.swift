@@ -20,7 +20,11 @@ extension Installer {
         let found = loaded.foundAt != nil
         let manifestFile = loaded.foundAt ?? rooted(manifestPath)
         var report = Report()
-        let units = [(unitPath, ServiceUnit.name), (seedUnitPath, SeedServiceUnit.name)]
+        let units = [(unitPath, ServiceUnit.name), (seedUnitPath, SeedServiceUnit.name), (keyUnitPath, KeyServiceUnit.name)]
+        // A staged image's units are disabled below its root (their WantedBy= links).
+        if !root.isEmpty && units.contains(where: { FileSystem.exists(rooted($0.0)) }) {
+            await disableInRoot(&report)
+        }
         // The tunnel first, then the seed unit, whose stop saves a last seed.
         for (path, name) in units where root.isEmpty && FileSystem.isDirectory(systemdDirectory) && FileSystem.exists(rooted(path)) {
             let result = try await ExternalCommand.run("systemctl", ["disable", "--now", name])
@@ -40,7 +44,7 @@ extension Installer {
         for (path, _) in units where found && manifest.files[path] == nil && FileSystem.exists(rooted(path)) {
             report.steps.append("\(rooted(path)): kept (install has no record of writing it)")
         }
-        let files = purge ? manifest.files.keys.sorted() : units.map(\.0).filter { manifest.files[$0] != nil }
+        let files = purge ? manifest.files.keys.sorted() : (units.map(\.0) + [dropInPath]).filter { manifest.files[$0] != nil }
         // install's key pairs (a private key with its .pub), whose previous pair an unfinished `keys rotate` keeps.
         let keys = files.filter { manifest.files[$0 + ".pub"] != nil }
         for path in files {

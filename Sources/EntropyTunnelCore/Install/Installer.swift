@@ -6,8 +6,9 @@ import Glibc
 /// `entropy-tunnel install` and `uninstall` on the client: config, key, host-key pin and the
 /// systemd unit, each written only when its content changes, so a second run changes nothing.
 ///
-/// With `root`, every file goes below that directory (for packaging and tests) and systemd is
-/// left alone; the files' contents still name the real paths.
+/// With `root`, every file goes below that directory: an image being staged (`Installer+Image`:
+/// the service user in its passwd, the units enabled with `systemctl --root`, nothing started);
+/// the files' contents still name the real paths.
 ///
 /// What it writes is recorded in an `InstallManifest`: a config or unit that still holds what
 /// install wrote is updated freely; one edited by hand, or never written by install, is replaced
@@ -54,8 +55,8 @@ public struct Installer: Sendable {
     /// The entropy host as given (`HOST`, `HOST:PORT`).
     public var host: String
     /// Fallback hosts, in order of preference after `host` (`install --host A --host B`).
-    /// `hostKey` and `fingerprint` are for `host`; a fallback not yet pinned is scanned and
-    /// confirmed like a host without `--fingerprint`.
+    /// The i-th of `fingerprints` and of `hostKeys` is for the i-th host (`host` first); a host
+    /// with neither that is not pinned yet is scanned and confirmed.
     public var fallbackHosts: [String] = []
     /// Further config keys and values (run options given to `install`), in this order.
     public var settings: [(key: String, value: ConfigValue)] = []
@@ -67,6 +68,12 @@ public struct Installer: Sendable {
     public var unitPath = ServiceUnit.defaultPath
     /// The boot-time seed unit (`seed load` before sysinit.target, `seed save` at shutdown).
     public var seedUnitPath = SeedServiceUnit.defaultPath
+    /// The first-boot key unit (`perInstanceKey` only).
+    public var keyUnitPath = KeyServiceUnit.defaultPath
+    /// The sysusers.d file declaring the service user (written unless the package's is there).
+    public var sysusersPath = ServiceUser.installPath
+    /// The tunnel unit's drop-in for what the config asks of it (`ServiceDropIn`).
+    public var dropInPath = ServiceDropIn.defaultPath
     /// The record of what install wrote.
     public var manifestPath = InstallManifest.defaultPath
     /// Where earlier versions kept the record (read when `manifestPath` is absent, then moved).
@@ -74,10 +81,26 @@ public struct Installer: Sendable {
     /// The state directory of the seed (the units' `StateDirectory=`); `uninstall --purge` removes it.
     public var stateDirectory = SeedStore.defaultDirectory
     public var binary = ServiceUnit.defaultBinary
-    /// The host's key fingerprint to pin (fetched over the network and compared).
-    public var fingerprint: String?
-    /// The host's key as `TYPE BASE64`, pinned without connecting (offline installs, tests).
-    public var hostKey: String?
+    /// The hosts' key fingerprints to pin (fetched over the network and compared), one per host
+    /// in order (`host`, then `fallbackHosts`); fewer than hosts leaves the rest to `hostKeys`,
+    /// an existing pin or confirmation.
+    public var fingerprints: [String] = []
+    /// The hosts' keys as `TYPE BASE64`, pinned without connecting (offline installs, images),
+    /// one per host in order, like `fingerprints`.
+    public var hostKeys: [String] = []
+    /// The first host's fingerprint (`fingerprints[0]`).
+    public var fingerprint: String? {
+        get { fingerprints.first }
+        set { fingerprints = newValue.map { [$0] } ?? [] }
+    }
+    /// The first host's key (`hostKeys[0]`).
+    public var hostKey: String? {
+        get { hostKeys.first }
+        set { hostKeys = newValue.map { [$0] } ?? [] }
+    }
+    /// Make no client key now: write and enable `entropy-tunnel-key.service`, which makes one at
+    /// the machine's first boot (so machines made from a staged image never share a key).
+    public var perInstanceKey = false
     /// Replace a config or unit that install did not write as it is (edited by hand, or not
     /// install's), keeping it as `PATH.bak`; replace a config that names another host.
     public var force = false
@@ -144,12 +167,12 @@ public struct Installer: Sendable {
         if root.isEmpty && getuid() != 0 {
             throw TunnelError(.invalidArgument, "install writes to /etc and creates a system user: run it as root (sudo), or use --root DIR to write below DIR")
         }
-        let plan = try await plan()
+        let plan = try await plan(logger: logger, show: show, confirm: confirm)
         var manifest = plan.manifest
         var report = Report()
         let unitChange: FileSystem.Change
         do throws(TunnelError) {
-            unitChange = try await write(plan, &manifest, &report, logger: logger, show: show, confirm: confirm)
+            unitChange = try await write(plan, &manifest, &report)
         } catch {
             // Keep the record of what was written before the failure, so that a rerun can update it.
             _ = try? saveManifest(manifest, &report)
@@ -159,11 +182,25 @@ public struct Installer: Sendable {
         try removeLegacyManifest(plan.manifestFoundAt, &report)
         report.configChanges = plan.configChanges
 
-        // systemd, for real installs only.
-        if root.isEmpty && !noStart && FileSystem.isDirectory(systemdDirectory) {
+        // systemd: a staged image's units are enabled below its root; a real install's are started.
+        if !root.isEmpty && !noStart {
+            try await enableInRoot(&report)
+        } else if root.isEmpty && !noStart && FileSystem.isDirectory(systemdDirectory) {
             if unitChange != .unchanged {
                 try await ExternalCommand.check("systemctl", ["daemon-reload"])
                 report.steps.append("systemctl daemon-reload")
+            }
+            // The key unit first: it makes the key the tunnel logs in with.
+            if perInstanceKey {
+                let keyEnabled = try await ExternalCommand.run("systemctl", ["is-enabled", KeyServiceUnit.name]).stdout.trimmingSpaces
+                if keyEnabled != "enabled" {
+                    try await ExternalCommand.check("systemctl", ["enable", "--now", KeyServiceUnit.name])
+                    report.steps.append("systemctl enable --now \(KeyServiceUnit.name)")
+                    report.changed = true
+                }
+                if report.clientKey == nil, let key = try? PublicKey(parsing: try FileSystem.read(rooted(plan.identity) + ".pub")) {
+                    report.clientKey = key
+                }
             }
             // The seed unit first: it runs `seed load` now and at every boot before the tunnel.
             let seedEnabled = try await ExternalCommand.run("systemctl", ["is-enabled", SeedServiceUnit.name]).stdout.trimmingSpaces
@@ -194,18 +231,24 @@ public struct Installer: Sendable {
 
         try await handleDistroRngd(&report)
 
-        report.hostSteps = Self.hostSteps(key: report.clientKey!, user: setting("user") ?? "entropy",
-                                          remoteCommand: setting("remote_command"))
+        if let key = report.clientKey {
+            report.hostSteps = Self.hostSteps(key: key, user: setting("user") ?? "entropy", remoteCommand: setting("remote_command"))
+        } else {
+            report.hostSteps = Self.perInstanceSteps(identity: plan.identity, staged: !root.isEmpty)
+        }
         return report
     }
 
     /// The writes, in order; each file written is recorded in `manifest`. Returns what happened
     /// to the units (`.unchanged` only when neither changed: systemd reloads only when one did).
     private func write(
-        _ plan: Plan, _ manifest: inout InstallManifest, _ report: inout Report,
-        logger: Logger, show: (PublicKey, HostSpec) -> Void, confirm: (PublicKey, HostSpec) async -> Bool
+        _ plan: Plan, _ manifest: inout InstallManifest, _ report: inout Report
     ) async throws(TunnelError) -> FileSystem.Change {
-        for path in [configPath, plan.identity, plan.knownHosts, unitPath, seedUnitPath, manifestPath] {
+        var paths = [configPath, plan.identity, plan.knownHosts, unitPath, seedUnitPath, manifestPath]
+        if perInstanceKey { paths.append(keyUnitPath) }
+        if plan.sysusersText != nil { paths.append(sysusersPath) }
+        if plan.dropInText != nil { paths.append(dropInPath) }
+        for path in paths {
             try makeParentDirectories(of: path, &manifest)
         }
 
@@ -219,73 +262,76 @@ public struct Installer: Sendable {
             report.changed = report.changed || configChanged || report.pinsChanged
         }
 
-        // 2. The client key (an existing one was checked by plan()).
-        let identityFile = rooted(plan.identity)
-        let publicExisted = FileSystem.exists(identityFile + ".pub")
-        let (key, created) = try await KeyGenerator.ensureKey(identity: identityFile)
-        report.clientKey = key
-        if created {
-            report.changed = true
-            manifest.recordWrite(plan.identity, content: try FileSystem.readBytes(identityFile), existedBefore: false)
+        // 2. The service user, from its sysusers.d file: the units run as it, and it owns the key.
+        if let text = plan.sysusersText {
+            try writeOwnFile(sysusersPath, text, backup: plan.backups[sysusersPath], &manifest, &report)
         }
-        if !publicExisted {
-            manifest.recordWrite(plan.identity + ".pub", content: try FileSystem.readBytes(identityFile + ".pub"), existedBefore: false)
-        }
-        report.steps.append("\(identityFile): \(created ? "created" : "unchanged") (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
+        let owner = try await ensureServiceUser(&manifest, &report)
 
-        // The service runs as an unprivileged user, which must be able to read the key.
-        if root.isEmpty {
-            if try await ensureServiceUser(&report) { manifest.user = ServiceUnit.user }
-            for path in [plan.identity, plan.identity + ".pub"] {
-                try Self.chownIfNeeded(path, to: ServiceUnit.user, &report)
+        // 3. The client key (an existing one was checked by plan()); with perInstanceKey none is
+        // made here: the key unit makes it at the machine's (first) boot.
+        let identityFile = rooted(plan.identity)
+        if perInstanceKey {
+            if let key = try? PublicKey(parsing: try FileSystem.read(identityFile + ".pub")), FileSystem.exists(identityFile) {
+                report.clientKey = key
+                report.steps.append("\(identityFile): exists, kept (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
+            } else {
+                report.steps.append("\(identityFile): not made now (--per-instance-key): \(KeyServiceUnit.name) makes it at the machine's first boot")
+            }
+        } else {
+            let publicExisted = FileSystem.exists(identityFile + ".pub")
+            let (key, created) = try await KeyGenerator.ensureKey(identity: identityFile)
+            report.clientKey = key
+            if created {
+                report.changed = true
+                manifest.recordWrite(plan.identity, content: try FileSystem.readBytes(identityFile), existedBefore: false)
+            }
+            if !publicExisted {
+                manifest.recordWrite(plan.identity + ".pub", content: try FileSystem.readBytes(identityFile + ".pub"), existedBefore: false)
+            }
+            report.steps.append("\(identityFile): \(created ? "created" : "unchanged") (\(key.type.rawValue) \(key.fingerprint) \(key.comment))")
+        }
+        // The service runs as the unprivileged user, which must be able to read the key.
+        if let owner {
+            for path in [identityFile, identityFile + ".pub"] where FileSystem.exists(path) {
+                try Self.chownIfNeeded(path, to: owner, &report)
             }
         }
 
-        // 3. The host key pin: merged into the file, whose other lines stay. The daemon reads the
-        // pins at every connection: a new pin needs no restart.
+        // 4. The host key pins, decided by plan(): merged into the file, whose other lines stay.
+        // The daemon reads the pins at every connection: a new pin needs no restart.
         let changedBeforePins = report.changed
         let knownHostsFile = rooted(plan.knownHosts)
-        let knownHostsExisted = FileSystem.exists(knownHostsFile)
-        let pinned: (change: FileSystem.Change, detail: String)
-        if let givenKey = plan.givenHostKey {
-            pinned = (try HostKeyTrust.pin(givenKey, for: plan.hostSpec, knownHosts: knownHostsFile),
-                      "\(plan.hostSpec.knownHostsName) \(givenKey.type.rawValue) \(givenKey.fingerprint)")
-        } else if fingerprint == nil, let existing = try FileSystem.readIfExists(knownHostsFile),
-                  KnownHostsFile.hasEntry(existing, for: plan.hostSpec) {
-            pinned = (.unchanged, "\(plan.hostSpec.knownHostsName) already pinned")
-        } else {
-            let spec = plan.hostSpec
-            let outcome = try await HostKeyTrust.trust(host: spec, knownHosts: knownHostsFile, fingerprint: fingerprint,
-                                                       logger: logger, show: { show($0, spec) }, confirm: { await confirm($0, spec) })
-            pinned = (outcome.change, "\(plan.hostSpec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
-        }
+        let pinned = try writePins(plan.pins, to: knownHostsFile)
         if pinned.change != .unchanged {
-            manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: knownHostsExisted)
+            manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: pinned.existed)
         }
-        record(&report, knownHostsFile, pinned.change, detail: pinned.detail)
-        // The fallbacks: each pinned once (scanned and confirmed when not pinned yet).
-        for spec in plan.fallbackSpecs {
-            let existedBefore = FileSystem.exists(knownHostsFile)
-            if let existing = try FileSystem.readIfExists(knownHostsFile), KnownHostsFile.hasEntry(existing, for: spec) {
-                record(&report, knownHostsFile, .unchanged, detail: "\(spec.knownHostsName) already pinned")
-                continue
-            }
-            let outcome = try await HostKeyTrust.trust(host: spec, knownHosts: knownHostsFile, fingerprint: nil,
-                                                       logger: logger, show: { show($0, spec) }, confirm: { await confirm($0, spec) })
-            if outcome.change != .unchanged {
-                manifest.recordWrite(plan.knownHosts, content: try FileSystem.readBytes(knownHostsFile), existedBefore: existedBefore)
-            }
-            record(&report, knownHostsFile, outcome.change,
-                   detail: "\(spec.knownHostsName) \(outcome.key.type.rawValue) \(outcome.key.fingerprint)")
+        for (pin, change) in pinned.changes {
+            record(&report, knownHostsFile, change, detail: pin.detail)
         }
 
         report.pinsChanged = report.changed && !changedBeforePins
         report.changed = changedBeforePins
 
-        // 4. The units.
+        // 5. The units.
         let unit = try writeOwnFile(unitPath, plan.unitText, backup: plan.backups[unitPath], &manifest, &report)
         let seedUnit = try writeOwnFile(seedUnitPath, plan.seedUnitText, backup: plan.backups[seedUnitPath], &manifest, &report)
-        return unit == .unchanged ? seedUnit : unit
+        var keyUnit = FileSystem.Change.unchanged
+        if perInstanceKey {
+            keyUnit = try writeOwnFile(keyUnitPath, plan.keyUnitText, backup: plan.backups[keyUnitPath], &manifest, &report)
+        }
+        var dropIn = FileSystem.Change.unchanged
+        if let text = plan.dropInText {
+            dropIn = try writeOwnFile(dropInPath, text, backup: plan.backups[dropInPath], &manifest, &report)
+        } else if let entry = manifest.files[dropInPath], let existing = try? FileSystem.readBytes(rooted(dropInPath)),
+                  manifest.holdsWhatInstallWrote(dropInPath, content: existing, entry: entry), try FileSystem.remove(rooted(dropInPath)) {
+            // The config no longer asks for it.
+            manifest.files[dropInPath] = nil
+            report.steps.append("\(rooted(dropInPath)): removed (the config asks nothing of the unit any more)")
+            report.changed = true
+            dropIn = .updated
+        }
+        return [unit, seedUnit, keyUnit, dropIn].first { $0 != .unchanged } ?? .unchanged
     }
 
     /// Writes a file install owns (config, unit): first, with --force, the copy of a file that
@@ -328,27 +374,6 @@ public struct Installer: Sendable {
     /// Writes the manifest when it changed.
     private func saveManifest(_ manifest: InstallManifest, _ report: inout Report) throws(TunnelError) {
         record(&report, rooted(manifestPath), try FileSystem.writeIfChanged(rooted(manifestPath), manifest.text, mode: 0o644))
-    }
-
-    /// Creates the service's system user unless it exists (no home, no login shell); returns
-    /// whether it created it.
-    func ensureServiceUser(_ report: inout Report) async throws(TunnelError) -> Bool {
-        guard getpwnam(ServiceUnit.user) == nil else { return false }
-        try await ExternalCommand.check("useradd", ["--system", "--user-group", "--no-create-home",
-                                                    "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                                                    "--comment", "entropy-tunnel service", ServiceUnit.user])
-        report.steps.append("created system user \(ServiceUnit.user) (the service runs as it)")
-        report.changed = true
-        return true
-    }
-
-    /// Gives `path` to `user` (and its group) unless it already belongs to them (on the file's
-    /// descriptor, never through a link: `SafeFile.changeOwner`).
-    static func chownIfNeeded(_ path: String, to user: String, _ report: inout Report) throws(TunnelError) {
-        guard let pw = getpwnam(user), FileSystem.exists(path) else { return }
-        guard try SafeFile.changeOwner(path, to: SafeFile.Owner(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)) else { return }
-        report.steps.append("\(path): owner changed to \(user)")
-        report.changed = true
     }
 
     func record(_ report: inout Report, _ path: String, _ change: FileSystem.Change, detail: String? = nil) {

@@ -43,6 +43,19 @@ public enum KeyGenerator {
         return (key, true)
     }
 
+    /// Gives a pair just made (`identity` and `.pub`) to `user` and its primary group, without
+    /// following links: the service user must read its key (`keys generate --owner`, which the
+    /// first-boot key unit runs as root).
+    public static func giveNewPair(identity: String, to user: String) throws(TunnelError) {
+        guard let pw = getpwnam(user) else {
+            throw TunnelError(.configuration, "--owner \(user): no such user; create it (systemd-sysusers) or leave --owner out")
+        }
+        let owner = SafeFile.Owner(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
+        for path in [identity, identity + ".pub"] {
+            try SafeFile.changeOwner(path, to: owner)
+        }
+    }
+
     /// The public key of the pair at `identity`, nil when there is no private key there; throws
     /// when the pair is not one entropy-tunnel can use: not an OpenSSH private key, RSA or DSA,
     /// protected by a passphrase, readable by others, unreadable by `ssh-keygen`, or with a

@@ -48,6 +48,10 @@ After=network-online.target
 Type=notify
 NotifyAccess=main
 ExecStart=@BINARY@ run --config @CONFIG@
+# The Swift runtime seeds its hash tables with a blocking getrandom() when a process starts: the
+# daemon would wait for the CRNG before it could feed (and credit) anything. Fixed hash seeds are
+# harmless here: the daemon keys no table by what a host sends (config, errno, method names).
+Environment=SWIFT_DETERMINISTIC_HASHING=1
 # `systemctl reload` (SIGHUP): the daemon re-reads the config and applies the host list and
 # connection settings without dropping a healthy connection; it names settings that need a restart.
 # (Type=notify with ExecReload, not notify-reload: that needs systemd 253, Debian 12 has 252.)
@@ -64,9 +68,10 @@ TimeoutStopSec=15s
 KillMode=mixed
 # /run/entropy-tunnel: the state file, and the FIFO between the tunnel and rngd (sinks "rngd" and "fifo").
 RuntimeDirectory=entropy-tunnel
-# 0750: the group entropy-tunnel may read the state file (`entropy-tunnel status`); the FIFO
-# itself stays 0600. Kept after a stop, so `status` can say since when it is stopped.
-RuntimeDirectoryMode=0750
+# 0751: the group entropy-tunnel may read the state file (`entropy-tunnel status`, the file is
+# 0640); others may only pass through to the FIFO, which is 0600, or 0640 for --fifo-group's
+# readers. Kept after a stop, so `status` can say since when it is stopped.
+RuntimeDirectoryMode=0751
 RuntimeDirectoryPreserve=yes
 # /var/lib/entropy-tunnel: the seed for the next boot, which `run` refreshes (see entropy-tunnel-seed.service).
 StateDirectory=entropy-tunnel

@@ -37,12 +37,16 @@ enum UnitHardening {
             """, units: [.tunnel]),
         Line(text: """
             # The whole file system is read-only (the config and keys in /etc/entropy-tunnel are read),
-            # except /run/entropy-tunnel and /var/lib/entropy-tunnel.
+            # except /run/entropy-tunnel, /var/lib/entropy-tunnel and node_exporter's textfile directory
+            # (where the README's --metrics-file goes; skipped when it does not exist).
             """, units: [.tunnel]),
         Line(text: "# The whole file system is read-only, except /var/lib/entropy-tunnel.", units: [.seed]),
         Line(text: "ProtectSystem=strict"),
+        Line(text: "ReadWritePaths=-/var/lib/prometheus/node-exporter", units: [.tunnel]),
         Line(text: "ProtectHome=yes"),
-        Line(text: "PrivateTmp=yes"),
+        // Not in the seed unit: PrivateTmp= orders a unit after systemd-tmpfiles-setup.service,
+        // which is after local-fs.target, too late for a seed whose credit should count.
+        Line(text: "PrivateTmp=yes", units: [.tunnel]),
         Line(text: "# A private /dev; of the devices only /dev/random and /dev/urandom may be opened.", units: [.tunnel]),
         Line(text: "# A private /dev; of the devices only /dev/urandom may be opened.", units: [.seed]),
         Line(text: "PrivateDevices=yes"),

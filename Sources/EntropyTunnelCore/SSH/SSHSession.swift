@@ -217,10 +217,14 @@ public final class SSHSession {
             authenticatedIdentity = identity
             logger.debug("authenticated", metadata: ["host": "\(endpoint)", "user": "\(user)", "identity": "\(identity)"])
         case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
+            // The key itself when its .pub reads as one: the line to run on the host (which
+            // `status` shows as the last error until a host accepts the key).
+            let key = (try? FileSystem.read(identity + ".pub", limit: 16 << 10)).flatMap { try? PublicKey(parsing: $0) }
+            let keyArgument = key.map { "--key \(ShellQuote.quote($0.line))" } ?? "--key \"$(cat \(ShellQuote.quote(identity + ".pub")))\""
             throw TunnelError(.authenticationFailed,
                               "\(endpoint) refused key \(identity) for user '\(user)'; on the host, add the public key " +
                               "to ~\(user)/.ssh/authorized_keys, for example with " +
-                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "authorize", "--user", user])) --key \"$(cat \(ShellQuote.quote(identity + ".pub")))\"`")
+                              "`\(ShellQuote.command(["entropy-tunnel", "keys", "authorize", "--user", user])) \(keyArgument)`")
         case LIBSSH2_ERROR_FILE:
             throw TunnelError(.privateKey,
                               "cannot use private key \(identity): \(lastError); is it protected by a passphrase? " +

@@ -44,7 +44,7 @@ public struct SeedLoadResult: Sendable {
         }
         for seed in loaded {
             if let reason = seed.noCreditReason {
-                parts.append("loaded \(seed.bytes) bytes from \(seed.path), mixed without credit because \(reason)")
+                parts.append("loaded \(seed.bytes) bytes from \(seed.path), mixed, 0 bits credited: \(reason)")
             } else {
                 parts.append("loaded \(seed.bytes) bytes from \(seed.path), credited \(seed.creditedBits) bits")
             }

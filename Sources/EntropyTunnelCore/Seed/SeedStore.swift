@@ -55,8 +55,9 @@ public struct SeedStore: Sendable {
     ///
     /// For `seed.credit` then `seed.no-credit`: opened without following links, must be a regular
     /// file of 32-512 bytes (else it is removed and skipped), read, unlinked, the directory
-    /// fsynced; then mixed in, crediting 8 bits a byte only for `seed.credit` whose deletion was
-    /// durable, when `firstBoot` is false and `noCreditReason` is nil. Throws a configuration
+    /// fsynced; then mixed in, asking for 8 bits a byte only for `seed.credit` whose deletion was
+    /// durable, when `firstBoot` is false and `noCreditReason` is nil. The result reports the
+    /// credit the kernel took (`KernelCredit`): none when its CRNG was already ready. Throws a configuration
     /// error for an unsafe directory, and the kernel's refusal; a failed save is in the result.
     public func load(into kernel: some KernelInput, firstBoot: Bool) throws(TunnelError) -> SeedLoadResult {
         let dir = try openDirectory()
@@ -79,12 +80,15 @@ public struct SeedStore: Sendable {
                 reason = noCreditReason
             }
             if reason != nil { credit = 0 }
-            var failure: TunnelError?
+            var outcome: Result<KernelCredit, TunnelError> = .success(.mixed(.noCreditAsked))
             seed.bytes.withUnsafeBytes { buffer in
-                do throws(TunnelError) { try kernel.addEntropy(buffer, creditBits: credit) } catch { failure = error }
+                do throws(TunnelError) { outcome = .success(try kernel.addEntropy(buffer, creditBits: credit)) } catch { outcome = .failure(error) }
             }
-            if let failure { throw failure }
-            result.loaded.append(.init(path: path(name), bytes: seed.bytes.count, creditedBits: credit, noCreditReason: reason))
+            let taken = try outcome.get()
+            // Reported as credited only when the kernel took it: a seed loaded after the CRNG got
+            // ready is mixed in, and the log says so.
+            if reason == nil, case .mixed(let mixed) = taken { reason = mixed.text }
+            result.loaded.append(.init(path: path(name), bytes: seed.bytes.count, creditedBits: taken.bits, noCreditReason: reason))
             oldSeeds += seed.bytes
         }
         do throws(TunnelError) {

@@ -176,8 +176,9 @@ final class KernelSink: ByteSink {
             }
             let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + KernelFeedPolicy.earlyCallBytes)])
             let bits = device.mode == .ioctl ? policy.creditBits(for: chunk.count, crngReady: false) : 0
-            let rc = device.add(chunk, creditBits: bits)
-            record(addResult: rc, bytes: chunk.count, bits: bits)
+            // Counted as credited only when the kernel took it (KernelCredit.decide).
+            let (rc, credited) = device.add(chunk, creditBits: bits)
+            record(addResult: rc, bytes: chunk.count, bits: credited)
             offset += chunk.count
         }
         return offset
@@ -187,7 +188,7 @@ final class KernelSink: ByteSink {
     private func feedBatch(_ now: Instant) {
         feeds += 1
         let first = feeds == 1
-        let rc = batch.withUnsafeBytes { device.add($0, creditBits: 0) }
+        let rc = batch.withUnsafeBytes { device.add($0, creditBits: 0).rc }
         record(addResult: rc, bytes: batch.count, bits: 0)
         var reseed: Int32 = 0
         if device.mode == .ioctl {
@@ -253,14 +254,13 @@ final class KernelSink: ByteSink {
 }
 
 extension KernelRandomDevice {
-    /// `addEntropy`, with the errno of a failure returned (0 on success): the sink counts
-    /// failures by errno and goes on.
-    func add(_ bytes: UnsafeRawBufferPointer, creditBits bits: Int) -> Int32 {
+    /// `addEntropy`, with the errno of a failure returned (0 on success) and the bits the kernel
+    /// took: the sink counts failures by errno and goes on.
+    func add(_ bytes: UnsafeRawBufferPointer, creditBits bits: Int) -> (rc: Int32, credited: Int) {
         do {
-            try addEntropy(bytes, creditBits: bits)
-            return 0
+            return (0, try addEntropy(bytes, creditBits: bits).bits)
         } catch {
-            return error.errno?.rawValue ?? EIO
+            return (error.errno?.rawValue ?? EIO, 0)
         }
     }
 

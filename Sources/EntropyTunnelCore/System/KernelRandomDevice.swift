@@ -6,8 +6,67 @@ import Glibc
 
 /// Something bytes can be mixed into with a credit: the kernel's input pool, or a fake in tests.
 public protocol KernelInput {
-    /// Mixes `bytes` in and credits `creditBits` bits (0: mix only).
-    func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError)
+    /// Mixes `bytes` in, asking for a credit of `creditBits` bits (0: mix only), and returns what
+    /// the kernel took: `.credited` only when the credit counted.
+    @discardableResult
+    func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) -> KernelCredit
+}
+
+/// What became of the credit of bytes mixed into the kernel: the one answer every log line,
+/// status and metric reports ("credited N bits" only when the kernel took them).
+public enum KernelCredit: Sendable, Equatable {
+    /// The kernel counted these bits towards its CRNG's readiness.
+    case credited(bits: Int)
+    /// The bytes were mixed in and nothing was credited, for this reason.
+    case mixed(MixedReason)
+
+    /// Why bytes were only mixed in.
+    public enum MixedReason: Sendable, Equatable {
+        /// No credit was asked for.
+        case noCreditAsked
+        /// The CRNG was already ready at the ioctl: the kernel ignores the credit field then
+        /// (drivers/char/random.c since 5.18 counts credit only towards readiness).
+        case crngReady
+        /// `write()` to /dev/urandom (no CAP_SYS_ADMIN), which never credits.
+        case writeMode
+    }
+
+    /// The bits credited (0 when mixed).
+    public var bits: Int {
+        if case .credited(let bits) = self { return bits }
+        return 0
+    }
+
+    /// For a log line: `credited 512 bits`, or `mixed, 0 bits credited: the kernel's CRNG was already ready`.
+    public var summary: String {
+        switch self {
+        case .credited(let bits): return "credited \(bits) bits"
+        case .mixed(let reason): return "mixed, 0 bits credited: " + reason.text
+        }
+    }
+
+    /// The credit the kernel takes for `requested` bits over `count` bytes: the decision, made
+    /// here only. The kernel counts credit only while its CRNG is not ready, so
+    /// `crngReadyBefore` is `getrandom(GRND_NONBLOCK)` asked just before the ioctl; at most
+    /// 8 bits a byte; nothing in write mode.
+    public static func decide(requested: Int, count: Int, mode: KernelRandomDevice.Mode, crngReadyBefore: Bool) -> KernelCredit {
+        if mode == .write { return .mixed(.writeMode) }
+        let bits = min(max(0, requested), 8 * max(0, count))
+        if bits == 0 { return .mixed(.noCreditAsked) }
+        if crngReadyBefore { return .mixed(.crngReady) }
+        return .credited(bits: bits)
+    }
+}
+
+extension KernelCredit.MixedReason {
+    /// The reason as words for a log line.
+    public var text: String {
+        switch self {
+        case .noCreditAsked: return "no credit was asked for"
+        case .crngReady: return "the kernel's CRNG was already ready, and the kernel ignores credit once it is"
+        case .writeMode: return "written to /dev/urandom without CAP_SYS_ADMIN, which never credits"
+        }
+    }
 }
 
 /// The kernel's input pool through /dev/urandom: `ioctl(RNDADDENTROPY)` with a credit when the
@@ -72,10 +131,14 @@ public final class KernelRandomDevice: KernelInput {
     deinit { close() }
 
     /// Mixes `bytes` into the input pool, in RNDADDENTROPY calls (`csystem_add_entropy`) of at
-    /// most 512 bytes, crediting `creditBits` in total, spread over the chunks in proportion
-    /// and never more than 8 bits per byte. In write mode the bytes are written and the credit
-    /// is ignored (the kernel gives none).
-    public func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) {
+    /// most 512 bytes, and returns what the kernel credited. The credit asked for (never more
+    /// than 8 bits per byte) is spread over the calls in proportion and passed to the kernel,
+    /// which counts it only while its CRNG is not ready; so each call's share is reported as
+    /// credited only when `getrandom(GRND_NONBLOCK)` says the CRNG is not ready just before it
+    /// (`KernelCredit.decide`), else as mixed with 0 bits. In write mode the bytes are written
+    /// and nothing is credited.
+    @discardableResult
+    public func addEntropy(_ bytes: UnsafeRawBufferPointer, creditBits: Int) throws(TunnelError) -> KernelCredit {
         guard creditBits >= 0 else {
             throw TunnelError(.invalidArgument, "a credit of \(creditBits) bits: give 0 or more")
         }
@@ -91,20 +154,28 @@ public final class KernelRandomDevice: KernelInput {
                 }
                 offset += n
             }
+            return .mixed(.writeMode)
         case .ioctl:
-            var remainingCredit = min(creditBits, 8 * bytes.count)
+            var remaining = min(creditBits, 8 * bytes.count)
+            var credited = 0
+            var lastMixed = KernelCredit.MixedReason.noCreditAsked
             var offset = 0
             while offset < bytes.count {
                 let length = min(Self.chunkSize, bytes.count - offset)
-                let credit = min(remainingCredit, 8 * length)
-                let result = csystem_add_entropy(fd, bytes.baseAddress! + offset, Int32(length), Int32(credit))
+                let asked = min(remaining, 8 * length)
+                let decision = KernelCredit.decide(requested: asked, count: length, mode: .ioctl,
+                                                   crngReadyBefore: asked > 0 && Self.crngReady())
+                let result = csystem_add_entropy(fd, bytes.baseAddress! + offset, Int32(length), Int32(asked))
                 if result != 0 {
                     let err = Errno(rawValue: -result)
                     throw TunnelError(.system, "ioctl(RNDADDENTROPY) on \(Self.path) failed: \(err)", errno: err)
                 }
-                remainingCredit -= credit
+                if case .mixed(let reason) = decision, asked > 0 { lastMixed = reason }
+                credited += decision.bits
+                remaining -= asked
                 offset += length
             }
+            return credited > 0 ? .credited(bits: credited) : .mixed(lastMixed)
         }
     }
 
