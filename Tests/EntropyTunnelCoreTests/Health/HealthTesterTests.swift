@@ -4,18 +4,6 @@ import Testing
 import Glibc
 #endif
 
-/// SplitMix64: a small deterministic generator for reproducible "good" test streams.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Runs `stream` through a tester window by window; returns the verdicts.
 private func verdicts(_ stream: [UInt8], parameters: HealthParameters = .default) -> [HealthVerdict] {
     var tester = HealthTester(parameters: parameters)
@@ -26,7 +14,7 @@ private func verdicts(_ stream: [UInt8], parameters: HealthParameters = .default
 }
 
 private func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var generator = SplitMix64(state: seed)
+    var generator = SplitMix(seed: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
 }
 

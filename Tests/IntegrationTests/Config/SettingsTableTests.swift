@@ -8,7 +8,7 @@ import Testing
 /// The one table of settings (`Settings.all`) against everything that must agree with it: the
 /// flags and their help, the config reader, the code's defaults, the example config file.
 struct SettingsTableTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath.components(separatedBy: "/Tests/")[0])
 
     @Test("keys and flags are unique; the config reader knows exactly the table's keys, in its order")
     func keys() {

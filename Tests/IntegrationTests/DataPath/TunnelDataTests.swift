@@ -61,7 +61,7 @@ struct TunnelDataTests {
         // The benchmark's counting reader: it records, after each completed 512-byte write, how
         // many bytes it has written, which is what the host's RNG has given up so far.
         let script = host.directory + "/counting-reader.pl"
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = URL(fileURLWithPath: #filePath.components(separatedBy: "/Tests/")[0])
         try FileManager.default.copyItem(atPath: repository.appendingPathComponent("bench/counting-reader.pl").path, toPath: script)
         chmod(script, 0o644)
         try host.setForcedCommand("perl \(script) \(counter)")
