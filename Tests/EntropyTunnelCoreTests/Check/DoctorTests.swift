@@ -1,9 +1,12 @@
 import EntropyTunnelCore
+import Logging
 import Testing
 
-/// `check`'s verdict on the unit from `systemctl is-enabled` / `is-active`: a unit that is
-/// starting is asked again, then at most a warning; never a failure.
-@Suite struct UnitVerdictTests {
+/// `entropy-tunnel check`'s decisions as values: the stage an SSH error belongs to, the kernel
+/// version rngd 5 stalls on, a configuration error, and the verdict on the unit from `systemctl
+/// is-enabled` / `is-active` (a unit that is starting is asked again, then at most a warning; never
+/// a failure).
+@Suite struct DoctorTests {
     struct Case: Sendable, CustomStringConvertible {
         var enabled: String, enabledOK: Bool, active: String, activeOK: Bool, mayWait: Bool
         var expected: Doctor.UnitVerdict
@@ -29,5 +32,34 @@ import Testing
     func verdict(_ c: Case) {
         #expect(Doctor.unitVerdict(enabled: c.enabled, enabledOK: c.enabledOK, active: c.active, activeOK: c.activeOK,
                                    mayWait: c.mayWait) == c.expected)
+    }
+
+    @Test("SSH errors map to the stage that failed")
+    func stages() {
+        #expect(Doctor.stage(of: TunnelError(.hostKeyMismatch, "")) == .hostKey)
+        #expect(Doctor.stage(of: TunnelError(.hostKeyUnknown, "")) == .hostKey)
+        #expect(Doctor.stage(of: TunnelError(.timeout, "")) == .hostKey)
+        #expect(Doctor.stage(of: TunnelError(.authenticationFailed, "")) == .authentication)
+        #expect(Doctor.stage(of: TunnelError(.remoteCommandFailed, "")) == .stream)
+        #expect(Doctor.stage(of: TunnelError(.healthTestFailed, "")) == .stream)
+        #expect(Doctor.stage(of: TunnelError(.stalled, "")) == .stream)
+    }
+
+    @Test("kernel versions: rngd 5 stalls from 5.18 on", arguments: [
+        ("6.1.0-18-amd64", true), ("5.18.0", true), ("5.17.15-generic", false), ("4.19.0-26-amd64", false), ("6.12", true),
+    ])
+    func kernelVersions(release: String, stalls: Bool) throws {
+        let version = try #require(Doctor.kernelVersion(release))
+        #expect((version >= (5, 18)) == stalls)
+    }
+
+    @Test("a configuration error: the first check fails with its message, every other is skipped")
+    func configurationFailure() async {
+        let error = TunnelError(.configuration, "/etc/x.toml:3: 'window' must be a size")
+        let results = await Doctor(configuration: .failure(error), source: "/etc/x.toml", logger: Logger(label: "test")).run()
+        #expect(results.first?.status == .fail && results.first?.detail == error.message)
+        #expect(results.first?.fix != nil)
+        #expect(results.dropFirst().allSatisfy { $0.status == .skipped })
+        #expect(CheckResult.exitStatus(of: results) == 78)
     }
 }

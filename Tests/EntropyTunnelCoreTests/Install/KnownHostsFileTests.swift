@@ -1,6 +1,51 @@
 import EntropyTunnelCore
 import Testing
 
+/// known_hosts as `keys trust` and `install` write it: one entry per host and key type; the
+/// entries `keys untrust` takes out.
+struct KnownHostsFileTests {
+    let ours = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb entropy-tunnel@vm"
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1H7U7eLswzBF3B3jwLxVJsAVEIqr9v7F3hkWk2tird other@host"
+
+    @Test("known_hosts: one entry per host and key type, [host]:port for other ports")
+    func knownHostsMerge() throws {
+        let key = try PublicKey(parsing: ours)
+        let old = try PublicKey(parsing: other)
+        let host = HostSpec(host: "rng.example", port: 2222)
+        let existing = """
+            rng.example ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ecdsa-sha2-nistp256 AAAAE2VjZHNh
+            [rng.example]:2222,10.0.0.5 ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ssh-ed25519 \(old.base64)
+
+            """
+        let merged = KnownHostsFile.merged(existing, host: host, key: key)
+        #expect(merged == """
+            rng.example ssh-ed25519 \(old.base64)
+            [rng.example]:2222 ecdsa-sha2-nistp256 AAAAE2VjZHNh
+            [rng.example]:2222 ssh-ed25519 \(key.base64)
+            10.0.0.5 ssh-ed25519 \(old.base64)
+
+            """)
+        #expect(KnownHostsFile.merged(merged, host: host, key: key) == merged)
+        #expect(KnownHostsFile.merged("", host: HostSpec(host: "rng", port: 22), key: key) == "rng ssh-ed25519 \(key.base64)\n")
+        #expect(KnownHostsFile.hasEntry(merged, for: host))
+        #expect(!KnownHostsFile.hasEntry(merged, for: HostSpec(host: "rng.example", port: 2200)))
+    }
+
+    @Test("untrust removes a host's entries (also from a line naming several hosts), keeps the rest")
+    func untrustHost() throws {
+        let key = try PublicKey(parsing: ours)
+        let file = "rng.example ssh-ed25519 \(key.base64)\n[rng.example]:2222 ssh-ed25519 \(key.base64)\n" +
+            "other,rng.example ecdsa-sha2-nistp256 AAAA\n# rng.example comment\n"
+        let (kept, removed) = KnownHostsFile.removing(file, host: try HostSpec(parsing: "rng.example"))
+        #expect(removed == 2)
+        #expect(kept == "[rng.example]:2222 ssh-ed25519 \(key.base64)\nother ecdsa-sha2-nistp256 AAAA\n# rng.example comment\n")
+        let entries = KnownHostsFile.entries("|1|abc=|def= ssh-ed25519 \(key.base64)\nbroken line\n")
+        #expect(entries.count == 1 && entries[0].names == "(hashed name)" && entries[0].key.fingerprint == key.fingerprint)
+    }
+}
+
 /// `keys untrust` and `keys list` with the daemon's matcher: the spellings of a pin that the
 /// daemon matches are all found and removed, with their line numbers.
 struct KnownHostsUntrustTests {

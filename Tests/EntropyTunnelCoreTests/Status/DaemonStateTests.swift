@@ -143,13 +143,4 @@ struct DaemonStateTests {
         }
         #expect(read > 0, "no mutation read at all: the test would not exercise the judging")
     }
-
-    @Test("the age and byte-size formatters: one of each, whatever the input")
-    func formatters() {
-        #expect(Age.text(42) == "42 s" && Age.text(119.9) == "119 s" && Age.text(720) == "12 min")
-        #expect(Age.text(3 * 3600 + 300) == "3 h 5 min" && Age.text(7200) == "2 h" && Age.text(2 * 86_400 + 4 * 3600) == "2 d 4 h")
-        #expect(Age.text(-5) == "0 s" && Age.text(.nan) == "?" && Age.text(.infinity) == "?" && !Age.text(1e300).isEmpty)
-        #expect(ByteSize.human(0) == "0 B" && ByteSize.human(1023) == "1023 B" && ByteSize.human(4096) == "4.0 KiB")
-        #expect(ByteSize.human(1_288_490_189) == "1.2 GiB" && ByteSize.human(.max) == "16.0 EiB")
-    }
 }
