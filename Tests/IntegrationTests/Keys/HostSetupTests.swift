@@ -7,8 +7,8 @@ import Glibc
 
 /// Host set-up that cannot break the host: shared devices refused by number, the sshd drop-in
 /// checked with the real `sshd -t` (against a throwaway sshd_config, never /etc/ssh), and
-/// `keys deauthorize` / `keys untrust` taking back what was set up. Also: a key the daemon's
-/// user cannot read is a local problem, not a host failure.
+/// `keys deauthorize` / `keys untrust` taking back what was set up; `keys untrust` and `keys list`
+/// find a pin in every spelling the daemon matches.
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct HostSetupTests {
     func publicKey(_ identity: String) throws -> String {
@@ -133,52 +133,37 @@ struct HostSetupTests {
         #expect(list.stdout.contains("missing") && list.stdout.contains("[rng2.example]:2222 ssh-ed25519 SHA256:"), "\(list.stdout)")
     }
 
-    @Test("a key the daemon's user cannot read: run stops at start with the chown fix (78), no host is tried or failed over",
-          .enabled(if: getuid() == 0, "runs the daemon as another user: needs root"))
-    func unreadableKeyIsLocal() throws {
-        let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
-        defer { host.shutdown() }
-        let home = try unprivilegedHome(for: host)
-        chown(home + "/id", 0, 0)  // root's now, mode 0600: uid 65534 cannot read it
-        let result = try Shell.capture("setpriv", setprivNobody + [tunnelBinary, "run", "--host", host.endpoint, "--host", "127.0.0.1:1",
-                                                                   "--user", host.user, "--identity", home + "/id",
-                                                                   "--known-hosts", home + "/known_hosts", "--sink", "fifo",
-                                                                   "--fifo", home + "/fifo", "--state-file", home + "/state.json"])
-        #expect(result.status == 78, "\(result.stderr)")
-        #expect(result.stderr.contains("not readable by user") && result.stderr.contains("chown"), "\(result.stderr)")
-        #expect(!result.stderr.contains("failover") && !result.stderr.contains("connected"), "\(result.stderr)")
-    }
+    static let key = "AAAAC3NzaC1lZDI1NTE5AAAAIF8b/RnY2w428ptPmGFjGTgdBijV5UOkVVHgf/NJteMb"
 
-    @Test("the key turns unreadable while the daemon runs: a local error once, no host failed, no failover; fixed, it reconnects",
-          .enabled(if: getuid() == 0, "runs the daemon as another user: needs root"))
-    func keyTurnsUnreadable() throws {
-        let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
-        defer { host.shutdown() }
-        let spare = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
-        defer { spare.shutdown() }
-        let home = try unprivilegedHome(for: host)
-        try spare.setAuthorizedKey(from: host.identity, command: "dd if=/dev/urandom bs=512 status=none")
-        try (try String(contentsOfFile: home + "/known_hosts", encoding: .utf8) + String(contentsOfFile: spare.knownHosts, encoding: .utf8))
-            .write(toFile: home + "/known_hosts", atomically: false, encoding: .utf8)
-        let tunnel = try TunnelProcess(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
-                                        tunnelBinary, "run", "--host", host.endpoint, "--host", spare.endpoint, "--user", host.user,
-                                        "--identity", home + "/id", "--known-hosts", home + "/known_hosts", "--sink", "fifo",
-                                        "--fifo", home + "/fifo", "--state-file", home + "/state.json"],
-                                       logPath: host.directory + "/run.log", executable: "/usr/bin/setpriv")
-        let reader = try #require(FIFOReader(path: home + "/fifo"))
-        #expect(reader.read(64 << 10, within: 10) == 64 << 10, "\(tunnel.log)")
-        chown(home + "/id", 0, 0)
-        host.killSessions(signal: SIGKILL)
-        #expect(waitUntil(10) { tunnel.log.contains("problem=local") }, "\(tunnel.log)")
-        reader.drain()
-        #expect(reader.read(1, within: 1) == 0, "no host may be used with a key it cannot read")
-        chown(home + "/id", 65534, 65534)
-        #expect(reader.read(4096, within: 15) == 4096, "\(tunnel.log)")
-        let log = tunnel.log
-        #expect(log.components(separatedBy: "problem=local").count - 1 == 1, "logged once: \(log)")
-        // The lost session may name the spare as the next host; it is never tried, nor any host failed for the key.
-        #expect(!log.contains("connected host=\(spare.endpoint)"), "\(log)")
-        #expect(log.components(separatedBy: " error: ").count - 1 == 1, "the key's error only: \(log)")
-        #expect(tunnel.stop() == 0, "\(log)")
+    @Test("keys untrust and keys list with the daemon's matcher: hashed, upper-case, wildcard and tab-separated pins, with line numbers")
+    func pinSpellings() throws {
+        let dir = try Scratch.directory("et-untrust")
+        let knownHosts = dir + "/known_hosts"
+        // ssh-keygen -H hashes a name exactly as OpenSSH (and the daemon) match it.
+        _ = createFile(atPath: dir + "/plain", contents: Array("rng.example ssh-ed25519 \(Self.key)\n".utf8))
+        try Shell.run("ssh-keygen", "-q", "-H", "-f", dir + "/plain")
+        let hashed = try String(contentsOfFile: dir + "/plain", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        for (spelling, line, removable) in [("hashed", hashed, true), ("upper-case", "RNG.EXAMPLE ssh-ed25519 \(Self.key)", true),
+                                            ("tab-separated", "rng.example\tssh-ed25519\t\(Self.key)", true),
+                                            ("wildcard", "*.example ssh-ed25519 \(Self.key)", false)] {
+            let file = "# pins\nother.host ssh-ed25519 \(Self.key)\n\(line)\n"
+            _ = createFile(atPath: knownHosts, contents: Array(file.utf8))
+            let list = try runTunnel(["keys", "list", "--known-hosts", knownHosts, "--identity", dir + "/none"])
+            #expect(list.stdout.contains("line 3: "), "\(spelling): keys list shows the pin: \(list.stdout)")
+            let untrust = try runTunnel(["keys", "untrust", "rng.example", "--known-hosts", knownHosts])
+            let after = try String(contentsOfFile: knownHosts, encoding: .utf8)
+            if removable {
+                #expect(untrust.status == 0, "\(spelling): \(untrust.stdout)\n\(untrust.stderr)")
+                #expect(untrust.stdout.contains("\(knownHosts):3: "), "\(spelling): \(untrust.stdout)")
+                #expect(after == "# pins\nother.host ssh-ed25519 \(Self.key)\n", "\(spelling): \(after)")
+            } else {
+                #expect(untrust.status == 1, "\(spelling): \(untrust.stdout)\n\(untrust.stderr)")
+                #expect(untrust.stdout.contains("NOT removed \(knownHosts):3: *.example") && untrust.stdout.contains("also covers other hosts"),
+                        "\(spelling): \(untrust.stdout)")
+                #expect(untrust.stderr.contains("still trusted"), "\(spelling): \(untrust.stderr)")
+                #expect(after == file)
+            }
+            print("keys untrust, \(spelling) pin: exit \(untrust.status); \(untrust.stdout.split(separator: "\n").first ?? "")")
+        }
     }
 }

@@ -118,4 +118,20 @@ struct RngdDaemonTests {
         #expect(status != nil && status != 0)
         #expect(tunnel.log.contains("rng-tools5"), "\(tunnel.log)")
     }
+
+    @Test("rngd never outlives the tunnel, even when the tunnel is killed with SIGKILL")
+    func rngdDiesWithTunnel() throws {
+        let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
+        defer { host.shutdown() }
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "rngd", "--fifo", host.directory + "/run/f"],
+                                       logPath: host.directory + "/run.log")
+        var rngd: Int32 = 0
+        #expect(waitUntil(10) {
+            rngd = childPIDs(of: tunnel.pid, named: "rngd").first ?? 0
+            return rngd > 0
+        }, "\(tunnel.log)")
+        kill(tunnel.pid, SIGKILL)
+        _ = tunnel.waitForExit(within: 5)
+        #expect(waitUntil(2) { !isAlive(rngd) }, "rngd \(rngd) outlived the tunnel")
+    }
 }

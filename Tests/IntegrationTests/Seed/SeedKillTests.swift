@@ -9,7 +9,8 @@ import Glibc
 #endif
 
 /// `seed load` and `seed save` through the real binary and the real kernel: the credited
-/// RNDADDENTROPY calls are read from strace's log.
+/// RNDADDENTROPY calls are read from strace's log; an unprivileged user, an unsafe and a read-only
+/// state directory.
 @Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: getuid() == 0, "credits the kernel's pool with ioctl(RNDADDENTROPY): needs root"))
 struct SeedKillTests {
@@ -159,5 +160,29 @@ struct SeedKillTests {
         for phrase in ["durably", "seed.credit", "first boot", "CAP_SYS_ADMIN", "--no-credit", "exit 0"] {
             #expect(help.contains(phrase), "help lacks \(phrase):\n\(help)")
         }
+    }
+
+    @Test("seed load on a read-only state directory (a private mount namespace): reads the seed, mixes it without credit, exit 0 with a warning",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare"))
+    func readOnlySeedDirectory() throws {
+        let dir = try Scratch.directory("et-roseed")
+        let state = dir + "/state"
+        // A creditable seed, saved while the directory was writable.
+        let save = try Shell.capture(tunnelBinary, ["seed", "save", "--state-dir", state])
+        #expect(save.status == 0, "\(save.stderr)")
+        #expect(FileManager.default.fileExists(atPath: state + "/seed.credit"))
+        let seedBefore = try Data(contentsOf: URL(fileURLWithPath: state + "/seed.credit"))
+        // In a mount namespace of its own the directory is bind-mounted read-only over itself;
+        // nothing changes for the rest of the machine.
+        let script = "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && shift && exec \"$@\""
+        let load = try Shell.capture("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", state,
+                                                 tunnelBinary, "seed", "load", "--state-dir", state])
+        #expect(load.signal == nil)
+        #expect(load.status == 0, "\(load.stdout)\n\(load.stderr)")
+        #expect(load.stderr.contains("loaded 64 bytes from \(state)/seed.credit, mixed, 0 bits credited"), "\(load.stderr)")
+        #expect(load.stderr.contains("Read-only file system") || load.stderr.contains("read-only"), "\(load.stderr)")
+        #expect(load.stderr.contains("warning:"), "\(load.stderr)")
+        // Outside the namespace nothing moved: the seed is still there, unchanged (it could not be deleted).
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state + "/seed.credit")) == seedBefore)
     }
 }
