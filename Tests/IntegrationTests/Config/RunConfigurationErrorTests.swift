@@ -17,17 +17,6 @@ struct RunConfigurationErrorTests {
         #expect(result.stderr.contains("--window 1K is out of range"), "\(result.stderr)")
     }
 
-    @Test("a bad config file: exit 78, the file, the line and the key named")
-    func badConfigFile() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("et-bad-\(getpid()).toml").path
-        try "host = \"rng.example\"\n\nwindw = \"64K\"\n".writeReplacing(toFile: path)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try runTunnel(["run", "--config", path])
-        #expect(result.status == 78)
-        #expect(result.stderr.contains("\(path):3"), "\(result.stderr)")
-        #expect(result.stderr.contains("windw"))
-    }
-
     @Test("no host anywhere: exit 78, how to give one")
     func noHost() throws {
         let result = try runTunnel(["run", "--config", "/dev/null"])
@@ -110,5 +99,6 @@ struct RunConfigurationErrorTests {
         #expect(result.signal == nil && result.status == 78, "\(problem): \(result.status) \(result.stderr)")
         let expected = ["rngd": "/nonexistent/rngd", "key missing": "does not exist", "key mode": "chmod 600"][problem]!
         #expect(result.stderr.contains(expected), "\(result.stderr)")
+        if problem == "rngd" { #expect(result.stderr.contains("rng-tools5"), "the Debian package is named: \(result.stderr)") }
     }
 }

@@ -109,16 +109,6 @@ struct RngdDaemonTests {
         #expect(tunnel.log.contains("rngd stopped"))
     }
 
-    @Test("a missing rngd is a configuration error naming the Debian package")
-    func missingRngd() throws {
-        let host = try LoopbackHost(forcedCommand: Self.rng)
-        defer { host.shutdown() }
-        let (tunnel, _) = try start(host, ["--rngd", host.directory + "/no-such-rngd"])
-        let status = tunnel.waitForExit(within: 10)
-        #expect(status != nil && status != 0)
-        #expect(tunnel.log.contains("rng-tools5"), "\(tunnel.log)")
-    }
-
     @Test("rngd never outlives the tunnel, even when the tunnel is killed with SIGKILL")
     func rngdDiesWithTunnel() throws {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")

@@ -117,7 +117,7 @@ struct TunnelRefusalTests {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/hwrng-missing bs=512 status=none")
         defer { host.shutdown() }
         let (result, output) = try fetch(host)
-        #expect(result.status != 0)
+        #expect(result.signal == nil && result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("/dev/hwrng-missing"))
         #expect(result.stderr.contains("No such file or directory"))
         #expect(result.stderr.contains("exit status 1"))
