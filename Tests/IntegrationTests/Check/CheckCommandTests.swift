@@ -70,93 +70,119 @@ struct CheckCommandTests {
         #expect(line.hasPrefix("✓") && line.contains("4096 bytes") && line.contains("from `entropy-tunnel serve` (protocol 1)"), "\(result.stdout)")
     }
 
-    @Test("wrong pin: known_hosts pins another key of the host")
-    func wrongPin() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        try host.changeHostKey()  // the pin still names the old key
-        let result = try runTunnel(try Self.checkArguments(host))
-        Self.expectFinding(result, "wrong pin", check: "host \(host.endpoint): host key matches the pin", detail: "HOST KEY MISMATCH",
-                           fix: "entropy-tunnel keys trust \(host.endpoint)")
+    /// A set-up broken in one way, and what `check` must say about it.
+    struct BrokenSetUp: Sendable, CustomTestStringConvertible {
+        /// The scenario (each was a test of its own, with this title).
+        let title: String
+        /// The case's name in the summary line.
+        let name: String
+        var forcedCommand = CheckCommandTests.streaming
+        /// Breaks the set-up of `host`; returns the key to check with (nil: the host's) and more arguments.
+        var breakSetUp: @Sendable (LoopbackHost) throws -> (identity: String?, extra: [String]) = { _ in (nil, []) }
+        /// The finding expected for `host` and the key used.
+        let finding: @Sendable (LoopbackHost, _ identity: String) throws -> Finding
+        var testDescription: String { title }
     }
 
-    @Test("no pin: known_hosts holds no key for the host")
-    func noPin() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        try "".writeReplacing(toFile: host.knownHosts)
-        let result = try runTunnel(try Self.checkArguments(host))
-        Self.expectFinding(result, "no pin", check: "host \(host.endpoint): key pinned", detail: "no key for [127.0.0.1]:\(host.port)",
-                           fix: "entropy-tunnel keys trust \(host.endpoint) --known-hosts \(host.knownHosts)")
+    /// The ✗ line's check name and detail, the fix line below it, and lines that must be there too
+    /// (checks that still pass, the command that fixes it).
+    struct Finding {
+        var check: String
+        var detail = ""
+        var fix: String
+        var alsoShown: [String] = []
     }
 
-    @Test("unreadable key: mode 0644")
-    func keyTooOpen() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        let key = host.directory + "/open_key"
-        try FileManager.default.copyItem(atPath: host.identity, toPath: key)
-        try FileManager.default.copyItem(atPath: host.identity + ".pub", toPath: key + ".pub")
-        chmod(key, 0o644)
-        let result = try runTunnel(try Self.checkArguments(host, identity: key))
-        Self.expectFinding(result, "key mode 0644", check: "private key \(key)", detail: "mode 0644", fix: "chmod 600 \(key)")
-    }
-
-    @Test("unreadable key: owned by another user")
-    func keyOfAnotherUser() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        let key = host.directory + "/other_key"
+    /// A copy of the host's key at `name`, mode 0600.
+    static func keyCopy(_ host: LoopbackHost, _ name: String) throws -> String {
+        let key = host.directory + "/" + name
         try FileManager.default.copyItem(atPath: host.identity, toPath: key)
         chmod(key, 0o600)
-        chown(key, 65534, 65534)
-        let result = try runTunnel(try Self.checkArguments(host, identity: key))
-        // As root, the owner to be is the service's user when install created it, else root.
-        let owner = getpwnam("entropy-tunnel") == nil ? "root" : "entropy-tunnel"
-        Self.expectFinding(result, "key of another user", check: "private key \(key)", detail: "owned by nobody (uid 65534)",
-                           fix: "chown \(owner) \(key)")
+        return key
     }
 
-    @Test("unauthorized key: a fresh key the host does not know; the fix is the keys authorize line with the public key")
-    func unauthorizedKey() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        let key = host.directory + "/fresh_key"
-        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fresh", "-f", key)
-        let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let result = try runTunnel(try Self.checkArguments(host, identity: key))
-        Self.expectFinding(result, "unauthorized key", check: "host \(host.endpoint): authentication as '\(host.user)'",
-                           detail: "refused key", fix: "entropy-tunnel keys authorize --user \(host.user)")
-        #expect(result.stdout.contains("--key '\(publicKey)'"), "\(result.stdout)")
-        #expect(result.stdout.contains("✓ host \(host.endpoint): host key matches the pin"), "\(result.stdout)")
-    }
+    static let brokenSetUps: [BrokenSetUp] = [
+        BrokenSetUp(title: "wrong pin: known_hosts pins another key of the host", name: "wrong pin",
+                    breakSetUp: { host in
+                        try host.changeHostKey()  // the pin still names the old key
+                        return (nil, [])
+                    },
+                    finding: { host, _ in
+                        Finding(check: "host \(host.endpoint): host key matches the pin", detail: "HOST KEY MISMATCH",
+                                fix: "entropy-tunnel keys trust \(host.endpoint)")
+                    }),
+        BrokenSetUp(title: "no pin: known_hosts holds no key for the host", name: "no pin",
+                    breakSetUp: { host in
+                        try "".writeReplacing(toFile: host.knownHosts)
+                        return (nil, [])
+                    },
+                    finding: { host, _ in
+                        Finding(check: "host \(host.endpoint): key pinned", detail: "no key for [127.0.0.1]:\(host.port)",
+                                fix: "entropy-tunnel keys trust \(host.endpoint) --known-hosts \(host.knownHosts)")
+                    }),
+        BrokenSetUp(title: "unreadable key: mode 0644", name: "key mode 0644",
+                    breakSetUp: { host in
+                        let key = try CheckCommandTests.keyCopy(host, "open_key")
+                        try FileManager.default.copyItem(atPath: host.identity + ".pub", toPath: key + ".pub")
+                        chmod(key, 0o644)
+                        return (key, [])
+                    },
+                    finding: { _, key in Finding(check: "private key \(key)", detail: "mode 0644", fix: "chmod 600 \(key)") }),
+        BrokenSetUp(title: "unreadable key: owned by another user", name: "key of another user",
+                    breakSetUp: { host in
+                        let key = try CheckCommandTests.keyCopy(host, "other_key")
+                        chown(key, 65534, 65534)
+                        return (key, [])
+                    },
+                    finding: { _, key in
+                        // As root, the owner to be is the service's user when install created it, else root.
+                        let owner = getpwnam("entropy-tunnel") == nil ? "root" : "entropy-tunnel"
+                        return Finding(check: "private key \(key)", detail: "owned by nobody (uid 65534)", fix: "chown \(owner) \(key)")
+                    }),
+        BrokenSetUp(title: "unauthorized key: a fresh key the host does not know; the fix is the keys authorize line with the public key",
+                    name: "unauthorized key",
+                    breakSetUp: { host in
+                        let key = host.directory + "/fresh_key"
+                        try Shell.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fresh", "-f", key)
+                        return (key, [])
+                    },
+                    finding: { host, key in
+                        let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                        return Finding(check: "host \(host.endpoint): authentication as '\(host.user)'", detail: "refused key",
+                                       fix: "entropy-tunnel keys authorize --user \(host.user)",
+                                       alsoShown: ["--key '\(publicKey)'", "✓ host \(host.endpoint): host key matches the pin"])
+                    }),
+        BrokenSetUp(title: "command failing: the forced command exits 1 with an error on stderr, which the check shows",
+                    name: "command failing", forcedCommand: "sh -c 'echo no such device >&2; exit 1'",
+                    finding: { host, _ in
+                        Finding(check: "host \(host.endpoint): remote command sends", detail: "no such device",
+                                fix: "run the RNG command by hand on 127.0.0.1 as \(host.user)")
+                    }),
+        BrokenSetUp(title: "zeros host: the stream fails the health tests", name: "zeros host", forcedCommand: "head -c 1000000 /dev/zero",
+                    finding: { host, _ in
+                        Finding(check: "host \(host.endpoint): remote command sends", detail: "health", fix: "check the host's RNG device")
+                    }),
+        BrokenSetUp(title: "missing rngd: --sink rngd --rngd /nonexistent/rngd", name: "missing rngd",
+                    breakSetUp: { _ in (nil, ["--sink", "rngd", "--rngd", "/nonexistent/rngd"]) },
+                    finding: { host, _ in
+                        // The host is fine: its checks still pass.
+                        Finding(check: "sink rngd", detail: "/nonexistent/rngd is not an executable file", fix: "apt-get install rng-tools5",
+                                alsoShown: ["✓ host \(host.endpoint): remote command sends"])
+                    }),
+    ]
 
-    @Test("command failing: the forced command exits 1 with an error on stderr, which the check shows")
-    func commandFails() throws {
-        let host = try LoopbackHost(forcedCommand: "sh -c 'echo no such device >&2; exit 1'")
+    @Test("a broken set-up is found: exit 1, the failing check's ✗ line with what is wrong, and its fix line",
+          arguments: brokenSetUps)
+    func brokenSetUp(_ setUp: BrokenSetUp) throws {
+        let host = try LoopbackHost(forcedCommand: setUp.forcedCommand)
         defer { host.shutdown() }
-        let result = try runTunnel(try Self.checkArguments(host))
-        Self.expectFinding(result, "command failing", check: "host \(host.endpoint): remote command sends", detail: "no such device",
-                           fix: "run the RNG command by hand on 127.0.0.1 as \(host.user)")
-    }
-
-    @Test("zeros host: the stream fails the health tests")
-    func zerosHost() throws {
-        let host = try LoopbackHost(forcedCommand: "head -c 1000000 /dev/zero")
-        defer { host.shutdown() }
-        let result = try runTunnel(try Self.checkArguments(host))
-        Self.expectFinding(result, "zeros host", check: "host \(host.endpoint): remote command sends", detail: "health",
-                           fix: "check the host's RNG device")
-    }
-
-    @Test("missing rngd: --sink rngd --rngd /nonexistent/rngd")
-    func missingRngd() throws {
-        let host = try LoopbackHost(forcedCommand: Self.streaming)
-        defer { host.shutdown() }
-        let result = try runTunnel(try Self.checkArguments(host) + ["--sink", "rngd", "--rngd", "/nonexistent/rngd"])
-        Self.expectFinding(result, "missing rngd", check: "sink rngd", detail: "/nonexistent/rngd is not an executable file",
-                           fix: "apt-get install rng-tools5")
-        #expect(result.stdout.contains("✓ host \(host.endpoint): remote command sends"), "the host is fine: \(result.stdout)")
+        let (identity, extra) = try setUp.breakSetUp(host)
+        let result = try runTunnel(try Self.checkArguments(host, identity: identity) + extra)
+        let finding = try setUp.finding(host, identity ?? host.identity)
+        Self.expectFinding(result, setUp.name, check: finding.check, detail: finding.detail, fix: finding.fix)
+        for text in finding.alsoShown {
+            #expect(result.stdout.contains(text), "\(setUp.name): no \(text) in\n\(result.stdout)")
+        }
     }
 
     @Test("rngd 5 on a kernel since 5.18: a warning (!) that recommends --sink kernel, and still exit 0")
