@@ -4,7 +4,7 @@
 # exec, so a child outlives a parent killed with SIGKILL. This starts `sleep` through it in a
 # small program, SIGKILLs that program, and reports whether the child is still alive. The same
 # case for entropy-tunnel's own supervisor is the test "rngd never outlives the tunnel, even
-# when the tunnel is killed with SIGKILL" (HostileInputTests).
+# when the tunnel is killed with SIGKILL" (RngdDaemonTests).
 set -euo pipefail
 cd "$(dirname "$0")/subprocess-orphan"
 swift build -c release --build-path "${BUILD_PATH:-.build}" >/dev/null

@@ -22,9 +22,9 @@
 #   leaked on every config parse, is gone: the config parser is the project's own.)
 #
 # Timing bounds that are figures of the release build (an rngd restart within 1 s, ...) are
-# checked at three times their value here (`figureBound` in Tests/IntegrationTests/Support.swift):
-# the instrumented test process forks and runs several times slower, and this run looks for
-# memory errors; install/test.sh checks the figures.
+# checked at three times their value here (`figureBound` in
+# Tests/IntegrationTests/Support/Support.swift): the instrumented test process forks and runs
+# several times slower, and this run looks for memory errors; install/test.sh checks the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install/prerequisites.sh
