@@ -10,7 +10,7 @@ import CSystemShims
 /// directory. Until then, and after `abandon()`, an existing file keeps its content. A target
 /// that is not a regular file (a FIFO, /dev/null, a terminal) is written directly: it cannot be
 /// replaced, and there is nothing to keep.
-public final class FileSink: ByteSink {
+public final class FileSink {
     public let descriptor: Int32
     private let name: String
     private let ownsDescriptor: Bool
@@ -96,8 +96,6 @@ public final class FileSink: ByteSink {
         unlink(temporary)
         pending = nil
     }
-
-    public func writableBytes() throws(TunnelError) -> Int { .max }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
         do {

@@ -58,6 +58,7 @@ public struct DaemonState: Sendable {
                 ("retry_at", h.failing ? .optional(h.retryAt, JSONValue.double) : .null),
                 ("last_error", .optional(h.lastError, JSONValue.string)),
                 ("last_error_at", .optional(h.lastErrorAt, JSONValue.double)),
+                ("client_key", .optional(h.clientKey, JSONValue.string)),
             ])
         }
         var members: [(String, JSONValue)] = [

@@ -47,6 +47,12 @@ public struct HostState: Sendable {
         (0..<end).first { notBefore[$0] <= now }
     }
 
+    /// Whether host `index` may be tried at `now`.
+    public func mayTry(_ index: Int, at now: Instant) -> Bool { notBefore[index] <= now }
+
+    /// When host `index` may be tried again.
+    public func notBefore(_ index: Int) -> Instant { notBefore[index] }
+
     /// When the first of the hosts before `end` may be tried again.
     public func earliestRetry(below end: Int) -> Instant {
         notBefore[0..<end].min() ?? .now
