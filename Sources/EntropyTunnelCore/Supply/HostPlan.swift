@@ -199,6 +199,8 @@ package struct HostPlan: Sendable {
         if error.isLocalProblem {
             let news = localProblem?.message != error.message
             localProblem = LocalProblem(message: error.message, until: now + timing.localRecheck)
+            // A failback probe that met it is not repeated at once: the held connection goes on.
+            if current != nil, failbackAt != nil { failbackAt = now + timing.localRecheck }
             return .local(news: news)
         }
         if home == index { home = nil }

@@ -116,6 +116,7 @@ extension SupplyLoop {
         lastSession = Session(host: settings.hosts[held.index], hostKey: held.connection.hostKey,
                               identity: held.connection.authenticatedIdentity, serveVersion: held.connection.reader.serveVersion,
                               passed: held.connection.reader.passed)
+        passedEarlier += held.connection.reader.passed
         held.connection.close(quickly: quickly || waker.isWoken)
         self.held = nil
         reserve.dropUnjudged()
@@ -166,6 +167,7 @@ extension SupplyLoop {
             return
         case .host(let failure):
             var metadata: Logger.Metadata = ["host": "\(host)"]
+            if settings.policy == .once { metadata["bytes_so_far"] = "\(passedEarlier)" }
             if let next = failure.failoverTo {
                 metadata["failover_to"] = "\(settings.hosts[next])"
             } else {

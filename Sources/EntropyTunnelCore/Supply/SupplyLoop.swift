@@ -108,6 +108,8 @@ package final class SupplyLoop {
     /// The last host failure (`once` throws it when every host failed).
     var lastError: TunnelError?
     package internal(set) var lastSession: Session?
+    /// Bytes that passed the health tests on connections closed so far.
+    var passedEarlier = 0
     /// The consumer's last write would have blocked: wait on its descriptor.
     private var consumerBlocked = false
     private var lastLevel = -1
@@ -143,6 +145,7 @@ package final class SupplyLoop {
             rounds += 1
             // While bytes flow the loop does not poll: look at the stop and reloads now and then.
             if look || rounds & 63 == 0 {
+                stats?.beat()
                 if waker.isWoken { return .stopped }
                 if let reloaded = reloads?.take() { applyReload(reloaded) }
                 look = false
