@@ -166,6 +166,17 @@ struct HostPlanTests {
             .next(599, .connect(1)),
             .next(600, .connect(0)),
         ]),
+        Scenario(name: "on demand: after its host failed, the next fill comes from the fallback even when the failed host may be tried again", policy: .onDemand, hosts: 2, steps: [
+            .connected(0, at: 0),
+            .closed(at: 1),
+            .failed(0, .healthTestFailed, at: 10, .host(.error, failoverTo: 1, retryIn: nil)),
+            .next(30, wanted: false, .wait(until: never)),
+            .next(40, .connect(1)),
+            .connected(1, at: 40),
+            .closed(at: 41),
+            .next(309, .connect(1)),
+            .next(310, .connect(0)),
+        ]),
         Scenario(name: "on demand: a fill that fails on its host goes to the most preferred host that may be tried", policy: .onDemand, hosts: 2, steps: [
             .failed(0, .connectionLost, at: 0, .host(.warning, failoverTo: 1, retryIn: nil)),
             .next(0, .connect(1)),

@@ -106,8 +106,9 @@ package struct HostPlan: Sendable {
     package private(set) var retries: HostState
     package private(set) var timing: Timing
     package private(set) var current: Current?
-    /// The host supply comes from: the connected one, or on demand the last fill's; nil after it
-    /// failed (then the most preferred host that may be tried is next).
+    /// The host supply comes from: the connected one, or on demand the last fill's; after it
+    /// failed, the host failed over to (nil when none may be tried now: then the most preferred
+    /// host that may be tried is next).
     package private(set) var home: Int?
     /// When the hosts preferred to `home` are tried again.
     package private(set) var failbackAt: Instant?
@@ -203,12 +204,19 @@ package struct HostPlan: Sendable {
             if current != nil, failbackAt != nil { failbackAt = now + timing.localRecheck }
             return .local(news: news)
         }
-        if home == index { home = nil }
         tried.insert(index)
         let delay = retries.failed(index, configurationProblem: error.isConfigurationProblem, uptime: uptime, now: now)
         let times = retries.recordMessage(index, error.message)
         let failoverTo = policy == .once ? (0..<hostCount).first { !tried.contains($0) }
                                          : retries.firstEligible(below: hostCount, now: now)
+        if home == index {
+            // Supply moves to the host failed over to, and stays there until the failback interval
+            // (on demand too, where the next fill may come later, when this host may be tried again).
+            home = failoverTo
+            if let next = failoverTo {
+                failbackAt = next == 0 ? nil : max(now + timing.failbackInterval, retries.earliestRetry(below: next))
+            }
+        }
         let level: Failure.Level
         if policy == .once && failoverTo == nil {
             level = .quiet
