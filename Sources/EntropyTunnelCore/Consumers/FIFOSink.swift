@@ -6,8 +6,8 @@ import Logging
 /// The FIFO entropy-tunnel creates and owns, held open for as long as the tunnel runs.
 ///
 /// It is opened read-write (`O_RDWR`): the open never waits for a reader, and a consumer that
-/// closes and reopens the FIFO (rngd restarting) neither stops the pump with EPIPE nor sees EOF.
-/// While nobody reads, the pipe fills and the pump stops reading from SSH: backpressure.
+/// closes and reopens the FIFO (rngd restarting) neither stops the supply with EPIPE nor sees EOF.
+/// While nobody reads, the pipe fills and the supply loop stops reading from SSH: backpressure.
 public final class FIFOSink: Consumer {
     public let path: String
     public let descriptor: Int32

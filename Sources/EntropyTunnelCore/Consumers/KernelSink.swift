@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 
 /// Asks the kernel sink for a feed now (SIGUSR1, after a VM restore or clone) from any thread,
-/// and is the sink's timer: a `timerfd` the pump polls while the sink takes nothing, armed for
+/// and is the sink's timer: a `timerfd` the supply loop polls while the sink takes nothing, armed for
 /// the next scheduled feed. One descriptor for both, so the supply loop waits on one thing.
 public final class KernelFeedTrigger: Sendable {
     /// The timerfd (CLOCK_MONOTONIC, the clock of `Instant`), close-on-exec, non-blocking.
@@ -19,7 +19,7 @@ public final class KernelFeedTrigger: Sendable {
 
     deinit { close(descriptor) }
 
-    /// A feed now: wakes the pump at once.
+    /// A feed now: wakes the supply loop at once.
     public func fire() {
         forced.store(true, ordering: .sequentiallyConsistent)
         _ = csystem_timerfd_arm(descriptor, 1)
@@ -28,7 +28,7 @@ public final class KernelFeedTrigger: Sendable {
     /// Whether `fire()` was called since the last call; clears the flag.
     func takeForced() -> Bool { forced.exchange(false, ordering: .sequentiallyConsistent) }
 
-    /// Wakes the pump at `instant` (at once when it has passed).
+    /// Wakes the supply loop at `instant` (at once when it has passed).
     func arm(at instant: Instant) {
         _ = csystem_timerfd_arm(descriptor, max(1, instant.nanoseconds - Instant.now.nanoseconds))
     }

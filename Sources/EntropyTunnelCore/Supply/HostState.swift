@@ -1,4 +1,4 @@
-/// Per-host retry bookkeeping for the connection loop: each host's backoff streak and earliest
+/// Per-host retry bookkeeping for the host plan (`HostPlan`): each host's backoff streak and earliest
 /// next try. A value: it computes delays and never sleeps.
 ///
 /// - A connection failure (unreachable, lost) waits the host's `Backoff` delay.
