@@ -60,7 +60,7 @@ final class Connection {
         let now = Instant.now
         let reader = StreamReader(endpoint: options.host, liveness: Liveness(
             deadPeerTimeout: options.deadPeerTimeout, dataTimeout: options.dataTimeout,
-            window: health.tester == nil ? 1 : HealthParameters.windowSize, now: now), stats: stats, logger: logger)
+            window: HealthParameters.windowSize, now: now), stats: stats, logger: logger)
         return Connection(options: options, session: session, channel: channel, health: health, reader: reader, since: now)
     }
 

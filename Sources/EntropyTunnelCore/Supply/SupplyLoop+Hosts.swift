@@ -6,6 +6,7 @@ import Logging
 extension SupplyLoop {
     /// Opens a connection to host `index` and supplies from it; on demand it is one fill.
     func connect(_ index: Int) throws(TunnelError) {
+        closeHeld()  // none is held when the plan says connect; never leak one
         var options = settings.options(for: settings.hosts[index])
         if settings.policy == .onDemand {
             let goal = max(HealthParameters.windowSize,

@@ -236,7 +236,11 @@ package final class SupplyLoop {
     /// the data and dead-peer clocks, the consumer's next wake-up, 1 s). Returns whether it
     /// waited (then the stop and reloads are looked at next round).
     private func stream(until: Instant, demand: Demand, now: Instant) throws(TunnelError) -> Bool {
-        guard let held else { return true }
+        guard let held else {
+            // The plan holds a connection the loop does not: set the plan straight, never spin.
+            plan.closed(at: now)
+            return true
+        }
         let (index, connection) = held
         let threshold = settings.policy == .onDemand ? 1 : demand.refillThreshold
         let step: StreamReader.Step
