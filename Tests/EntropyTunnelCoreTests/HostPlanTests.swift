@@ -88,6 +88,14 @@ struct HostPlanTests {
             .failed(0, .connectionLost, at: 100, uptime: .seconds(100), .host(.warning, failoverTo: 1, retryIn: nil)),
             .next(100, .connect(1)),
         ]),
+        Scenario(name: "persistent: a reconnect after a wait (a local problem) takes the most preferred host that may be tried then", policy: .persistent, hosts: 2, steps: [
+            .connected(0, at: 0),
+            .failed(0, .connectionLost, at: 1, uptime: .seconds(1), .host(.warning, failoverTo: 1, retryIn: nil)),
+            .next(1, .connect(1)),
+            .failed(1, .privateKey, at: 1, .local(news: true)),
+            .next(5, .wait(until: at(11))),
+            .next(11, .connect(0)),
+        ]),
         Scenario(name: "persistent: every host backing off: wait for the first, then try it", policy: .persistent, hosts: 2, steps: [
             .failed(0, .hostKeyUnknown, at: 0, .host(.error, failoverTo: 1, retryIn: .seconds(5))),
             .failed(1, .hostKeyUnknown, at: 1, .host(.error, failoverTo: nil, retryIn: .seconds(5))),

@@ -7,8 +7,9 @@
 ///   the first one that may.
 /// - The host supply comes from (`home`) stays in use while it works: when it is a fallback,
 ///   the preferred hosts are tried again only every failback interval (`probe` while a
-///   connection is held; on demand, the next fill tries them first). A fill that works does not
-///   reset that schedule, so a broken preferred host is not retried at every fill.
+///   connection is held; on demand, the next fill tries them first). On demand a failed host's
+///   fills move to the host failed over to until then, and a fill that works does not reset that
+///   schedule, so a broken preferred host is not retried at every fill.
 /// - During a key rotation (connected with `IDENTITY.old`), the same host is tried with the new
 ///   key alone every min(60 s, failback interval) (`probeNewKey`, persistent connections; each
 ///   on-demand session tries the new key first anyway).
@@ -106,9 +107,8 @@ package struct HostPlan: Sendable {
     package private(set) var retries: HostState
     package private(set) var timing: Timing
     package private(set) var current: Current?
-    /// The host supply comes from: the connected one, or on demand the last fill's; after it
-    /// failed, the host failed over to (nil when none may be tried now: then the most preferred
-    /// host that may be tried is next).
+    /// The host supply comes from: the connected one, or on demand the last fill's (after it
+    /// failed, the host failed over to). nil: the most preferred host that may be tried is next.
     package private(set) var home: Int?
     /// When the hosts preferred to `home` are tried again.
     package private(set) var failbackAt: Instant?
@@ -210,11 +210,19 @@ package struct HostPlan: Sendable {
         let failoverTo = policy == .once ? (0..<hostCount).first { !tried.contains($0) }
                                          : retries.firstEligible(below: hostCount, now: now)
         if home == index {
-            // Supply moves to the host failed over to, and stays there until the failback interval
-            // (on demand too, where the next fill may come later, when this host may be tried again).
-            home = failoverTo
-            if let next = failoverTo {
-                failbackAt = next == 0 ? nil : max(now + timing.failbackInterval, retries.earliestRetry(below: next))
+            if policy == .onDemand {
+                // The next fill may come later, when this host may be tried again: supply moves to
+                // the host failed over to and stays there until the failback interval, as a held
+                // connection would.
+                home = failoverTo
+                if let next = failoverTo {
+                    failbackAt = next == 0 ? nil : max(now + timing.failbackInterval, retries.earliestRetry(below: next))
+                }
+            } else {
+                // A held connection is replaced at once (this host backs off, so a fallback is
+                // taken and failback applies from there); a later reconnect, after a wait, takes
+                // the most preferred host that may be tried then.
+                home = nil
             }
         }
         let level: Failure.Level
