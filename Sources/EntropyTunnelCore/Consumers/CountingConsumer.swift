@@ -13,6 +13,9 @@ public final class CountingConsumer: Consumer {
         self.output = output
     }
 
+    /// Standard output may be a pipe that is full: wait for it to take more.
+    public var pollDescriptor: Int32? { output?.descriptor }
+
     public func demand(at now: Instant) -> Demand {
         Demand(bytes: total - taken, finished: taken >= total)
     }
