@@ -114,7 +114,8 @@ extension SupplyLoop {
     /// Closes the held connection, if any, in order; its unjudged bytes are dropped.
     func closeHeld(quickly: Bool = false) {
         guard let held else { return }
-        lastSession = Session(host: settings.hosts[held.index], hostKey: held.connection.hostKey,
+        // The connection's own host: after a reload `held.index` may be an index of the old list.
+        lastSession = Session(host: held.connection.options.host, hostKey: held.connection.hostKey,
                               identity: held.connection.authenticatedIdentity, serveVersion: held.connection.reader.serveVersion,
                               passed: held.connection.reader.passed)
         passedEarlier += held.connection.reader.passed
