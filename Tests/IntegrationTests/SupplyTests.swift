@@ -363,4 +363,30 @@ struct SupplyTests {
         #expect(result.stderr.contains("is listed twice"), "\(result.stderr)")
         #expect(host.sessionPIDs.isEmpty)
     }
+
+    // MARK: - Sessions dropped mid-stream are freed
+
+    @Test("streams dropped mid-way (health verdicts) free their SSH sessions: private memory stays flat over dozens of connections")
+    func droppedSessionsAreFreed() throws {
+        // Each session: 512 random bytes, then zeros: the host's second bad window is a verdict
+        // in the middle of the stream, with the channel still open.
+        let host = try LoopbackHost(forcedCommand: "sh -c 'head -c 512 /dev/urandom; exec cat /dev/zero'")
+        defer { host.shutdown() }
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
+                                       ["--sink", "fifo", "--fifo", host.directory + "/run/f", "--backoff-cap", "1",
+                                        "--log-level", "warning"],
+                                       logPath: host.directory + "/run.log")
+        defer { tunnel.stop() }
+        let reader = try #require(FIFOReader(path: host.directory + "/run/f"))
+        let verdicts = { count("failed the SP 800-90B health tests", in: tunnel.log) }
+        #expect(waitUntil(20) { reader.drain(); return verdicts() >= 5 }, "\(tunnel.log)")
+        let before = MetricsFileTests.anonymousKiB(tunnel.pid)
+        let verdictsBefore = verdicts()
+        #expect(waitUntil(60) { reader.drain(); return verdicts() >= verdictsBefore + 40 }, "\(tunnel.log)")
+        let after = MetricsFileTests.anonymousKiB(tunnel.pid)
+        print("droppedSessionsAreFreed: private memory \(before) KiB -> \(after) KiB over \(verdicts() - verdictsBefore) dropped sessions")
+        // A leaked libssh2 session costs about 8 KiB: 40 of them would be over 300 KiB.
+        #expect(before > 0 && after - before < 128, "\(before) -> \(after) KiB")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
 }
