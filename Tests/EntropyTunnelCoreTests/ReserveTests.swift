@@ -68,6 +68,19 @@ struct ReserveTests {
         #expect(reserve.ready == 0 && reserve.free == 4096)
     }
 
+    @Test("a failed connection's newest bytes can be dropped; older ones stay, in order")
+    func dropNewest() {
+        let reserve = Reserve(capacity: 4096, window: 512)
+        read(reserve, Array(repeating: 1, count: 512) + Array(repeating: 2, count: 1024) + Array(repeating: 3, count: 100))
+        reserve.passWindow(); reserve.passWindow(); reserve.passWindow()
+        #expect(take(reserve, 200) == Array(repeating: 1, count: 200))
+        reserve.dropNewest(1024)
+        #expect(reserve.ready == 312 && reserve.unjudged == 0)
+        #expect(take(reserve, 4096) == Array(repeating: 1, count: 312))
+        reserve.dropNewest(100)
+        #expect(reserve.ready == 0 && reserve.free == 4096)
+    }
+
     @Test("the ready bytes outlive a connection; reads after them reuse the room taken")
     func readyOutlivesConnections() {
         let reserve = Reserve(capacity: 1024, window: 512)

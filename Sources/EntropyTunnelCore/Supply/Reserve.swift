@@ -10,8 +10,9 @@ import Glibc
 /// judged yet (less than one window). The supply loop reads from the channel into `readSpace`,
 /// judges whole windows (`nextWindow`, `passWindow`, `dropWindow`) and gives ready bytes to the
 /// consumer (`give`). The ready bytes outlive the connection they came from (on-demand fills
-/// keep them between sessions); the unjudged tail belongs to its connection and is dropped with
-/// it (`dropUnjudged`). On demand its capacity is `--reserve`; otherwise one read plus one window.
+/// keep them between sessions) unless the loop drops a failed connection's newest bytes
+/// (`dropNewest`); the unjudged tail belongs to its connection and is dropped with it
+/// (`dropUnjudged`). On demand its capacity is `--reserve`; otherwise one read plus one window.
 package final class Reserve {
     package let capacity: Int
     /// The health-test window, or nil without the tests (bytes are ready as they arrive).
@@ -109,6 +110,16 @@ package final class Reserve {
     /// ready bytes stay.
     package func dropUnjudged() {
         zero(verified..<filled)
+        filled = verified
+        if start == filled { start = 0; verified = 0; filled = 0 }
+    }
+
+    /// Drops (zeroes) the newest `count` ready bytes, and the unjudged tail after them: what a
+    /// connection that failed brought and the consumer has not taken yet.
+    package func dropNewest(_ count: Int) {
+        let count = min(max(0, count), ready)
+        zero(verified - count..<filled)
+        verified -= count
         filled = verified
         if start == filled { start = 0; verified = 0; filled = 0 }
     }

@@ -82,10 +82,17 @@ extension SupplyLoop {
         }
     }
 
-    /// The held connection to host `index` failed: it is closed and the failure recorded.
+    /// The held connection to host `index` failed: it is closed and the failure recorded. What it
+    /// brought and the consumer has not taken yet goes with it when its source was judged broken
+    /// (nothing of a failed source is passed on after the verdict) and, with a held connection
+    /// or fetch, always, as the stream's buffer always did; an on-demand fill keeps what passed.
     func connectionFailed(_ index: Int, _ error: TunnelError) {
         let uptime = held.map { Instant.now - $0.connection.since } ?? .zero
         fill = nil
+        if settings.policy != .onDemand || error.code == .healthTestFailed {
+            reserve.dropUnjudged()
+            reserve.dropNewest(fromHeld)
+        }
         closeHeld(quickly: true)
         failed(index, error, uptime: uptime)
     }
@@ -121,6 +128,7 @@ extension SupplyLoop {
         passedEarlier += held.connection.reader.passed
         held.connection.close(quickly: quickly || waker.isWoken)
         self.held = nil
+        fromHeld = 0
         reserve.dropUnjudged()
         stats?.update { $0.connected = false; $0.connecting = nil }
     }

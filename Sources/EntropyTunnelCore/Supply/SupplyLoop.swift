@@ -110,6 +110,8 @@ package final class SupplyLoop {
     package internal(set) var lastSession: Session?
     /// Bytes that passed the health tests on connections closed so far.
     var passedEarlier = 0
+    /// How many of the ready bytes in the reserve the held connection brought (the newest ones).
+    var fromHeld = 0
     /// The consumer's last write would have blocked: wait on its descriptor.
     private var consumerBlocked = false
     private var lastLevel = -1
@@ -186,6 +188,7 @@ package final class SupplyLoop {
     private func deliver(at now: Instant) throws(TunnelError) -> Demand {
         var demand = consumer.demand(at: now)
         if demand.bytes > 0 && reserve.ready > 0 {
+            let older = reserve.ready - fromHeld
             var blocked = false
             let consumer = self.consumer
             let given = try reserve.give(upTo: demand.bytes) { (bytes) throws(TunnelError) -> Int in
@@ -195,6 +198,7 @@ package final class SupplyLoop {
                 }
             }
             consumerBlocked = blocked
+            fromHeld -= max(0, given - older)
             if given > 0 {
                 stats?.consumed(given)
                 demand = consumer.demand(at: now)
@@ -245,7 +249,9 @@ package final class SupplyLoop {
         let threshold = settings.policy == .onDemand ? 1 : demand.refillThreshold
         let step: StreamReader.Step
         var socketDeadline: Instant?
+        let passedBefore = connection.reader.passed
         do throws(TunnelError) {
+            defer { fromHeld += connection.reader.passed - passedBefore }
             step = try connection.reader.step(connection.channel, into: reserve, need: need(demand, passed: connection.reader.passed),
                                               chunk: settings.readChunk, threshold: threshold, health: connection.health,
                                               failureLimit: settings.healthFailureLimit, now: now)
