@@ -27,9 +27,12 @@ package struct CheckCommand: AsyncParsableCommand {
             command line or the configuration is unusable.
 
             Run it as the user the service runs as (root, or the unit's user with its \
-            capabilities). Each host takes at most --connect-timeout twice (TCP, then SSH) plus \
-            --data-timeout; with the defaults about 90 s per unreachable or silent host; \
-            `--connect-timeout 2 --data-timeout 5` bounds it at about 20 s.
+            capabilities). Its deadline: each host ends within --connect-timeout twice plus \
+            --data-timeout (the TCP connect, then the SSH set-up, each within --connect-timeout; \
+            the 4 KiB within --data-timeout from then, however slowly the host delivers: a stuck \
+            or trickling reader is cut off there), and rngd's version probe (rngd sink) within \
+            10 s. With the defaults that is 80 s per unreachable or silent host; \
+            `--connect-timeout 2 --data-timeout 5` bounds it at 9 s per host.
             """
     )
 

@@ -13,10 +13,17 @@ package struct FetchCommand: AsyncParsableCommand {
         discussion: """
             For scripts, first boot and tests: connects to the first working --host, writes \
             exactly --bytes bytes that passed the health tests to --output (or standard output), \
-            disconnects, exits 0. A remote command that ends early is an error, with its stderr \
-            in the message. From an `entropy-tunnel serve` host exactly --bytes bytes are asked for \
+            disconnects, exits 0. Each host is tried once, in order; the count goes on across \
+            them, never more than --bytes in all. A remote command that ends early is an error, \
+            with its stderr in the message; so is a host that delivers less than one 512-byte \
+            health window within --data-timeout while bytes are wanted (a stuck or trickling \
+            reader). From an `entropy-tunnel serve` host exactly --bytes bytes are asked for \
             (whole 512-byte windows with the health tests), paced by the host's --rate (2K/s by \
             default, after a first 4K): large fetches take a while there.
+
+            It ends within --timeout in all: by default --connect-timeout + --data-timeout for \
+            each host, plus one second per KiB of --bytes (80 s for 10 KiB from one host with the \
+            defaults). Then it exits 1 and the output is left as it was.
             """
     )
 
@@ -31,8 +38,21 @@ package struct FetchCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the SP 800-90B health tests. Turn them off only for data that is not RNG output, such as benchmarks from /dev/zero.")
     package var healthTests = true
 
+    @Option(help: ArgumentHelp("Give up after this many seconds in all (default: --connect-timeout + --data-timeout per host, plus 1 s per KiB of --bytes).",
+                               valueName: "seconds"))
+    package var timeout: Double?
+
+    /// The overall deadline of a fetch of `bytes` bytes with `configuration`, when --timeout is not given.
+    package static func defaultTimeout(_ configuration: RunConfiguration, bytes: Int) -> Duration {
+        let perHost = configuration.connection.attemptBound
+        return perHost * configuration.hosts.count + .seconds((bytes + 1023) / 1024)
+    }
+
     package func validate() throws {
         if !(1...(1 << 40)).contains(bytes.bytes) { throw ValidationError("--bytes \(bytes) is out of range: give 1 to 1T") }
+        if let timeout, !(timeout >= 0.1 && timeout <= 31_536_000) {
+            throw ValidationError("--timeout \(timeout) is out of range: give 0.1 to 31536000 seconds")
+        }
     }
 
     package func run() async throws {
@@ -46,10 +66,13 @@ package struct FetchCommand: AsyncParsableCommand {
             logger.error("\(describe(error))")
             throw ExitCode(78)
         }
-        var pumpSettings = TunnelConnection.PumpSettings()
-        pumpSettings.readChunk = 256 << 10
-        pumpSettings.health = healthTests ? configuration.health : nil
-        let settings = pumpSettings
+        var settings = SupplyLoop.Settings(hosts: configuration.hosts, connection: configuration.connection, policy: .once)
+        settings.health = healthTests ? configuration.health : nil
+        settings.healthFailureLimit = configuration.healthFailureLimit
+        settings.readChunk = 256 << 10
+        let base = settings
+        let limit = timeout.map { Duration.milliseconds(Int64(($0 * 1000).rounded())) }
+            ?? Self.defaultTimeout(configuration, bytes: bytes.bytes)
         let output = self.output
         let total = bytes.bytes
         let log = logger
@@ -67,29 +90,21 @@ package struct FetchCommand: AsyncParsableCommand {
         if csystem_stop_requested() != 0 { waker.wake() }
         do {
             try await BlockingThread.run(name: "et-fetch") { () throws(TunnelError) in
-                let sink = output == "-" ? FileSink() : try FileSink(path: output)
-                var lastError: TunnelError?
-                for host in configuration.hosts {
-                    // The count goes on across failover: never more than --bytes in all.
-                    var settings = settings
-                    settings.byteLimit = total - sink.written
-                    do throws(TunnelError) {
-                        switch try TunnelConnection.pump(configuration.connectionOptions(for: host), into: sink,
-                                                         settings: settings, waker: waker, logger: log) {
-                        case .limitReached:
-                            try sink.commit()
-                            return
-                        case .stopped, .timeUp:
-                            throw TunnelError(.stopped, "stopped after \(sink.written) of \(total) bytes; nothing was written to \(output == "-" ? "standard output beyond those bytes" : output)")
-                        }
-                    } catch where error.code != .sink && error.code != .stopped && !error.isLocalProblem {
-                        lastError = error
-                        if host != configuration.hosts.last {
-                            log.warning("\(error.message)", metadata: ["host": "\(host)", "bytes_so_far": "\(sink.written)"])
-                        }
-                    }
+                let file = output == "-" ? FileSink() : try FileSink(path: output)
+                let consumer = CountingConsumer(total: total, output: file)
+                var settings = base
+                settings.deadline = .now + limit
+                let where_ = output == "-" ? "standard output beyond those bytes" : output
+                switch try SupplyLoop(settings: settings, consumer: consumer, waker: waker, stats: nil, logger: log).run() {
+                case .satisfied:
+                    try file.commit()
+                case .stopped:
+                    throw TunnelError(.stopped, "stopped after \(consumer.taken) of \(total) bytes; nothing was written to \(where_)")
+                case .deadlinePassed:
+                    throw TunnelError(.timeout, "gave up after \(limit.seconds.shortDescription) s (--timeout) with \(consumer.taken) of " +
+                                      "\(total) bytes; nothing was written to \(where_). The hosts deliver too slowly: " +
+                                      "ask for fewer bytes, or give a longer --timeout")
                 }
-                throw lastError!
             }
         } catch {
             logger.error("\(describe(error))")

@@ -42,7 +42,7 @@ extension KeysCommand {
             do {
                 let previous = KeyRotation.previousIdentity(of: identity)
                 if finish {
-                    let removed = try KeyRotation.finish(identity: identity, inUse: serviceKey(stateFile: stateFile))
+                    let removed = try KeyRotation.finish(identity: identity, inUse: serviceKeys(stateFile: stateFile))
                     print(removed.isEmpty ? "\(previous): not there, nothing to finish" : removed.map { "\($0): removed" }.joined(separator: "\n"))
                     return
                 }
@@ -80,7 +80,7 @@ extension KeysCommand {
         package var stateFile: String = DaemonState.defaultPath
 
         package func run() async throws {
-            let inUse = serviceKey(stateFile: stateFile)
+            let inUse = serviceKeys(stateFile: stateFile)
             for (label, path) in [("client key", identity), ("previous key (rotation under way)", KeyRotation.previousIdentity(of: identity))] {
                 guard FileSystem.exists(path) || FileSystem.exists(path + ".pub") else {
                     if path == identity { print("\(label) \(path): missing (create it with `entropy-tunnel keys generate`)") }
@@ -88,9 +88,9 @@ extension KeysCommand {
                 }
                 let key = (try? FileSystem.read(path + ".pub", limit: 64 << 10)).flatMap { try? PublicKey(parsing: $0) }
                 let detail = key.map { "\($0.type.rawValue) \($0.fingerprint) \($0.comment)" } ?? "no readable \(path).pub"
-                print("\(label) \(path): \(detail)\(inUse == path ? " (the service uses it)" : "")")
+                print("\(label) \(path): \(detail)\(inUse.contains(path) ? " (the service uses it)" : "")")
             }
-            if inUse == nil { print("the service's key: unknown (no connection in \(stateFile))") }
+            if inUse.isEmpty { print("the service's key: unknown (no session recorded in \(stateFile))") }
             let text: String
             do {
                 guard let existing = try FileSystem.readIfExists(knownHosts) else {
@@ -221,9 +221,16 @@ extension KeysCommand {
 /// A syntactically valid key for a `HostAuthorizer` whose line is not used (deauthorize).
 private let placeholderKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA unused"
 
-/// The private key the running service authenticated with, from its state file; nil when unknown.
-func serviceKey(stateFile: String) -> String? {
+/// The private keys the running service uses, from its state file: the current connection's,
+/// and the one each host accepted at its last session (on demand no connection is held between
+/// fills). Empty when unknown.
+func serviceKeys(stateFile: String) -> Set<String> {
     guard let text = try? FileSystem.readIfExists(stateFile), let state = try? DaemonState.decode(text),
-          state.running else { return nil }
-    return state.current?.clientKey
+          state.running else { return [] }
+    var keys = Set<String>()
+    if let current = state.current?.clientKey { keys.insert(current) }
+    for host in state.hosts {
+        if let key = host.clientKey { keys.insert(key) }
+    }
+    return keys
 }

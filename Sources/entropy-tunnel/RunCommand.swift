@@ -14,7 +14,9 @@ package struct RunCommand: AsyncParsableCommand {
         abstract: "Run the tunnel: feed this machine's kernel with the host's RNG bytes (the daemon systemd starts).",
         discussion: """
             Connects to the first working --host, checks its pinned key, and pumps its RNG bytes \
-            through the SP 800-90B health tests into a sink.
+            through the SP 800-90B health tests into a sink. Each host is listed once: a host \
+            given twice (however spelled) is refused with exit 78, as are a key this process cannot \
+            use and a known_hosts file that is missing or unreadable.
 
             --sink kernel (the default) feeds the kernel itself. Before the kernel's CRNG is ready it \
             adds every byte that arrives with RNDADDENTROPY, credited at --health-min-entropy bits \
@@ -32,17 +34,25 @@ package struct RunCommand: AsyncParsableCommand {
             With a FIFO sink, when the FIFO is full it stops \
             reading from SSH: the window closes and the host's reader blocks, so about --window + \
             --fifo-size bytes at most are taken from the host ahead of use. On any connection \
-            failure it fails over to the next host or reconnects with backoff; an untrusted host key \
-            or a refused key is retried every 5 s for the first 5 minutes after start, then at \
-            the backoff cap. Under systemd (Type=notify) it reports READY=1 once it runs (sink \
+            failure it fails over to the next host or reconnects with backoff, and stays on the \
+            host it failed over to until the next --failback-interval (with --connection on-demand \
+            too: later fills do not go back to a broken host at once). A host counts as failed when \
+            it is unreachable, loses the connection, or its stream fails the health tests (3 windows \
+            in a row, or 2 of its last 64 with the default --health-alpha, counted across sessions, fills and reloads) or delivers \
+            less than one 512-byte window within --data-timeout while bytes are wanted (stuck or \
+            trickling). An untrusted host key or a refused key is retried every 5 s for the first \
+            5 minutes after start, then at the backoff cap. Under systemd (Type=notify) it reports READY=1 once it runs (sink \
             ready, rngd found; never waiting for a host), a STATUS= line at least every 5 s, and \
             WATCHDOG=1. It keeps its state in \
             --state-file for `entropy-tunnel status`, and with --metrics-file writes Prometheus \
             metrics for node_exporter's textfile collector. SIGTERM or SIGINT stops it \
-            cleanly. SIGHUP (`systemctl reload entropy-tunnel`) re-reads the config file: the hosts and \
-            connection settings apply at once, keeping a healthy connection whose host is still listed; a \
-            file that no longer reads is logged and the running settings stay; keys that need a restart \
-            are named in the log. Every option can also be set in the config file.
+            cleanly. SIGHUP (`systemctl reload entropy-tunnel`) re-reads the config file and checks it \
+            as at start (hosts listed once, key usable, known_hosts readable): the hosts and \
+            connection settings apply at once, keeping a healthy connection whose host is still \
+            listed; a file that no longer reads or fails those checks is logged as one error and \
+            the running settings and connection stay; keys that need a restart (connection, reserve, \
+            sink, ...) are named in the log. A reload never stops the daemon. Every option can also \
+            be set in the config file.
             """
     )
 

@@ -21,8 +21,9 @@ extension Doctor {
     }
 
     /// The five stages for one host: pinned, reachable, the right host key, our key accepted,
-    /// and 4 KiB of the remote command's output through the health tests (into /dev/null, by
-    /// the same connection and pump code `run` and `fetch` use).
+    /// and 4 KiB of the remote command's output through the health tests (into nothing, by the
+    /// same supply loop `run` and `fetch` use). At most twice the connect timeout (TCP, then
+    /// SSH) plus the data timeout.
     func checkHost(_ options: ConnectionOptions, health: HealthParameters, publicKey: PublicKey?) async -> [CheckResult] {
         var results: [CheckResult] = []
         func skipRest(after stage: HostStage, _ why: String) {
@@ -77,28 +78,39 @@ extension Doctor {
             return results
         }
 
-        // 3-5. SSH: the host key, authentication, the stream; the error says which failed.
+        // 3-5. SSH: the host key, authentication, the stream, by the supply loop `run` and `fetch`
+        // use (this host once, 4 KiB into nothing); the error says which failed. At most the
+        // connect timeout for the SSH set-up and the data timeout for the stream.
         let logger = self.logger
-        let outcome: Result<(String, Int, String, Int?), TunnelError>
+        let outcome: Result<SupplyLoop.Session, TunnelError>
         do throws(TunnelError) {
-            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> (String, Int, String, Int?) in
-                let waker = try Waker()
-                let connection = try TunnelConnection.open(options, waker: waker, logger: logger)
-                defer { connection.close() }
-                let fingerprint = "\(connection.session.hostKeyType?.rawValue ?? "?") \(connection.session.hostKeyFingerprint)"
-                let sink = try FileSink(path: "/dev/null")
-                var settings = TunnelConnection.PumpSettings()
-                settings.readChunk = Doctor.sampleBytes
-                settings.byteLimit = Doctor.sampleBytes
+            outcome = .success(try await BlockingThread.run(name: "et-check-ssh") { () throws(TunnelError) -> SupplyLoop.Session in
+                var settings = SupplyLoop.Settings(hosts: [options.host], connection: options, policy: .once)
                 settings.health = health
-                _ = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
-                return (fingerprint, connection.delivered, connection.session.authenticatedIdentity, connection.serveVersion)
+                settings.readChunk = Doctor.sampleBytes
+                settings.deadline = .now + options.attemptBound
+                let loop = SupplyLoop(settings: settings, consumer: CountingConsumer(total: Doctor.sampleBytes, output: nil),
+                                      waker: try Waker(), stats: nil, logger: logger)
+                switch try loop.run() {
+                case .satisfied:
+                    guard let session = loop.lastSession else { throw TunnelError(.system, "no session was recorded") }
+                    return session
+                case .stopped:
+                    throw TunnelError(.stopped, "stopped")
+                case .deadlinePassed:
+                    let got = loop.lastSession.map { "\($0.passed) bytes" } ?? "nothing"
+                    throw TunnelError(loop.lastSession == nil ? .timeout : .stalled,
+                                      "\(options.host) did not deliver \(Doctor.sampleBytes) bytes within " +
+                                      "\(Int(options.attemptBound.seconds.rounded())) s " +
+                                      "(--connect-timeout + --data-timeout) but \(got); its RNG reader is stuck or too slow")
+                }
             })
         } catch {
             outcome = .failure(error)
         }
         switch outcome {
-        case .success((let fingerprint, let delivered, let identity, let serveVersion)):
+        case .success(let session):
+            let (fingerprint, delivered, identity, serveVersion) = (session.hostKey, session.passed, session.identity, session.serveVersion)
             results.append(CheckResult(HostStage.hostKey.name(options), .pass, fingerprint))
             if identity == options.identity {
                 results.append(CheckResult(HostStage.authentication.name(options), .pass, "key \(publicKey.fingerprint) accepted"))

@@ -10,10 +10,11 @@ import Glibc
 /// authentication, and 4 KiB through the health tests; the kernel's CRNG and what the sink needs;
 /// the systemd unit. A check that cannot run because an earlier one failed is `.skipped`.
 ///
-/// Bounded time: per host, the TCP connect takes at most `connect_timeout`, the SSH set-up at
-/// most `connect_timeout` again, and the 4 KiB at most `data_timeout` (a stream that stops) or
-/// the dead-peer time; rngd's probe at most 2 x 5 s. With the defaults (10 s, 60 s, one host)
-/// the worst case is about 90 s; `--connect-timeout 2 --data-timeout 5` makes it about 20 s.
+/// Bounded time: per host, the TCP connect takes at most `connect_timeout`, and the SSH set-up
+/// and the 4 KiB together at most `connect_timeout` + `data_timeout` (the supply loop's deadline:
+/// a stream that stops or trickles is cut off there); rngd's probe at most 2 x 5 s. With the
+/// defaults (10 s, 60 s, one host) the worst case is 80 s; `--connect-timeout 2
+/// --data-timeout 5` makes it 9 s per host.
 public struct Doctor: Sendable {
     /// The name of the first check, whose failure makes `check` exit 78.
     public static let configurationCheck = "config"

@@ -1,7 +1,9 @@
 /// What a reload (SIGHUP, `systemctl reload`) does with a re-read configuration: a value, tested
 /// as one.
 ///
-/// Each setting's row in `Settings` says whether a reload applies it (`Setting.Reload.live`: the
+/// The re-read configuration is first checked as `run` checks it at start (`check`: every host
+/// listed once, the private key usable, known_hosts readable); one that fails is not applied at
+/// all. Then each setting's row in `Settings` says whether a reload applies it (`Setting.Reload.live`: the
 /// hosts and everything about reaching them, the backoff cap, the failback interval) or whether
 /// it is fixed for the life of the process (`.restart`: the sink, its FIFO and kernel schedule,
 /// the connection mode and reserve, the state and metrics files, rngd, the health tests whose
@@ -14,6 +16,12 @@ public struct ConfigurationReload: Sendable {
     public let needsRestart: [String]
     /// Config-file keys whose new value was applied.
     public let changed: [String]
+
+    /// Checks a re-read configuration as `run` checks its own at start; a reload that fails
+    /// this changes nothing.
+    public static func check(_ reread: RunConfiguration) throws(TunnelError) {
+        try reread.validateForRun()
+    }
 
     public init(running: RunConfiguration, reread: RunConfiguration) {
         var applied = running

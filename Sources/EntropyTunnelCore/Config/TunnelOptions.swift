@@ -37,6 +37,11 @@ public struct ConnectionOptions: Sendable, Hashable {
     /// Placeholders only: `RunConfiguration(hosts:)` applies the table's defaults.
     init(placeholderFor host: HostSpec) { self.host = host }
 
+    /// The most one attempt on one host may take when it goes wrong: the connect timeout for the
+    /// SSH set-up, then the data timeout for the stream (the per-host bound `check` and `fetch`
+    /// state in their help).
+    public var attemptBound: Duration { connectTimeout + dataTimeout }
+
     /// How long a silent host is tolerated: keepalive interval × count.
     public var deadPeerTimeout: Duration { keepaliveInterval * keepaliveCount }
 

@@ -68,8 +68,15 @@ public enum KeyRotation {
     /// Removes `.old` and its `.pub`. `inUse` is the key the running service authenticates with
     /// (from its state file), nil when unknown: `.old` still in use is refused.
     public static func finish(identity: String, inUse: String?) throws(TunnelError) -> [String] {
+        try finish(identity: identity, inUse: inUse.map { [$0] } ?? [])
+    }
+
+    /// Removes `.old` and its `.pub`, unless `.old` is among `inUse`: the keys the running service
+    /// authenticates with now or that a host accepted at its last session (from the state file;
+    /// on demand no connection is held between fills, so the hosts' last keys are what counts).
+    public static func finish(identity: String, inUse: Set<String>) throws(TunnelError) -> [String] {
         let previous = previousIdentity(of: identity)
-        if inUse == previous {
+        if inUse.contains(previous) {
             throw TunnelError(.configuration,
                               "the service still authenticates with \(previous): the host does not accept the new key yet; " +
                               "run the `keys authorize --key` line `keys rotate` printed on the host and wait for the switch " +

@@ -41,11 +41,16 @@ public final class SSHSession {
     deinit { close() }
 
     /// Frees the session (`libssh2_session_free`), then closes the socket. Idempotent. Channels
-    /// must have been freed first (`SSHChannel.free`); say goodbye first with `disconnect`.
+    /// should have been freed first (`SSHChannel.free`); say goodbye first with `disconnect`.
     public func close() {
         guard !isClosed else { return }
         isClosed = true
-        libssh2_session_free(raw)
+        // A channel whose quick free would have blocked (a stream dropped mid-way) makes
+        // libssh2_session_free return EAGAIN before it frees anything: the whole session leaked.
+        // With the socket shut down no call can block, so the free completes.
+        shutdown(socket, Int32(SHUT_RDWR))
+        var attempts = 0
+        while libssh2_session_free(raw) == LIBSSH2_ERROR_EAGAIN && attempts < 8 { attempts += 1 }
         Glibc.close(socket)
     }
 

@@ -45,7 +45,7 @@ extension DaemonState {
                 state = .ok
             }
             return Host(host: h.host.description, state: state, retryAt: h.failing ? h.retryAt.flatMap(Self.time) : nil,
-                        lastError: h.lastError, lastErrorAt: h.lastErrorAt.flatMap(Self.time))
+                        lastError: h.lastError, lastErrorAt: h.lastErrorAt.flatMap(Self.time), clientKey: h.clientKey)
         }
         connections = s.connections
         bytesDelivered = s.bytesDelivered

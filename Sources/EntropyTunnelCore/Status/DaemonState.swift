@@ -69,9 +69,12 @@ public struct DaemonState: Codable, Sendable, Equatable {
         @Nullable public var retryAt: Double? = nil
         @Nullable public var lastError: String? = nil
         @Nullable public var lastErrorAt: Double? = nil
+        /// The private key this host last accepted (the identity, or `IDENTITY.old` during a key
+        /// rotation): what `keys list` and `keys rotate --finish` read, also between on-demand fills.
+        @Nullable public var clientKey: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case host, state, retryAt = "retry_at", lastError = "last_error", lastErrorAt = "last_error_at"
+            case host, state, retryAt = "retry_at", lastError = "last_error", lastErrorAt = "last_error_at", clientKey = "client_key"
         }
     }
 

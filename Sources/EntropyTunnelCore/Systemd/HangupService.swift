@@ -6,10 +6,12 @@ import ServiceLifecycle
 import UnixSignals
 
 /// SIGHUP (`systemctl reload entropy-tunnel`, the unit's `ExecReload=`): the configuration is read
-/// again and what can change while running is handed to the connection loop, which keeps a
-/// healthy connection whose host is still in the list (`ConfigurationReload` says what applies
-/// at once and what takes a restart; the latter is logged by key). A config that no longer
-/// reads is logged as an error and the running configuration stays in force. Under systemd the
+/// again and checked as `run` checks it at start (hosts listed once, the key usable, known_hosts
+/// readable); what can change while running is handed to the supply loop, which keeps a healthy
+/// connection whose host is still in the list (`ConfigurationReload` says what applies at once
+/// and what takes a restart; the latter is logged by key). A config that no longer reads or
+/// fails the checks is logged as one error and the running configuration and its connection
+/// stay in force. Under systemd the
 /// reload is framed by RELOADING=1 and READY=1. Without a way to re-read (`reread` nil), SIGHUP
 /// is only logged: it must never end the daemon.
 final class HangupService: Service, Sendable {
@@ -49,8 +51,13 @@ final class HangupService: Service, Sendable {
                 defer { self.notifier?.send("READY=1") }
                 let rereadConfiguration: RunConfiguration
                 do throws(TunnelError) {
-                    // Reading files is blocking I/O: off the cooperative pool.
-                    rereadConfiguration = try await BlockingThread.run(name: "et-reload", reread)
+                    // Reading files is blocking I/O: off the cooperative pool. What `run` checks at
+                    // start is checked here too: a reload that cannot work is not applied at all.
+                    rereadConfiguration = try await BlockingThread.run(name: "et-reload") { () throws(TunnelError) in
+                        let configuration = try reread()
+                        try ConfigurationReload.check(configuration)
+                        return configuration
+                    }
                 } catch {
                     self.logger.error("reload failed, the running configuration stays in force: \(error.message)")
                     continue

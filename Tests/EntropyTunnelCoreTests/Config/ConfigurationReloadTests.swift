@@ -57,3 +57,46 @@ struct ConfigurationReloadTests {
         #expect(reload.applied.logLevel == running.logLevel && reload.applied.stateFile == running.stateFile)
     }
 }
+
+/// The reload's own checks and the keys it names, beyond the table above.
+struct ConfigurationReloadCheckTests {
+    @Test("connection and reserve are named as needing a restart, not reported as unchanged")
+    func connectionAndReserveNamed() throws {
+        let running = RunConfiguration(hosts: [HostSpec(host: "a.example", port: 22)])
+        var reread = running
+        reread.connectionChoice = .persistent
+        reread.reserve = 8192
+        let reload = ConfigurationReload(running: running, reread: reread)
+        #expect(reload.needsRestart == ["connection", "reserve"])
+        #expect(reload.changed.isEmpty)
+        #expect(reload.applied.connectionChoice == nil && reload.applied.reserve == 4096)
+    }
+
+    @Test("every key of a reload has one class in the settings table: applied at once or kept until a restart")
+    func everyKeyHasAClass() {
+        let keys = Settings.all.map(\.key)
+        #expect(Set(keys).count == keys.count)
+        let live = Settings.all.filter { if case .live = $0.reload { true } else { false } }.map(\.key)
+        #expect(Set(live) == ["host", "port", "user", "identity", "known_hosts", "remote_command", "window", "connect_timeout",
+                              "keepalive_interval", "keepalive_count", "data_timeout", "backoff_cap", "failback_interval"])
+    }
+
+    @Test("a re-read configuration is checked as run checks its start: a host listed twice, a missing key or known_hosts")
+    func checkedAsAtStart() throws {
+        var twice = RunConfiguration(hosts: [HostSpec(host: "a.example", port: 22), HostSpec(host: "A.example", port: 22)])
+        #expect(throws: TunnelError.self) { try ConfigurationReload.check(twice) }
+        do {
+            try ConfigurationReload.check(twice)
+        } catch {
+            #expect(error.message.contains("listed twice") && error.exitsAsConfigurationError)
+        }
+        twice.hosts = [HostSpec(host: "a.example", port: 22)]
+        twice.connection.identity = "/nonexistent/entropy-tunnel-test-key"
+        do {
+            try ConfigurationReload.check(twice)
+            Issue.record("a missing key passed the check")
+        } catch {
+            #expect(error.code == .privateKey && error.message.contains("does not exist"))
+        }
+    }
+}

@@ -1,7 +1,7 @@
 import EntropyTunnelCore
 import Testing
 
-/// The connection loop's retry policy, as a value: when each host may be tried again.
+/// The host plan's per-host retry bookkeeping, as a value: when each host may be tried again.
 @Suite struct HostStateTests {
     let start = Instant(nanoseconds: 1_000_000_000_000)
     let backoff = Backoff.Configuration(initial: .seconds(1), cap: .seconds(60), healthyPeriod: .seconds(30))

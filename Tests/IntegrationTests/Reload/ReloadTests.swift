@@ -90,4 +90,40 @@ struct ReloadTests {
               "moved to the remaining host \(String(format: "%.3f", moved)) s after SIGHUP")
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
+
+    @Test("kernel sink, persistent: reloads that add a fallback, put it first and remove the held host; the daemon stays and moves")
+    func kernelSinkReloads() throws {
+        let a = try LoopbackHost(forcedCommand: Self.rng)
+        defer { a.shutdown() }
+        let b = try LoopbackHost(forcedCommand: Self.rng, directory: a.directory + "/b")
+        defer { b.shutdown() }
+        try b.setAuthorizedKey(from: a.identity, command: Self.rng)
+        let knownHosts = try a.knownHostsPinning([b])
+        let configPath = a.directory + "/config.toml"
+        func write(_ hosts: [LoopbackHost]) throws {
+            try """
+                host = [\(hosts.map { "\"\($0.endpoint)\"" }.joined(separator: ", "))]
+                user = "\(a.user)"
+                identity = "\(a.identity)"
+                known_hosts = "\(knownHosts)"
+                kernel_interval = 1
+                connection = "persistent"
+                state_dir = "\(a.directory)/state"
+                """.writeReplacing(toFile: configPath)
+        }
+        try write([a])
+        let tunnel = try TunnelProcess(["run", "--config", configPath], logPath: a.directory + "/run.log")
+        defer { tunnel.stop() }
+        #expect(waitUntil(10) { tunnel.log.contains("first kernel feed") }, "\(tunnel.log)")
+        for (n, hosts) in [[a, b], [b, a], [b]].enumerated() {
+            try write(hosts)
+            kill(tunnel.pid, SIGHUP)
+            #expect(waitUntil(5) { tunnel.log.components(separatedBy: "configuration reloaded").count - 1 == n + 1 }, "\(tunnel.log)")
+        }
+        // Moved to b (the held host, at index 1 of the old list, is gone from the new one).
+        #expect(waitUntil(10) { connections(tunnel.log, b) == 1 }, "\(tunnel.log)")
+        #expect(tunnel.log.contains("reload keeps the connection host=\(a.endpoint) position=\"2 of 2\""), "\(tunnel.log)")
+        #expect(tunnel.process.isRunning && !tunnel.diedBySignal, "\(tunnel.log)")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
 }

@@ -416,8 +416,8 @@ struct ServeTests {
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
 
-    @Test("one connection, several limited pumps (on-demand fills): each asks for exactly its windows and ends with limitReached")
-    func limitedPumpsOnOneConnection() throws {
+    @Test("the supply loop over serve asks for exactly the windows its consumer needs, session after session (on-demand fills)")
+    func exactRequestsPerSession() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o755)
@@ -429,19 +429,13 @@ struct ServeTests {
         options.identity = host.identity
         options.knownHosts = host.knownHosts
         let waker = try Waker()
-        let connection = try TunnelConnection.open(options, waker: waker, logger: Logger(label: "test"))
-        defer { connection.close() }
-        var settings = TunnelConnection.PumpSettings()
         for (fill, expectedTaken) in [(1000, 1024), (1000, 2048), (4096, 6144)] {
-            let sink = try FileSink(path: dir + "/fill.bin")
-            defer { sink.abandon() }
-            settings.byteLimit = connection.delivered + fill
-            let outcome = try connection.pump(into: sink, settings: settings, waker: waker, stats: nil)
-            guard case .limitReached = outcome else {
-                Issue.record("pump ended with \(outcome), not limitReached")
-                return
-            }
-            #expect(sink.written == fill)
+            let consumer = CountingConsumer(total: fill, output: nil)
+            let loop = SupplyLoop(settings: .init(hosts: [options.host], connection: options, policy: .once),
+                                  consumer: consumer, waker: waker, stats: nil, logger: Logger(label: "test"))
+            #expect(try loop.run() == .satisfied)
+            #expect(consumer.taken == fill)
+            #expect(loop.lastSession?.serveVersion == ServeProtocol.version)
             // Give the host a moment: nothing more may leave the device than the windows asked for.
             usleep(200_000)
             #expect(device.taken == expectedTaken, "after a fill of \(fill): \(device.taken) bytes taken, \(expectedTaken) expected")

@@ -7,7 +7,7 @@ struct RemoteStderr {
     static let maxLoggedLines = 50
     static let keptLines = 4
     /// More stderr than this from one connection is a flood: a reader that works writes a line
-    /// or two. Reading a flood costs CPU and keeps the SSH window open, so the pump gives up.
+    /// or two. Reading a flood costs CPU and keeps the SSH window open, so the stream reader gives up.
     static let floodLimit = 64 << 10
 
     private var partial: [UInt8] = []

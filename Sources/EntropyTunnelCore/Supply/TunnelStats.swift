@@ -1,6 +1,6 @@
 import Synchronization
 
-/// The tunnel's state and counters, shared between the pump thread and whoever reports status,
+/// The tunnel's state and counters, shared between the supply thread and whoever reports status,
 /// plus a stream of the events that change them. Thread-safe.
 public final class TunnelStats: Sendable {
     public struct Snapshot: Sendable {
@@ -58,7 +58,7 @@ public final class TunnelStats: Sendable {
         public init(capacity: Int) { self.capacity = capacity }
     }
 
-    /// One configured host's retry state (the connection loop's per-host backoff).
+    /// One configured host's retry state (the supply loop's per-host backoff).
     public struct HostStatus: Sendable, Equatable {
         public var host: HostSpec
         /// Wall-clock time before which the host is not tried again (nil: may be tried now).
@@ -67,6 +67,9 @@ public final class TunnelStats: Sendable {
         public var lastErrorAt: Double?
         /// Failed since its last successful connection (or never connected and failed).
         public var failing = false
+        /// The private key this host accepted at its last successful session (the identity, or
+        /// `IDENTITY.old` during a key rotation): `keys rotate --finish` must not remove it.
+        public var clientKey: String?
 
         public init(host: HostSpec) { self.host = host }
     }
@@ -119,6 +122,8 @@ public final class TunnelStats: Sendable {
     /// When the tunnel thread last went round one of its loops (`Instant` nanoseconds): the
     /// watchdog pings systemd only while this is recent, so a stuck tunnel trips `WatchdogSec`.
     private let heartbeat = Atomic<Int64>(Instant.now.nanoseconds)
+    /// The consumer took its first bytes.
+    private let primed = Atomic<Bool>(false)
     /// Events, in order, for the daemon's reporting task.
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
@@ -166,14 +171,12 @@ public final class TunnelStats: Sendable {
         primedContinuation.finish()
     }
 
-    func delivered(_ count: Int) {
-        let first = state.withLock { snapshot -> Bool in
-            defer { snapshot.bytesDelivered &+= UInt64(count) }
-            return snapshot.bytesDelivered == 0 && count > 0
-        }
-        if first {
-            emit(.primed)
-            primedContinuation.finish()
-        }
+    /// The consumer took `count` bytes: the first time, the tunnel is primed (the FIFO holds
+    /// bytes). `bytesDelivered` counts bytes as they pass the health tests, where the host
+    /// delivered them.
+    func consumed(_ count: Int) {
+        guard count > 0, !primed.exchange(true, ordering: .relaxed) else { return }
+        emit(.primed)
+        primedContinuation.finish()
     }
 }

@@ -4,8 +4,8 @@ import Logging
 import Synchronization
 
 /// Asks the kernel sink for a feed now (SIGUSR1, after a VM restore or clone) from any thread,
-/// and is the sink's timer: a `timerfd` the pump polls while the sink takes nothing, armed for
-/// the next scheduled feed. One descriptor for both, so the pump waits on one thing.
+/// and is the sink's timer: a `timerfd` the supply loop polls while the sink takes nothing, armed for
+/// the next scheduled feed. One descriptor for both, so the supply loop waits on one thing.
 public final class KernelFeedTrigger: Sendable {
     /// The timerfd (CLOCK_MONOTONIC, the clock of `Instant`), close-on-exec, non-blocking.
     public let descriptor: Int32
@@ -19,7 +19,7 @@ public final class KernelFeedTrigger: Sendable {
 
     deinit { close(descriptor) }
 
-    /// A feed now: wakes the pump at once.
+    /// A feed now: wakes the supply loop at once.
     public func fire() {
         forced.store(true, ordering: .sequentiallyConsistent)
         _ = csystem_timerfd_arm(descriptor, 1)
@@ -28,7 +28,7 @@ public final class KernelFeedTrigger: Sendable {
     /// Whether `fire()` was called since the last call; clears the flag.
     func takeForced() -> Bool { forced.exchange(false, ordering: .sequentiallyConsistent) }
 
-    /// Wakes the pump at `instant` (at once when it has passed).
+    /// Wakes the supply loop at `instant` (at once when it has passed).
     func arm(at instant: Instant) {
         _ = csystem_timerfd_arm(descriptor, max(1, instant.nanoseconds - Instant.now.nanoseconds))
     }
@@ -44,11 +44,11 @@ public final class KernelFeedTrigger: Sendable {
 ///
 /// Before the CRNG is ready the sink takes whatever arrives and feeds it in 64-byte
 /// `RNDADDENTROPY` calls with credit; after that it takes `--kernel-bytes` at start and every
-/// `--kernel-interval`, each followed by `RNDRESEEDCRNG` (`KernelFeedPolicy`). Between feeds it
-/// reports no room, so the pump stops reading the channel and waits on the sink's timer: the SSH
-/// window closes and the host's reader blocks. Without CAP_SYS_ADMIN it writes to /dev/urandom
-/// instead (mixed, never credited, no reseed; a warning at start and in the status).
-final class KernelSink: ByteSink {
+/// `--kernel-interval`, each followed by `RNDRESEEDCRNG` (`KernelFeedPolicy`). Between feeds its
+/// demand is nothing, so the supply loop reads nothing from the channel and waits on the sink's
+/// timer: the SSH window closes and the host's reader blocks. Without CAP_SYS_ADMIN it writes to
+/// /dev/urandom instead (mixed, never credited, no reseed; a warning at start and in the status).
+final class KernelSink: Consumer {
     private let device: KernelRandomDevice
     private var policy: KernelFeedPolicy
     private let trigger: KernelFeedTrigger
@@ -62,18 +62,20 @@ final class KernelSink: ByteSink {
     private var feeds = 0
     /// Fresh bytes for the next boot's seed, taken from the stream but never fed to the kernel.
     private let seed: SeedRefresh?
+    /// Seeds to save, for the loop to run off the supply thread (`takeEffects`).
+    private var effects: [ConsumerEffect] = []
     /// When the next seed is due (set at the first feed).
     private var seedDue: Instant?
 
     /// How `run` keeps the seed for the next boot fresh from the sink: after the first feed,
-    /// then every `interval`, `save` gets `bytes` bytes of the stream that are not fed to the kernel.
+    /// then every `interval`, a `.saveSeed` effect gets `bytes` bytes of the stream that are not
+    /// fed to the kernel.
     struct SeedRefresh {
         var interval: Duration = .seconds(3600)
         var bytes = 32
-        var save: ([UInt8]) -> Void
     }
 
-    var descriptor: Int32 { trigger.descriptor }
+    var pollDescriptor: Int32? { trigger.descriptor }
     var pollEvents: Poller.Events { .readable }
     var mode: KernelRandomDevice.Mode { device.mode }
 
@@ -133,13 +135,19 @@ final class KernelSink: ByteSink {
         return seed.bytes
     }
 
-    func writableBytes() throws(TunnelError) -> Int {
-        let now = Instant.now
-        refresh(now)
+    /// Everything before the CRNG is ready; after, the batch (and the seed's bytes) while a feed
+    /// is due, else nothing until the next feed.
+    func demand(at now: Instant) -> Demand {
         let room = policy.room(at: now, crngReady: crngReady)
-        guard room > 0 else { return 0 }
-        // Health tests judge whole windows: while a feed is due, ask for at least one.
-        return max(room + seedRoom(now), HealthParameters.windowSize)
+        guard room > 0 else { return Demand(bytes: 0, wakeAt: policy.wakeAt(now, crngReady: crngReady)) }
+        return Demand(bytes: room + seedRoom(now))
+    }
+
+    func wake() { refresh(.now) }
+
+    func takeEffects() -> [ConsumerEffect] {
+        defer { effects = [] }
+        return effects
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
@@ -151,7 +159,7 @@ final class KernelSink: ByteSink {
         let forSeed = seedRoom(now)
         if forSeed > 0, let seed, policy.isDue(at: now) {
             taken = min(forSeed, bytes.count)
-            seed.save(Array(bytes[0..<taken]))
+            effects.append(.saveSeed(Array(bytes[0..<taken])))
             seedDue = now + seed.interval
             if taken == bytes.count { return .processed(taken) }
         }

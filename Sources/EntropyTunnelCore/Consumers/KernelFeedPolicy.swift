@@ -7,7 +7,7 @@
 /// - Once it is ready, credit stops (the kernel ignores it anyway) and the sink takes
 ///   `batchBytes` at start and then every `interval`, each batch followed by `RNDRESEEDCRNG`
 ///   (6.1 reseeds only lazily). `force()` (SIGUSR1: a VM was restored or cloned) makes a feed due
-///   now. Between feeds the sink takes nothing: the pump's backpressure closes the SSH window and
+///   now. Between feeds the sink takes nothing: the supply loop's backpressure closes the SSH window and
 ///   the host's reader blocks.
 public struct KernelFeedPolicy: Sendable, Equatable {
     /// Time between scheduled feeds after readiness.

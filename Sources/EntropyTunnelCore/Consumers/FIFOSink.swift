@@ -6,9 +6,9 @@ import Logging
 /// The FIFO entropy-tunnel creates and owns, held open for as long as the tunnel runs.
 ///
 /// It is opened read-write (`O_RDWR`): the open never waits for a reader, and a consumer that
-/// closes and reopens the FIFO (rngd restarting) neither stops the pump with EPIPE nor sees EOF.
-/// While nobody reads, the pipe fills and the pump stops reading from SSH: backpressure.
-public final class FIFOSink: ByteSink {
+/// closes and reopens the FIFO (rngd restarting) neither stops the supply with EPIPE nor sees EOF.
+/// While nobody reads, the pipe fills and the supply loop stops reading from SSH: backpressure.
+public final class FIFOSink: Consumer {
     public let path: String
     public let descriptor: Int32
     /// The pipe's capacity (`F_GETPIPE_SZ`).
@@ -199,7 +199,13 @@ public final class FIFOSink: ByteSink {
     /// Refill from a `serve` host once the FIFO is half empty.
     public var refillThreshold: Int { max(1, capacity / 2) }
 
-    public func writableBytes() throws(TunnelError) -> Int { max(0, capacity - queuedBytes()) }
+    public var pollDescriptor: Int32? { descriptor }
+
+    /// Room in the pipe (capacity minus `FIONREAD`); a `serve` host is asked for more once half of
+    /// it is free.
+    public func demand(at now: Instant) -> Demand {
+        Demand(bytes: max(0, capacity - queuedBytes()), refillThreshold: refillThreshold)
+    }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
         do {

@@ -7,16 +7,16 @@ import ServiceLifecycle
 /// In start order (a graceful shutdown, on SIGTERM or SIGINT, stops them in reverse):
 /// 0. `StateFileService` (with `--state-file`, on by default, or `--metrics-file`): the state for
 ///    `entropy-tunnel status` and the Prometheus textfile; it stops last, marking the state stopped.
-/// 1. `TunnelService`: the sink (the kernel's random device, or the FIFO), then the connection loop on a thread of its own (connect, pump,
+/// 1. `TunnelService`: the sink (the kernel's random device, or the FIFO), then the supply loop on a thread of its own (connect, read,
 ///    fail over, back off, fail back).
 /// 2. `RngdService` (with `--sink rngd`): finds rngd at once (a missing rngd is a configuration
 ///    error), starts it once the FIFO first holds bytes, and keeps it running.
 /// 3. `StatusService` (under systemd): READY=1 once the sink is ready (and rngd found), never
 ///    waiting for a host; STATUS= lines on the tunnel's events and at least every 5 s.
 /// 4. `WatchdogService` (under systemd with `WatchdogSec=`): WATCHDOG=1 only while the tunnel
-///    thread's heartbeat is recent, so a stuck pump trips the watchdog.
+///    thread's heartbeat is recent, so a stuck supply loop trips the watchdog.
 /// 5. `HangupService`: SIGHUP re-reads the configuration (with `reread`) and hands it to the
-///    connection loop through `reloads`; it never ends the daemon.
+///    supply loop through `reloads`; it never ends the daemon.
 /// 6. `FeedNowService` (with `--sink kernel`): SIGUSR1 makes the kernel sink feed and reseed now.
 public final class TunnelDaemon: Sendable {
     public let configuration: RunConfiguration
@@ -29,7 +29,7 @@ public final class TunnelDaemon: Sendable {
     private let trigger: KernelFeedTrigger?
     /// Re-reads the configuration on SIGHUP (nil: SIGHUP is only logged).
     private let reread: (@Sendable () throws(TunnelError) -> RunConfiguration)?
-    /// Carries a reloaded configuration to the connection loop's thread.
+    /// Carries a reloaded configuration to the supply loop's thread.
     private let reloads: ConfigurationReloads?
 
     public init(configuration: RunConfiguration, logger: Logger, notifier: SystemdNotifier?,

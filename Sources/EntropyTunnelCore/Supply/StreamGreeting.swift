@@ -38,7 +38,7 @@ public struct StreamGreeting: Sendable, Equatable {
     /// The stream ended while undecided: what came was a plain reader's data.
     public mutating func endOfStream() { if kind == .undecided { kind = .plain } }
 
-    /// The pump has taken `data` into its buffer.
+    /// The stream reader has taken `data` into the reserve.
     public mutating func clearData() { data = [] }
 
     private mutating func judge() {
@@ -60,7 +60,7 @@ public struct StreamGreeting: Sendable, Equatable {
     }
 }
 
-/// What a connection knows about its stream across pumps: serve or plain, what was asked of a
+/// What a connection knows about its stream across pauses: serve or plain, what was asked of a
 /// serve host, and request lines not yet sent.
 package struct StreamState: Sendable, Equatable {
     package var greeting = StreamGreeting()

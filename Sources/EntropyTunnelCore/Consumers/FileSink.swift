@@ -9,7 +9,7 @@ import Glibc
 /// directory. Until then, and after `abandon()`, an existing file keeps its content. A target
 /// that is not a regular file (a FIFO, /dev/null, a terminal) is written directly: it cannot be
 /// replaced, and there is nothing to keep.
-public final class FileSink: ByteSink {
+public final class FileSink {
     public let descriptor: Int32
     private let name: String
     private let ownsDescriptor: Bool
@@ -91,8 +91,6 @@ public final class FileSink: ByteSink {
     public func abandon() {
         temporary?.abandon()
     }
-
-    public func writableBytes() throws(TunnelError) -> Int { .max }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TunnelError) -> IOResult<Int> {
         do {

@@ -1,4 +1,4 @@
-/// Per-host retry bookkeeping for the connection loop: each host's backoff streak and earliest
+/// Per-host retry bookkeeping for the host plan (`HostPlan`): each host's backoff streak and earliest
 /// next try. A value: it computes delays and never sleeps.
 ///
 /// - A connection failure (unreachable, lost) waits the host's `Backoff` delay.
@@ -46,6 +46,12 @@ public struct HostState: Sendable {
     public func firstEligible(below end: Int, now: Instant = .now) -> Int? {
         (0..<end).first { notBefore[$0] <= now }
     }
+
+    /// Whether host `index` may be tried at `now`.
+    public func mayTry(_ index: Int, at now: Instant) -> Bool { notBefore[index] <= now }
+
+    /// When host `index` may be tried again.
+    public func notBefore(_ index: Int) -> Instant { notBefore[index] }
 
     /// When the first of the hosts before `end` may be tried again.
     public func earliestRetry(below end: Int) -> Instant {

@@ -3,18 +3,21 @@ import Logging
 import ServiceLifecycle
 
 /// The tunnel itself, as a service: opens the sink (the kernel's random device, or the FIFO),
-/// checks the private key, then runs the connection loop on a thread of its own until a graceful
-/// shutdown or cancellation wakes it.
+/// checks what `run` needs at start (`RunConfiguration.validateForRun`: hosts given once, the
+/// private key usable, known_hosts readable), then runs the supply loop on a thread of its own
+/// until a graceful shutdown or cancellation wakes it. Effects the consumer asks for (saving the
+/// seed, with fsync) run on other threads, never on the supply thread.
 ///
-/// Everything that cannot work as configured (an unsafe or wrong FIFO path, an unusable key) is
-/// thrown before any connection is made, as an error whose `exitsAsConfigurationError` holds.
+/// Everything that cannot work as configured (an unsafe or wrong FIFO path, an unusable key, a
+/// host given twice) is thrown before any connection is made, as an error whose
+/// `exitsAsConfigurationError` holds.
 final class TunnelService: Service, Sendable {
     let configuration: RunConfiguration
     let stats: TunnelStats
     let logger: Logger
     /// The kernel sink's timer and SIGUSR1 trigger (kernel sink only).
     let trigger: KernelFeedTrigger?
-    /// Reloaded configurations for the connection loop (SIGHUP).
+    /// Reloaded configurations for the supply loop (SIGHUP).
     let reloads: ConfigurationReloads?
 
     init(configuration: RunConfiguration, stats: TunnelStats, trigger: KernelFeedTrigger?,
@@ -26,15 +29,15 @@ final class TunnelService: Service, Sendable {
         self.logger = logger
     }
 
-    /// The sink `configuration` asks for, ready to take bytes.
-    private func makeSink() throws(TunnelError) -> any ByteSink {
+    /// The consumer `configuration` asks for, ready to take bytes.
+    private func makeSink() throws(TunnelError) -> any Consumer {
         switch configuration.sink {
         case .kernel:
             guard let trigger else { throw TunnelError(.system, "no timer for the kernel sink (out of file descriptors?)") }
             let device = try KernelRandomDevice()
             let policy = KernelFeedPolicy(interval: configuration.kernelInterval, batchBytes: configuration.kernelBytes,
                                           minEntropy: configuration.health?.minEntropy ?? 0)
-            return KernelSink(device: device, policy: policy, trigger: trigger, seed: seedRefresh(),
+            return KernelSink(device: device, policy: policy, trigger: trigger, seed: KernelSink.SeedRefresh(),
                               stats: stats, logger: logger)
         case .rngd, .fifo:
             let fifo = try FIFOSink(path: configuration.fifoPath, size: configuration.fifoSize,
@@ -45,12 +48,6 @@ final class TunnelService: Service, Sendable {
             ])
             return fifo
         }
-    }
-
-    /// How the kernel sink keeps the seed for the next boot fresh: after its first feed and then
-    /// hourly it hands over fresh stream bytes (never ones it fed to the kernel).
-    private func seedRefresh() -> KernelSink.SeedRefresh {
-        KernelSink.SeedRefresh(save: { [self] extra in self.saveSeed(extra: extra) })
     }
 
     /// Writes a new seed for the next boot (`extra`: fresh stream bytes, hashed in with
@@ -70,33 +67,45 @@ final class TunnelService: Service, Sendable {
 
     func run() async throws {
         defer { stats.finish() }
-        let configuration = self.configuration
         let logger = self.logger
         let stats = self.stats
         let sink = UncheckedSendableBox(try makeSink())
-        try PrivateKeyFile.check(configuration.connection.identity)
+        try configuration.validateForRun()
         stats.update { $0.sinkReady = true }
         stats.emit(.sinkReady)
         let waker = try Waker()
         // A stop that arrived while starting, before the group handled signals.
         if csystem_stop_requested() != 0 { waker.wake() }
-        let onDemand = configuration.connectionMode == .onDemand
-        let loop = ConnectionLoop(configuration: configuration, stats: stats, waker: waker,
-                                  reloads: reloads, logger: logger)
-        let fills = OnDemandLoop(configuration: configuration, stats: stats, waker: waker, reloads: reloads, logger: logger)
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await BlockingThread.run(name: "et-tunnel") { () throws(TunnelError) in
-                    if onDemand { try fills.run(sink: sink.value) } else { try loop.run(sink: sink.value) }
+        let settings = SupplyLoop.Settings(configuration)
+        let reloads = self.reloads
+        let (effects, effectQueue) = AsyncStream<ConsumerEffect>.makeStream()
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The consumer's effects (the seed, with fsync), one at a time, off the supply thread.
+                group.addTask {
+                    for await effect in effects {
+                        switch effect {
+                        case .saveSeed(let extra):
+                            _ = try? await BlockingThread.run(name: "et-seed") { self.saveSeed(extra: extra) }
+                        }
+                    }
                 }
-            } onGracefulShutdown: {
-                waker.wake()
+                defer { effectQueue.finish() }
+                try await BlockingThread.run(name: "et-tunnel") { () throws(TunnelError) in
+                    let loop = SupplyLoop(settings: settings, consumer: sink.value, waker: waker, reloads: reloads,
+                                          stats: stats, effects: { effectQueue.yield($0) }, logger: logger)
+                    _ = try loop.run()
+                }
+                effectQueue.finish()
+                try await group.waitForAll()
             }
-        } onCancel: {
+        } onCancelOrGracefulShutdown: {
             waker.wake()
         }
         // A stop refreshes the seed too (it may be the last chance before a shutdown).
-        if configuration.sink == .kernel, (stats.snapshot.kernel?.feeds ?? 0) > 0 { saveSeed(extra: []) }
+        if configuration.sink == .kernel, (stats.snapshot.kernel?.feeds ?? 0) > 0 {
+            _ = try? await BlockingThread.run(name: "et-seed") { self.saveSeed(extra: []) }
+        }
         logger.info("stopped", metadata: ["bytes": "\(stats.snapshot.bytesDelivered)"])
     }
 }

@@ -3,10 +3,10 @@ import Glibc
 #endif
 import Synchronization
 
-/// Hands a re-read configuration (SIGHUP, `systemctl reload`) to the connection loop's thread.
+/// Hands a re-read configuration (SIGHUP, `systemctl reload`) to the supply loop's thread.
 ///
 /// `offer(_:)` may be called from any task; the loop polls `fd` beside its stop waker and takes
-/// the newest offer between pumps with `take()`. Unlike `Waker`, it resets: each offer wakes the
+/// the newest offer at its next round with `take()`. Unlike `Waker`, it resets: each offer wakes the
 /// loop once, and offers made before the loop looks are merged into the newest.
 public final class ConfigurationReloads: Sendable {
     private let pipe: SignalPipe
