@@ -188,15 +188,19 @@ boot() {
 }
 
 # Authorizes a key the guest handed over in SHARE/out/STEP/authorized_keys_line: the line the
-# guest printed, with the forced command of this host's harness instead of /usr/bin's.
+# guest printed (its comment fields included, e.g. the `entropy-tunnel:keys-authorize` mark),
+# with this harness's binary and device instead of /usr/bin's and /dev/hwrng; the rest of the
+# forced command (serve's --client KEY-ID) is kept. A line that is not a restricted key line is
+# refused once (SHARE/out/STEP/refused), not on every round of the wait.
 authorize() { # OUTDIR
     local out=$1 line
     line=$(head -n 1 "$out/authorized_keys_line")
-    if ! printf '%s\n' "$line" | grep -Eq '^restrict,command="[^"]*" ssh-ed25519 [A-Za-z0-9+/=]+( [A-Za-z0-9@._-]+)?$'; then
+    if ! printf '%s\n' "$line" | grep -Eq '^restrict,(from="[^"]*",)?command="[^"]* serve --device [^" ]+( --client SHA256:[A-Za-z0-9+/]+)?" ssh-ed25519 [A-Za-z0-9+/=]+( [A-Za-z0-9@._:-]+)*$'; then
         echo "error: the guest handed over a line that is not a restricted key line: $line" >&2
+        : > "$out/refused"
         return 1
     fi
-    printf '%s\n' "$line" | sed -E "s#^restrict,command=\"[^\"]*\"#restrict,command=\"$BIN serve --device $WORK/hwrng\"#" \
+    printf '%s\n' "$line" | sed -E "s#^restrict,(from=\"[^\"]*\",)?command=\"[^\" ]* serve --device [^\" ]+#restrict,\1command=\"$BIN serve --device $WORK/hwrng#" \
         >> "$WORK/host/authorized_keys"
     date +%s.%N > "$out/authorized"
 }
@@ -212,7 +216,7 @@ await() { # SECONDS NAME:SHARE:STEP...
         for spec in "$@"; do
             IFS=: read -r name share step <<< "$spec"
             local out=$share/out/$step
-            if [ -f "$out/authorized_keys_line" ] && [ ! -f "$out/authorized" ]; then authorize "$out" || status=1; fi
+            if [ -f "$out/authorized_keys_line" ] && [ ! -f "$out/authorized" ] && [ ! -f "$out/refused" ]; then authorize "$out" || status=1; fi
             if kill -0 "${QEMU_PID[$name]}" 2>/dev/null; then running=1; fi
         done
         [ "$running" = 0 ] && break
