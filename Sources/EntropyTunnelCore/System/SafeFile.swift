@@ -273,6 +273,11 @@ public enum SafeFile {
     }
 
     /// Refuses a directory that anyone but root, this user and the policy's owners could change.
+    /// One exception, for a process that is not root: a directory its own group may write (and
+    /// others may not), as node_exporter's textfile directory is after the README's grant to the
+    /// service's group. Whoever could swap the file there is in the writer's group and gains
+    /// nothing a write by this unprivileged process could give; the file itself is still made
+    /// with O_EXCL|O_NOFOLLOW and renamed into place. Root is never given this exception.
     private static func check(_ directory: Directory, policy: Policy, for path: String, verb: String) throws(TunnelError) {
         var st = stat()
         _ = try wrap(path) { () throws(TunnelError) in try syscallValue("fstat") { fstat(directory.fd, &st) } }
@@ -285,7 +290,8 @@ public enum SafeFile {
                               "who could swap the file for a link to a file of root's; use a directory owned by root" +
                               (geteuid() == 0 ? "" : " or uid \(geteuid())") + " and writable by no one else, or another path")
         }
-        if mode & 0o022 != 0 && !(policy.allowSticky && mode & 0o1000 != 0) {
+        let ownGroupOnly = mode & 0o002 == 0 && geteuid() != 0 && st.st_gid == getegid()
+        if mode & 0o022 != 0 && !(policy.allowSticky && mode & 0o1000 != 0) && !ownGroupOnly {
             throw TunnelError(.configuration,
                               "refusing to \(verb) \(path): its directory \(directory.path) is writable by " +
                               (mode & 0o002 != 0 ? "every user" : "its group") + " (mode \(modeText)), so another user could swap the " +

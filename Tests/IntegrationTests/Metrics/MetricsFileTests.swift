@@ -39,6 +39,39 @@ struct MetricsFileTests {
         _ = try? Shell.capture("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "python3-prometheus-client"])
     }
 
+    @Test("the README's grant (a root directory its group, the service's, may write): written by the service user; refused for root and for another group")
+    func groupGrantedDirectory() throws {
+        let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
+        defer { host.shutdown() }
+        let home = try unprivilegedHome(for: host)
+        func run(as nobody: Bool, group: gid_t, _ name: String) throws -> (Int32?, String, String) {
+            let directory = home + "/" + name
+            mkdir(directory, 0o775)
+            chown(directory, 0, group)
+            chmod(directory, 0o775)
+            let metrics = directory + "/entropy-tunnel.prom"
+            let arguments = ["run", "--host", host.endpoint, "--user", host.user, "--identity", home + "/id",
+                             "--known-hosts", home + "/known_hosts", "--sink", "fifo", "--fifo", home + "/\(name).fifo",
+                             "--state-file", home + "/\(name).state.json", "--metrics-file", metrics]
+            let tunnel = nobody
+                ? try TunnelProcess(setprivNobody + [tunnelBinary] + arguments, logPath: host.directory + "/\(name).log",
+                                    executable: "/usr/bin/setpriv")
+                : try TunnelProcess(arguments, logPath: host.directory + "/\(name).log")
+            defer { tunnel.stop() }
+            let exited = tunnel.waitForExit(within: 3)
+            _ = waitUntil(10) { FileManager.default.fileExists(atPath: metrics) }
+            let written = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""
+            return (exited, written, tunnel.log)
+        }
+        let granted = try run(as: true, group: 65534, "granted")
+        #expect(granted.0 == nil && granted.1.contains("entropy_tunnel_bytes_delivered_total"), "\(granted.2)")
+        let asRoot = try run(as: false, group: 65534, "root")
+        #expect(asRoot.0 == 78 && asRoot.2.contains("writable by its group"), "\(asRoot.2)")
+        let otherGroup = try run(as: true, group: 4, "other-group")
+        #expect(otherGroup.0 == 78 && otherGroup.2.contains("writable by its group"), "\(otherGroup.2)")
+        print("groupGrantedDirectory: service user wrote \(granted.1.count) bytes; root exit \(asRoot.0.map(String.init) ?? "running"), another group exit \(otherGroup.0.map(String.init) ?? "running")")
+    }
+
     @Test("a 30 s run (--kernel-interval 2, a stream of a zero window and 512 bytes that then ends): the file parses and the counters move")
     func countersMoveOverThirtySeconds() throws {
         Self.ensureParser()
