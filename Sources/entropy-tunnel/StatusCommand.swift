@@ -151,6 +151,9 @@ struct StatusScreen {
             row("Host", "\(current.host)\(current.preferred ? "" : " (FALLBACK)") since \(when(current.since))")
             if let key = current.hostKey { row("Host key", key) }
             if let key = current.clientKey { row("Client key", key) }
+        } else if state.idleSince != nil {
+            row("Host", "none held: the host ended the idle session \(ago(state.idleSince)) (nothing was read from the " +
+                "\(state.sink == .kernel ? "tunnel" : "FIFO")); connects again when bytes are wanted")
         } else if let reserve {
             row("Host", "none held between fills (on demand); " + (reserve.lastHost.map { "last fill from \($0)" } ?? "no fill yet"))
         } else {

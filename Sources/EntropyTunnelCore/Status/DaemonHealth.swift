@@ -61,8 +61,9 @@ public struct DaemonHealth: Codable, Sendable, Equatable {
             if state.mode == "write" {
                 reasons.append("write mode: no CAP_SYS_ADMIN, bytes are mixed in but not credited and the CRNG is not reseeded")
             }
-        } else if state.current == nil {
-            // A full FIFO nobody reads stops the bytes while all is well: only a lost connection counts.
+        } else if state.current == nil, state.idleSince == nil {
+            // A full FIFO nobody reads stops the bytes while all is well: only a lost connection
+            // counts (not a session the host ended because nothing was asked of it).
             let since = now - (state.lastBytesAt ?? state.startedAt)
             if since > 30 { reasons.append("not connected and no bytes for \(Age.text(since))") }
         }

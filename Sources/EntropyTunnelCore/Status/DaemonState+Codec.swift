@@ -61,6 +61,7 @@ extension DaemonState {
                               hostKey: s.hostKey, clientKey: s.clientKey, bytes: s.bytesDelivered &- s.bytesAtConnect)
         }
         self.lastBytesAt = lastBytesAt.flatMap(Self.time)
+        idleSince = s.connected ? nil : s.idleSince.flatMap(Self.time)
         if let k = s.kernel {
             kernel = Kernel(mode: k.mode.rawValue, feeds: k.feeds, reseeds: k.reseeds, bytesMixed: k.bytesMixed,
                             bitsCredited: k.bitsCredited, addEntropyCalls: k.addEntropyCalls,
@@ -168,7 +169,7 @@ extension DaemonState {
     func checkRanges() throws(ReadError) {
         let latest = 1e11
         var times: [(String, Double?)] = [("started_at", startedAt), ("stopped_at", stoppedAt), ("updated", updated),
-                                          ("last_bytes_at", lastBytesAt), ("current.since", current?.since),
+                                          ("last_bytes_at", lastBytesAt), ("idle_since", idleSince), ("current.since", current?.since),
                                           ("kernel.last_feed_at", kernel?.lastFeedAt), ("kernel.crng_ready_at", kernel?.crngReadyAt),
                                           ("last_error.at", lastError?.at)]
         for (i, host) in hosts.enumerated() {

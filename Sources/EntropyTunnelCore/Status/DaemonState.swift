@@ -32,6 +32,9 @@ public struct DaemonState: Codable, Sendable, Equatable {
     public var bytesDelivered: UInt64
     /// When the writer last saw `bytes_delivered` grow.
     @Nullable public var lastBytesAt: Double? = nil
+    /// Since when no connection is held because the host ended an idle session (`serve
+    /// --idle-timeout`: the consumer took nothing); the next connection comes with demand.
+    @Nullable public var idleSince: Double? = nil
     @Nullable public var kernel: Kernel? = nil
     /// On-demand connections only (absent otherwise).
     public var reserve: Reserve?
@@ -133,7 +136,7 @@ public struct DaemonState: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", version, running, pid, startedAt = "started_at", stoppedAt = "stopped_at",
              updated, sink, mode, kernelInterval = "kernel_interval", current, hosts, connections,
-             bytesDelivered = "bytes_delivered", lastBytesAt = "last_bytes_at", kernel, reserve, rngd,
+             bytesDelivered = "bytes_delivered", lastBytesAt = "last_bytes_at", idleSince = "idle_since", kernel, reserve, rngd,
              healthWindows = "health_windows", lastError = "last_error", health
     }
 }

@@ -15,6 +15,9 @@
 ///   on-demand session tries the new key first anyway).
 /// - A problem of this machine (the private key, known_hosts) blames no host: no host is tried
 ///   for 10 s, and it is said once (`failed` returns `.local`).
+/// - A host that ends a session normally while nothing was asked of it (`serve --idle-timeout`:
+///   the consumer took nothing for that long) is not failing: no backoff, no failover, and with
+///   `persistent` and `once` no new connection until the consumer wants bytes again (`idle`).
 /// - A reload starts every host's retry bookkeeping over (the admin has just changed something)
 ///   and keeps the connection when the loop says its host is still listed unchanged.
 package struct HostPlan: Sendable {
@@ -117,6 +120,9 @@ package struct HostPlan: Sendable {
     package private(set) var localProblem: LocalProblem?
     /// `once`: the hosts tried so far.
     package private(set) var tried: Set<Int> = []
+    /// The host ended the last connection because nothing was asked of it: the next connection
+    /// waits until the consumer wants bytes (then `home` is tried first).
+    package private(set) var idle = false
 
     package init(policy: Policy, hostCount: Int, backoff: Backoff.Configuration, timing: Timing,
                  configurationRetry: HostState.ConfigurationRetry = .init(), now: Instant) {
@@ -129,11 +135,13 @@ package struct HostPlan: Sendable {
 
     // MARK: - The next action
 
-    /// What to do at `now`. `wanted`: the supply needs a connection (persistent: always; on
-    /// demand: a fill is due or under way; once: the consumer is not satisfied yet).
+    /// What to do at `now`. `wanted`: bytes are wanted now (on demand: a fill is due or under
+    /// way; persistent and once: the consumer wants bytes). A persistent or once connection is
+    /// held whether or not bytes are wanted (the host's window is the backpressure), and one is
+    /// opened without demand too, except after the host ended an idle session.
     package mutating func next(at now: Instant, wanted: Bool) -> Action {
         if let current {
-            guard wanted else { return .close }
+            guard wanted || policy != .onDemand else { return .close }
             guard policy == .persistent else { return .keep(until: .distantFuture) }
             if let keyProbeAt, now >= keyProbeAt { return .probeNewKey(current.index) }
             if let due = failbackAt, now >= due {
@@ -142,7 +150,7 @@ package struct HostPlan: Sendable {
             }
             return .keep(until: min(keyProbeAt ?? .distantFuture, failbackAt ?? .distantFuture))
         }
-        guard wanted else { return .wait(until: .distantFuture) }
+        guard wanted || (policy != .onDemand && !idle) else { return .wait(until: .distantFuture) }
         if let localProblem {
             if policy == .once { return .giveUp }
             if now < localProblem.until { return .wait(until: localProblem.until) }
@@ -177,6 +185,7 @@ package struct HostPlan: Sendable {
         retries.connected(index)
         tried.insert(index)
         localProblem = nil
+        idle = false
         if moved || failbackAt == nil {
             failbackAt = index == 0 ? nil : max(now + timing.failbackInterval, retries.earliestRetry(below: index))
         }
@@ -190,6 +199,19 @@ package struct HostPlan: Sendable {
         if policy == .onDemand { retries.succeeded(current.index) }
         self.current = nil
         keyProbeAt = nil
+    }
+
+    /// The host ended the held connection normally while nothing was asked of it (`serve
+    /// --idle-timeout`): not a failure. Its backoff streak starts over; it stays the home host
+    /// (and, with `once`, may be tried again); no connection until bytes are wanted.
+    package mutating func endedIdle(at now: Instant) {
+        guard let current else { return }
+        retries.succeeded(current.index)
+        tried.remove(current.index)
+        home = current.index
+        self.current = nil
+        keyProbeAt = nil
+        idle = true
     }
 
     /// Host `index` failed (to connect, or while streaming after `uptime`), or this machine cannot

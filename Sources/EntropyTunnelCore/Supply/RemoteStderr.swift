@@ -17,6 +17,10 @@ struct RemoteStderr {
     private(set) var tail: [String] = []
     let logger: Logger
     let host: HostSpec
+    /// The level lines are logged at: a warning, except info while a `serve` host owes nothing
+    /// (what it says then is its idle notice, `--idle-timeout`; a failure after it carries the
+    /// lines in its error message anyway).
+    var level: Logger.Level = .warning
 
     init(logger: Logger, host: HostSpec) {
         self.logger = logger
@@ -46,9 +50,9 @@ struct RemoteStderr {
         if tail.count > RemoteStderr.keptLines { tail.removeFirst() }
         logged += 1
         if logged <= RemoteStderr.maxLoggedLines {
-            logger.warning("remote stderr: \(line)", metadata: ["host": "\(host)"])
+            logger.log(level: level, "remote stderr: \(line)", metadata: ["host": "\(host)"])
         } else if logged == RemoteStderr.maxLoggedLines + 1 {
-            logger.warning("remote stderr: further lines not logged", metadata: ["host": "\(host)"])
+            logger.log(level: level, "remote stderr: further lines not logged", metadata: ["host": "\(host)"])
         }
     }
 

@@ -16,6 +16,10 @@ struct StreamReader {
         case progressed
         /// Nothing more now: wait on the socket for these events (nil: nothing to wait for there).
         case wait(Poller.Events?)
+        /// The host ended the stream normally (exit status 0) while nothing was asked of it and
+        /// nothing was left half-read: `serve` letting an idle session go (--idle-timeout). The
+        /// channel is closed; not a failure of the host.
+        case endedIdle
     }
 
     let endpoint: HostSpec
@@ -56,8 +60,12 @@ struct StreamReader {
             liveness.idle(at: now)
             // Process keepalive replies and control messages without opening the window.
             if !remoteEOF { remoteEOF = try channel.serviceTransport() }
+            if remoteEOF && nothingAsked(reserve) { return try endedWhileIdle(channel, reserve) }
             return .wait(remoteEOF ? nil : channel.session.blockedEvents)
         }
+        // What a serve host that owes nothing says is news (its idle notice), not a problem: a
+        // session that then fails carries the lines in its error anyway.
+        stderr.level = nothingAsked(reserve) ? .info : .warning
         try drainStderr(channel)
         if stream.greeting.kind == .undecided {
             outstanding = true
@@ -97,8 +105,31 @@ struct StreamReader {
         case .wouldBlock:
             return .wait(channel.session.blockedEvents)
         case .endOfStream:
+            if nothingAsked(reserve) { return try endedWhileIdle(channel, reserve) }
             throw ended(channel, reserve)
         }
+    }
+
+    /// Whether a `serve` host owes nothing: every request answered and read, no request waiting
+    /// to be sent, no partial window. A stream that ends then may be an idle session let go.
+    private func nothingAsked(_ reserve: Reserve) -> Bool {
+        guard case .serve = stream.greeting.kind else { return false }
+        return stream.demand.outstanding == 0 && stream.outbox.isEmpty && reserve.unjudged == 0
+    }
+
+    /// The stream ended while nothing was asked: with exit status 0 (and no signal) the host let
+    /// an idle session go, said at info level (its stderr line too); anything else is the
+    /// failure `ended` describes.
+    private mutating func endedWhileIdle(_ channel: SSHChannel, _ reserve: Reserve) throws(TunnelError) -> Step {
+        stderr.level = .info
+        try drainStderr(channel)
+        stderr.finish()
+        let exit = channel.close(deadline: .now + .seconds(2))
+        guard exit.succeeded else {
+            throw failure(exit, reserve)
+        }
+        logger.info("the host ended the idle session", metadata: ["host": "\(endpoint)", "result": "\(exit)", "bytes": "\(passed)"])
+        return .endedIdle
     }
 
     /// Something arrived on the socket while the loop waited.
@@ -247,7 +278,11 @@ struct StreamReader {
             return error
         }
         stderr.finish()
-        let exit = channel.close(deadline: .now + .seconds(2))
+        return failure(channel.close(deadline: .now + .seconds(2)), reserve)
+    }
+
+    /// The error for a stream that ended with `exit`.
+    private func failure(_ exit: SSHChannel.Exit, _ reserve: Reserve) -> TunnelError {
         let received = reserve.unjudged
         let partial = received > 0
             ? "; the last \(received) bytes it sent were less than one \(HealthParameters.windowSize)-byte " +

@@ -118,6 +118,20 @@ extension SupplyLoop {
         ])
     }
 
+    /// The host of the held connection ended it while nothing was asked (`serve --idle-timeout`):
+    /// closed without blame; the next connection comes when the consumer wants bytes.
+    func hostEndedIdle(_ index: Int) {
+        let host = settings.hosts[index]
+        fill = nil
+        closeHeld()
+        plan.endedIdle(at: .now)
+        let now = WallClock.now()
+        stats?.update { $0.idleSince = now }
+        stats?.emit(.idle(host))
+        logger.info("no connection held until bytes are wanted: the host ended the session, as nothing was asked of it",
+                    metadata: ["host": "\(host)"])
+    }
+
     /// Closes the held connection, if any, in order; its unjudged bytes are dropped.
     func closeHeld(quickly: Bool = false) {
         guard let held else { return }
@@ -154,7 +168,7 @@ extension SupplyLoop {
         stats?.update {
             $0.host = host; $0.connected = true; $0.connections += 1; $0.connecting = nil
             $0.connectedSince = now; $0.hostKey = hostKey; $0.bytesAtConnect = $0.bytesDelivered
-            $0.clientKey = clientKey
+            $0.clientKey = clientKey; $0.idleSince = nil
             if $0.hosts.indices.contains(index) {
                 $0.hosts[index].retryAt = nil; $0.hosts[index].failing = false; $0.hosts[index].clientKey = clientKey
             }
@@ -173,7 +187,10 @@ extension SupplyLoop {
             if news && settings.policy != .once {
                 logger.error("\(error.message)", metadata: ["problem": "local", "retry_in": "\(Int(plan.timing.localRecheck.seconds)) s"])
             }
-            stats?.update { $0.connecting = nil; $0.lastFailure = error.message; $0.lastFailureAt = now; $0.lastError = error.message }
+            stats?.update {
+                $0.connecting = nil; $0.lastFailure = error.message; $0.lastFailureAt = now; $0.lastError = error.message
+                $0.idleSince = nil
+            }
             return
         case .host(let failure):
             var metadata: Logger.Metadata = ["host": "\(host)"]
@@ -193,6 +210,7 @@ extension SupplyLoop {
             }
             stats?.update {
                 $0.connecting = nil
+                $0.idleSince = nil
                 $0.lastFailure = error.message
                 $0.lastFailureAt = now
                 if $0.hosts.indices.contains(index) {

@@ -215,11 +215,12 @@ package final class SupplyLoop {
         return demand
     }
 
-    /// Whether a connection is wanted now: persistent always; on demand while the reserve is
-    /// below a quarter or a fill is under way; once until the consumer is satisfied.
+    /// Whether bytes are wanted now: on demand while the reserve is below a quarter or a fill is
+    /// under way; persistent and once while the consumer wants at least its refill threshold
+    /// (the plan holds their connection, and opens one, without demand too; see `HostPlan.next`).
     private func wantsConnection(_ demand: Demand) -> Bool {
         switch settings.policy {
-        case .persistent, .once: return true
+        case .persistent, .once: return demand.bytes > 0 && demand.bytes >= demand.refillThreshold
         case .onDemand:
             if let fill, let held { return held.connection.reader.passed < fill.goal }
             return reserve.ready < reserve.capacity / 4
@@ -264,6 +265,10 @@ package final class SupplyLoop {
             throw error
         } catch {
             connectionFailed(index, error)
+            return true
+        }
+        if case .endedIdle = step {
+            hostEndedIdle(index)
             return true
         }
         guard case .wait(let events) = step else { return false }

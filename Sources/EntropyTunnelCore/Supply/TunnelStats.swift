@@ -23,6 +23,10 @@ public final class TunnelStats: Sendable {
         public var clientKey: String?
         /// `bytesDelivered` when the current connection was made: the difference is this connection's.
         public var bytesAtConnect: UInt64 = 0
+        /// Wall-clock time the host ended the held session because nothing was asked of it
+        /// (`serve --idle-timeout`: the reader took no bytes); cleared by the next connection or
+        /// failure. Not a failure: the loop connects again when the consumer wants bytes.
+        public var idleSince: Double?
         /// Each configured host's retry state, in order of preference.
         public var hosts: [HostStatus] = []
         public var rngdPID: Int32?
@@ -116,6 +120,9 @@ public final class TunnelStats: Sendable {
         case kernelFed
         /// On demand: a fill session ended with the reserve filled; no connection is held now.
         case reserveFilled(HostSpec)
+        /// The host ended the held session as nothing was asked of it (`Snapshot.idleSince`); no
+        /// connection is held until bytes are wanted.
+        case idle(HostSpec)
     }
 
     private let state = Mutex(Snapshot())

@@ -50,7 +50,7 @@ final class StatusService: Service, Sendable {
             stats.update { $0.lastError = nil }
         case .failed(_, let error):
             stats.update { $0.lastError = error.message }
-        case .reserveFilled:
+        case .reserveFilled, .idle:
             stats.update { $0.lastError = nil }
         case .sinkReady, .rngdFound, .connecting, .primed, .rngdChanged, .kernelFed:
             break
@@ -78,6 +78,8 @@ final class StatusService: Service, Sendable {
             let failing = s.hosts.filter(\.failing).map { "\($0.host)" }
             let which = failing.count > 1 ? "all \(failing.count) hosts failing" : "\(next.host) unreachable"
             parts.append("\(which): \((next.lastError ?? "?").prefix(120)); retrying \(next.host) in \(wait) s")
+        } else if s.idleSince != nil {
+            parts.append("idle" + (s.host.map { ": \($0)" } ?? "") + " ended the session as nothing was read; connecting when bytes are wanted")
         } else if let r = s.reserve {
             // On-demand: no connection between fills is the normal state.
             parts.append("on-demand" + (s.host.map { " from \($0)" } ?? "")

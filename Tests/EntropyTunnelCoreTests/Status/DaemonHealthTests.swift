@@ -5,7 +5,8 @@ import Testing
 struct DaemonHealthTests {
     /// A state file's text with these values, read as `status` reads it.
     static func state(running: Bool = true, sink: String = "kernel", mode: String = "ioctl", current: String? = "a:22",
-                      lastFeed: Double? = 990, lastBytes: Double? = 990, lastFill: String?? = .none) -> DaemonState {
+                      lastFeed: Double? = 990, lastBytes: Double? = 990, lastFill: String?? = .none,
+                      idleSince: Double? = nil) -> DaemonState {
         func json(_ value: Double?) -> String { value.map { "\($0)" } ?? "null" }
         func json(_ value: String?) -> String { value.map { "\"\($0)\"" } ?? "null" }
         let reserve = lastFill.map { host in
@@ -16,7 +17,7 @@ struct DaemonHealthTests {
              "updated": 1000, "sink": "\(sink)", "mode": "\(mode)", "kernel_interval": 60,
              "current": \(current.map { "{\"host\": \"\($0)\", \"preferred\": \($0 == "a:22"), \"bytes\": 0}" } ?? "null"),
              "hosts": [{"host": "a:22", "state": "ok"}, {"host": "b:22", "state": "ok"}],
-             "connections": 1, "bytes_delivered": 0, "last_bytes_at": \(json(lastBytes)),
+             "connections": 1, "bytes_delivered": 0, "last_bytes_at": \(json(lastBytes)), "idle_since": \(json(idleSince)),
              "kernel": {"mode": "\(mode)", "feeds": 0, "reseeds": 0, "bytes_mixed": 0, "bits_credited": 0, "add_entropy_calls": 0,
                         "add_entropy_failures": {}, "reseed_failures": {}, "last_feed_at": \(json(lastFeed)), "crng_ready_at": null,
                         "started_before_ready": false, "seeds_saved": 0, "seeds_skipped": 0},
@@ -42,6 +43,8 @@ struct DaemonHealthTests {
         (state(sink: "fifo", current: nil, lastBytes: 960), true, 1, "not connected"),
         (state(sink: "fifo", current: nil, lastBytes: 980), true, 0, ""),
         (state(sink: "rngd", current: "a:22", lastBytes: 100), true, 0, ""),  // a full FIFO nobody reads
+        // ...and after the host ended that idle session (serve --idle-timeout): still no problem.
+        (state(sink: "fifo", current: nil, lastBytes: 100, idleSince: 400), true, 0, ""),
         // On demand: no connection between fills; the last fill's host tells.
         (state(current: nil, lastFill: "b:22"), true, 1, "last reserve fill from fallback host b:22"),
         (state(current: nil, lastFill: "a:22"), true, 0, ""),

@@ -58,8 +58,8 @@ struct DaemonStateTests {
         #expect(read.reserve?.lastHost == "b:2222" && read.lastError?.message == "x\ny")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         for member in ["schema_version", "version", "running", "pid", "started_at", "stopped_at", "updated", "sink", "mode",
-                       "kernel_interval", "current", "hosts", "connections", "bytes_delivered", "last_bytes_at", "kernel", "rngd",
-                       "health_windows", "last_error", "reserve"] {
+                       "kernel_interval", "current", "hosts", "connections", "bytes_delivered", "last_bytes_at", "idle_since", "kernel",
+                       "rngd", "health_windows", "last_error", "reserve"] {
             #expect(object.keys.contains(member), "no \(member) in \(text)")
         }
         #expect(object["stopped_at"] is NSNull && object["last_bytes_at"] is NSNull && object["rngd"] is NSNull)

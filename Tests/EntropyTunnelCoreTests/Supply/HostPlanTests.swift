@@ -23,6 +23,7 @@ struct HostPlanTests {
         case connected(Int, at: Double, previousKey: Bool = false)
         case failed(Int, TunnelError.Code, message: String = "it failed", at: Double, uptime: Duration = .zero, Expected)
         case closed(at: Double)
+        case endedIdle(at: Double)
         case keyProbeFailed(at: Double)
         case reload(hosts: Int, keeping: Int?, home: Int?, at: Double)
     }
@@ -37,13 +38,40 @@ struct HostPlanTests {
 
     static let scenarios: [Scenario] = [
         // MARK: persistent
-        Scenario(name: "persistent: start with the most preferred host; nothing wanted, nothing held: wait", policy: .persistent, hosts: 2, steps: [
-            .next(0, wanted: false, .wait(until: never)),
+        Scenario(name: "persistent: start with the most preferred host, bytes wanted or not (the connection is held ready)", policy: .persistent, hosts: 2, steps: [
+            .next(0, wanted: false, .connect(0)),
             .next(0, .connect(0)),
         ]),
-        Scenario(name: "persistent: the preferred host held: keep, no deadline", policy: .persistent, hosts: 2, steps: [
+        Scenario(name: "persistent: the preferred host held: keep, no deadline, whether bytes are wanted or not", policy: .persistent, hosts: 2, steps: [
             .connected(0, at: 0),
             .next(1, .keep(until: never)),
+            .next(2, wanted: false, .keep(until: never)),
+        ]),
+        Scenario(name: "persistent: the host ends an idle session: no blame, no connection until bytes are wanted, then the same host", policy: .persistent, hosts: 2, steps: [
+            .connected(0, at: 0),
+            .endedIdle(at: 300),
+            .next(300, wanted: false, .wait(until: never)),
+            .next(900, wanted: false, .wait(until: never)),
+            .next(901, .connect(0)),
+            .connected(0, at: 901),
+            .next(902, wanted: false, .keep(until: never)),
+        ]),
+        Scenario(name: "persistent: an idle end on a fallback: the fallback again when wanted, failback as scheduled", policy: .persistent, hosts: 2, steps: [
+            .failed(0, .authenticationFailed, at: 0, .host(.error, failoverTo: 1, retryIn: .seconds(5))),
+            .connected(1, at: 0),
+            .endedIdle(at: 100),
+            .next(100, wanted: false, .wait(until: never)),
+            .next(150, .connect(1)),
+            .connected(1, at: 150),
+            .next(151, .keep(until: at(300))),
+            .next(300, .probe(0)),
+        ]),
+        Scenario(name: "persistent: after an idle end a failure of the host is a failure again (no repeated free reconnects)", policy: .persistent, hosts: 1, steps: [
+            .connected(0, at: 0),
+            .endedIdle(at: 100),
+            .next(150, .connect(0)),
+            .failed(0, .hostKeyMismatch, at: 150, .host(.error, failoverTo: nil, retryIn: .seconds(5))),
+            .next(150, .wait(until: at(155))),
         ]),
         Scenario(name: "persistent: on a fallback, keep until the failback interval, then probe the preferred host", policy: .persistent, hosts: 2, steps: [
             .failed(0, .authenticationFailed, at: 0, .host(.error, failoverTo: 1, retryIn: .seconds(5))),
@@ -215,6 +243,13 @@ struct HostPlanTests {
             .next(310, .connect(0)),
         ]),
 
+        Scenario(name: "on demand: a host that ends a fill's session idle is not failed: the next fill goes to it", policy: .onDemand, hosts: 2, steps: [
+            .connected(0, at: 0),
+            .endedIdle(at: 1),
+            .next(2, wanted: false, .wait(until: never)),
+            .next(60, .connect(0)),
+        ]),
+
         // MARK: once (fetch, check)
         Scenario(name: "once: each host once, in order, then give up (the last failure is the caller's to report)", policy: .once, hosts: 2, steps: [
             .next(0, .connect(0)),
@@ -223,12 +258,18 @@ struct HostPlanTests {
             .failed(1, .authenticationFailed, at: 0, .host(.quiet, failoverTo: nil, retryIn: .seconds(5))),
             .next(0, .giveUp),
         ]),
-        Scenario(name: "once: a host whose stream failed is not tried again", policy: .once, hosts: 2, steps: [
+        Scenario(name: "once: a host whose stream failed is not tried again; a consumer taking nothing now keeps the connection", policy: .once, hosts: 2, steps: [
             .connected(0, at: 0),
             .failed(0, .remoteCommandFailed, at: 1, .host(.error, failoverTo: 1, retryIn: nil)),
             .next(1, .connect(1)),
             .connected(1, at: 1),
-            .next(2, wanted: false, .close),
+            .next(2, wanted: false, .keep(until: never)),
+        ]),
+        Scenario(name: "once: the host ends an idle session (stdout blocked): the same host again once bytes are wanted", policy: .once, hosts: 2, steps: [
+            .connected(0, at: 0),
+            .endedIdle(at: 300),
+            .next(300, wanted: false, .wait(until: never)),
+            .next(310, .connect(0)),
         ]),
         Scenario(name: "once: a local key problem gives up at once", policy: .once, hosts: 2, steps: [
             .failed(0, .privateKey, at: 0, .local(news: true)),
@@ -265,6 +306,8 @@ struct HostPlanTests {
                 }
             case .closed(let t):
                 plan.closed(at: Self.at(t))
+            case .endedIdle(let t):
+                plan.endedIdle(at: Self.at(t))
             case .keyProbeFailed(let t):
                 plan.keyProbeFailed(at: Self.at(t))
             case .reload(let hosts, let keeping, let home, let t):

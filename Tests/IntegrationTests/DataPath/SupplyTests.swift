@@ -277,6 +277,40 @@ struct SupplyTests {
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
 
+    // MARK: - A host that ends an idle session
+
+    @Test("a persistent FIFO client whose reader stops: serve's --idle-timeout ends the session without a warning, backoff or failed host; the client connects again when the reader reads")
+    func serveIdleTimeoutIsNoFailure() throws {
+        let host = try LoopbackHost(forcedCommand: "\(tunnelBinary) serve --device /dev/urandom --rate 64M/s --idle-timeout 2")
+        defer { host.shutdown() }
+        let fifo = host.directory + "/run/f"
+        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) + ["--sink", "fifo", "--fifo", fifo],
+                                       logPath: host.directory + "/run.log")
+        defer { tunnel.stop() }
+        let stateFile = tunnel.logPath + ".state.json"
+        let reader = try #require(FIFOReader(path: fifo))
+        #expect(reader.read(64 << 10, within: 10) == 64 << 10, "\(tunnel.log)")
+        // The reader stops (keeping the FIFO open): the FIFO and the window fill, nothing is
+        // asked, and serve lets the session go after 2 s.
+        let ended = Date()
+        #expect(waitUntil(30) { tunnel.log.contains("the host ended the idle session") }, "\(tunnel.log)")
+        print("serveIdleTimeoutIsNoFailure: the idle session ended \(String(format: "%.1f", Date().timeIntervalSince(ended))) s after the reader stopped")
+        #expect(waitUntil(5) { (state(stateFile)["idle_since"] as? Double) != nil }, "\(String(describing: state(stateFile)))")
+        let status = try runTunnel(["status", "--state-file", stateFile])
+        #expect(status.status == 0 && status.stdout.contains("ended the idle session"), "\(status.stdout)")
+        #expect(hostStates(state(stateFile)).allSatisfy { $0["state"] as? String == "ok" }, "\(String(describing: state(stateFile)))")
+        // Nothing is wanted, so no connection is made while the FIFO stays full.
+        #expect(!waitUntil(3) { count("connected host=", in: tunnel.log) > 1 }, "reconnected with nothing wanted: \(tunnel.log)")
+        // The reader reads again: a new session, and the bytes flow.
+        #expect(reader.read(512 << 10, within: 20) == 512 << 10, "\(tunnel.log)")
+        #expect(count("connected host=", in: tunnel.log) == 2, "\(tunnel.log)")
+        #expect(state(stateFile)["idle_since"] is NSNull || state(stateFile)["idle_since"] == nil)
+        let log = tunnel.log
+        #expect(!log.contains(" warning: ") && !log.contains(" error: "), "an idle end is no failure: \(log)")
+        #expect(!log.contains("retry_in") && !log.contains("failover"), "\(log)")
+        #expect(tunnel.stop() == 0, "\(tunnel.log)")
+    }
+
     // MARK: - 5. A local key problem on demand
 
     @Test("on demand, an unusable key is a local problem: said once, no host tried or failed over, and the fills resume once fixed")
