@@ -35,9 +35,15 @@ public enum KeyRotation {
         }
         var st = stat()
         guard stat(identity, &st) == 0 else { throw TunnelError(.system, "cannot stat \(identity)", errno: Errno(rawValue: errno)) }
-        for (from, to) in [(identity + ".pub", previous + ".pub"), (identity, previous)] where rename(from, to) != 0 {
-            let err = errno
-            throw TunnelError(.system, "cannot move \(from) to \(to): \(String(cString: strerror(err)))", errno: Errno(rawValue: err))
+        // In the key's checked directory, by its descriptor (SafeFile.rename): the entries move,
+        // no link is followed.
+        let name = identity.split(separator: "/").last.map(String.init) ?? identity
+        try SafeFile.rename(identity + ".pub", to: name + ".old.pub")
+        do throws(TunnelError) {
+            try SafeFile.rename(identity, to: name + ".old")
+        } catch {
+            try? SafeFile.rename(previous + ".pub", to: name + ".pub")
+            throw error
         }
         let new: PublicKey
         do throws(TunnelError) {
@@ -45,8 +51,8 @@ public enum KeyRotation {
                                                    owner: SafeFile.Owner(uid: st.st_uid, gid: st.st_gid)).key
         } catch {
             // Put the old key back: the service keeps working as before.
-            rename(previous, identity)
-            rename(previous + ".pub", identity + ".pub")
+            try? SafeFile.rename(previous, to: name)
+            try? SafeFile.rename(previous + ".pub", to: name + ".pub")
             throw error
         }
         try recordInManifest(identity: identity, manifestPath: manifestPath)

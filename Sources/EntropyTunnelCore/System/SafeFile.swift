@@ -170,6 +170,21 @@ public enum SafeFile {
         throw TunnelError(.system, "cannot remove \(path): \(err)", errno: err)
     }
 
+    /// Renames the file `path` to `newName` in the same directory (`renameat` on the checked
+    /// directory's descriptor: the entry itself moves, never where a link points), replacing
+    /// an entry of that name. Used for a key rotation's `IDENTITY` -> `IDENTITY.old`.
+    public static func rename(_ path: String, to newName: String, policy: Policy = .system) throws(TunnelError) {
+        precondition(!newName.contains("/") && !newName.isEmpty && newName != "." && newName != "..")
+        var policy = policy
+        policy.createDirectories = nil
+        let (directory, name) = try openParent(of: path, policy: policy, verb: "rename")
+        if renameat(directory.fd, name, directory.fd, newName) != 0 {
+            let err = Errno(rawValue: errno)
+            throw TunnelError(.system, "cannot rename \(path) to \(newName): \(err)", errno: err)
+        }
+        if policy.durable { fsync(directory.fd) }
+    }
+
     /// Gives the regular file at `path` to `owner` on its descriptor; false when it is already theirs.
     @discardableResult
     public static func changeOwner(_ path: String, to owner: Owner, policy: Policy = .system) throws(TunnelError) -> Bool {
