@@ -209,10 +209,14 @@ struct DebianPackageTests {
 
         // Again, but purged without `uninstall`: no enabled unit may run the binary that is gone.
         try #require(try box.exec(["dpkg", "-i", "/tmp/entropy-tunnel.deb"]).status == 0)
+        let sanitizerDropInsAgain = try box.passSanitizerOptions(to: [Self.unit, Self.seedUnit])
         let again = try box.exec(installArguments)
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
         let purgedAlone = try box.exec(["dpkg", "-P", "entropy-tunnel"])
         #expect(purgedAlone.status == 0, "dpkg -P: \(purgedAlone.stdout)\n\(purgedAlone.stderr)")
+        if sanitizerDropInsAgain {
+            for unit in [Self.unit, Self.seedUnit] { try box.check(["rm", "-rf", "/etc/systemd/system/\(unit).d"]) }
+        }
         let links = try box.exec(["sh", "-c", "ls /etc/systemd/system/*.wants/ | grep entropy-tunnel || true"]).stdout
         #expect(links.isEmpty, "enabled after the purge: \(links)")
         for unit in [Self.unit, Self.seedUnit] {

@@ -419,8 +419,10 @@ struct SupplyTests {
         #expect(waitUntil(60) { reader.drain(); return verdicts() >= verdictsBefore + 40 }, "\(tunnel.log)")
         let after = MetricsFileTests.anonymousKiB(tunnel.pid)
         print("droppedSessionsAreFreed: private memory \(before) KiB -> \(after) KiB over \(verdicts() - verdictsBefore) dropped sessions")
-        // A leaked libssh2 session costs about 8 KiB: 40 of them would be over 300 KiB.
-        #expect(before > 0 && after - before < 128, "\(before) -> \(after) KiB")
+        // A leaked libssh2 session costs about 8 KiB: 40 of them would be over 300 KiB. (Under
+        // install/sanitize.sh ASan's quarantine keeps freed memory: no figure to take there.)
+        #expect(before > 0)
+        if !underSanitizer { #expect(after - before < 128, "\(before) -> \(after) KiB") }
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
     }
 }

@@ -129,8 +129,12 @@ struct MetricsFileTests {
         let withMetrics = Self.anonymousKiB(tunnel.pid), without = Self.anonymousKiB(plain.pid)
         print("private (Anonymous) memory after 30 s: with metrics \(withMetrics) KiB, without \(without) KiB")
         #expect(withMetrics > 0 && without > 0)
-        // The daemon's own memory stays small (issue 20: <= 4 MiB) whatever the binary weighs.
-        #expect(withMetrics <= 4096 && without <= 4096, "private memory \(withMetrics) / \(without) KiB")
+        // The daemon's own memory stays small (issue 20: <= 4 MiB) whatever the binary weighs. The
+        // figure is the release binary's: under install/sanitize.sh ASan's shadow and quarantine
+        // are most of it.
+        if !underSanitizer {
+            #expect(withMetrics <= 4096 && without <= 4096, "private memory \(withMetrics) / \(without) KiB")
+        }
         #expect(tunnel.stop() == 0, "\(tunnel.log)")
         #expect(plain.stop() == 0, "\(plain.log)")
         // The stop writes the metrics once more.

@@ -155,7 +155,8 @@ import Glibc
               "CPU \(cpu.seconds) s = \(share * 100) % of one core; first restart delays (s):",
               exitList.prefix(10).map { ($0.1.seconds * 1000).rounded() / 1000 })
         // Issues recorded here reach the parent test.
-        #expect(share <= 0.05)
+        // The release binary's figure; the instrumented one under install/sanitize.sh gets twice that.
+        #expect(share <= (underSanitizer ? 0.10 : 0.05))
         #expect(startCount >= loop.minimumStarts, "the stand-in was restarted over and over")
         #expect(exitList.allSatisfy { $0.0 == .exited(3) })
         // Backoff: the n-th delay is below min(cap, initial * 2^n).
