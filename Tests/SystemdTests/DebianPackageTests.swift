@@ -185,9 +185,7 @@ struct DebianPackageTests {
 
         // Take everything away again: install's files, then the package.
         let uninstall = try box.exec(["/usr/bin/entropy-tunnel", "uninstall", "--purge"])
-        if sanitizerDropIns {
-            for unit in [Self.unit, Self.seedUnit] { try box.check(["rm", "-rf", "/etc/systemd/system/\(unit).d"]) }
-        }
+        if sanitizerDropIns { try box.removeSanitizerOptions(from: [Self.unit, Self.seedUnit]) }
         #expect(uninstall.status == 0, "uninstall --purge: \(uninstall.stdout)\n\(uninstall.stderr)")
         #expect(try box.exec(["systemctl", "is-active", Self.unit]).stdout != "active\n")
         #expect(try box.exec(["test", "-e", "/run/entropy-tunnel"]).status != 0, "uninstall leaves /run/entropy-tunnel")
@@ -214,9 +212,7 @@ struct DebianPackageTests {
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
         let purgedAlone = try box.exec(["dpkg", "-P", "entropy-tunnel"])
         #expect(purgedAlone.status == 0, "dpkg -P: \(purgedAlone.stdout)\n\(purgedAlone.stderr)")
-        if sanitizerDropInsAgain {
-            for unit in [Self.unit, Self.seedUnit] { try box.check(["rm", "-rf", "/etc/systemd/system/\(unit).d"]) }
-        }
+        if sanitizerDropInsAgain { try box.removeSanitizerOptions(from: [Self.unit, Self.seedUnit]) }
         let links = try box.exec(["sh", "-c", "ls /etc/systemd/system/*.wants/ | grep entropy-tunnel || true"]).stdout
         #expect(links.isEmpty, "enabled after the purge: \(links)")
         for unit in [Self.unit, Self.seedUnit] {

@@ -42,6 +42,11 @@ extension SystemdBox {
         }
         return true
     }
+
+    /// Removes the drop-ins `passSanitizerOptions` wrote for `units` (the test's, not install's).
+    func removeSanitizerOptions(from units: [String]) throws {
+        for unit in units { try check(["rm", "-rf", "/etc/systemd/system/\(unit).d"]) }
+    }
 }
 
 /// The service installed by `entropy-tunnel install`, run by a real systemd as PID 1 (in a

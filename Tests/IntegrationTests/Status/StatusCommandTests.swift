@@ -23,16 +23,21 @@ struct StatusCommandTests {
     /// The documented top-level members of the state file.
     static let documentedFields = ["version", "running", "pid", "started_at", "stopped_at", "updated", "sink", "mode",
                                    "kernel_interval", "current", "hosts", "connections", "bytes_delivered", "last_bytes_at",
-                                   "kernel", "rngd", "health_windows", "last_error"]
+                                   "idle_since", "kernel", "rngd", "health_windows", "last_error"]
+
+    /// `run` against `host`: persistent, kernel sink every 2 s, its state in `stateFile`.
+    static func persistentKernelTunnel(_ host: LoopbackHost, stateFile: String) throws -> TunnelProcess {
+        try TunnelProcess(["run"] + connectionArguments(host) +
+                          ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
+                           "--connection", "persistent", "--state-file", stateFile], logPath: host.directory + "/run.log")
+    }
 
     @Test("running and healthy: exit 0, the screen and the JSON name the host, its key, the feeds; after SIGTERM exit 3, stopped since")
     func runningHealthyThenStopped() throws {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
         defer { host.shutdown() }
         let stateFile = host.directory + "/state.json"
-        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
-                                       ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
-                                        "--connection", "persistent", "--state-file", stateFile], logPath: host.directory + "/run.log")
+        let tunnel = try Self.persistentKernelTunnel(host, stateFile: stateFile)
         defer { tunnel.stop() }
         // The first feed is an event: the state file is rewritten at once.
         #expect(waitUntil(10) {
@@ -197,9 +202,7 @@ struct StatusCommandTests {
         let host = try LoopbackHost(forcedCommand: "dd if=/dev/urandom bs=512 status=none")
         defer { host.shutdown() }
         let stateFile = host.directory + "/state.json"
-        let tunnel = try TunnelProcess(["run"] + connectionArguments(host) +
-                                       ["--sink", "kernel", "--kernel-interval", "2", "--state-dir", host.directory + "/seed",
-                                        "--connection", "persistent", "--state-file", stateFile], logPath: host.directory + "/run.log")
+        let tunnel = try Self.persistentKernelTunnel(host, stateFile: stateFile)
         defer { tunnel.stop() }
         #expect(waitUntil(10) { (Self.readState(stateFile)?["current"] as? [String: Any]) != nil }, "\(tunnel.log)")
         var times: [Double] = []
